@@ -1,0 +1,288 @@
+"""The `podsift` command: parses arguments and calls the core, nothing more."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from podsift.core import App, make_app
+from podsift.delivery.message import AddressError
+from podsift.settings import Settings, SettingsError
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Scan new podcasts; send the top insights daily."
+)
+feeds_app = typer.Typer(no_args_is_help=True, help="Follow, list and export shows.")
+subs_app = typer.Typer(no_args_is_help=True, help="People who get digests.")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(subs_app, name="subscribers")
+out = Console()
+err = Console(stderr=True)
+
+
+def _core() -> App:
+    try:
+        return make_app(Settings.load())
+    except SettingsError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--now must be an ISO date-time like 2026-11-28T07:30:00+01:00, not {value!r}")
+        raise
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# --- feeds --------------------------------------------------------------------------------
+
+
+@feeds_app.command("add")
+def feeds_add(urls: Annotated[list[str], typer.Argument(help="Feed URLs (RSS or Atom).")]) -> None:
+    from podsift.sources.scan import add_feeds
+
+    added, problems = add_feeds(_core(), urls)
+    for feed in added:
+        out.print(f"added {feed.url}", highlight=False)
+    for problem in problems:
+        err.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
+    if problems and not added:
+        raise typer.Exit(1)
+
+
+@feeds_app.command("import")
+def feeds_import(file: Annotated[Path, typer.Argument(help="OPML file.")]) -> None:
+    from podsift.sources.opml import OPMLError
+    from podsift.sources.scan import import_opml
+
+    try:
+        added, problems = import_opml(_core(), file.read_bytes())
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror}")
+        return
+    except OPMLError as exc:
+        _fail(f"{file}: {exc}")
+        return
+    out.print(f"imported {len(added)} new feed(s) from {file}", highlight=False)
+    for problem in problems:
+        err.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False)
+
+
+@feeds_app.command("export")
+def feeds_export() -> None:
+    from podsift.sources.scan import export_opml
+
+    sys.stdout.write(export_opml(_core()))
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    import sqlalchemy as sa
+
+    from podsift.store import Episode, Feed
+
+    core = _core()
+    table = Table("id", "title", "url", "status", "episodes", "last checked", "problem")
+    with core.session() as session:
+        counts = dict(
+            session.execute(sa.select(Episode.feed_id, sa.func.count()).group_by(Episode.feed_id)).all()
+        )
+        for feed in session.scalars(sa.select(Feed).order_by(Feed.id)):
+            checked = feed.last_checked_at.strftime("%Y-%m-%d %H:%M") if feed.last_checked_at else "never"
+            table.add_row(
+                str(feed.id),
+                feed.title or "",
+                feed.url,
+                feed.status,
+                str(counts.get(feed.id, 0)),
+                checked,
+                feed.error_reason or "",
+            )
+    out.print(table)
+
+
+@feeds_app.command("remove")
+def feeds_remove(feed: Annotated[str, typer.Argument(help="Feed URL or id.")]) -> None:
+    from podsift.sources.scan import remove_feed
+
+    if not remove_feed(_core(), feed):
+        _fail(f"no such feed: {feed}", 1)
+    out.print(f"removed {feed}", highlight=False)
+
+
+@feeds_app.command("scan")
+def feeds_scan(
+    force: Annotated[bool, typer.Option(help="Fetch every feed, due or not.")] = False,
+    now: Annotated[str | None, typer.Option(help="Pretend it is this ISO date-time.")] = None,
+) -> None:
+    from podsift.sources.scan import scan_feeds
+
+    report = scan_feeds(_core(), _parse_now(now), force=force)
+    out.print(
+        f"checked {report.checked} feed(s): {report.not_modified} not modified, {report.unchanged} unchanged, "
+        f"{report.parsed} parsed, {report.new_episodes} new episode(s), {report.queued_episodes} queued, "
+        f"{len(report.failed)} failed",
+        highlight=False,
+    )
+    for url, reason in report.failed.items():
+        err.print(f"[yellow]{url}[/yellow]: {reason}", highlight=False)
+
+
+@feeds_app.command("backfill")
+def feeds_backfill(
+    feed: Annotated[str, typer.Argument(help="Feed URL or id.")],
+    days: Annotated[int, typer.Option(help="Queue archived episodes from the last N days.")] = 30,
+) -> None:
+    from podsift.sources.scan import FeedURLError, backfill
+
+    try:
+        count = backfill(_core(), feed, days)
+    except FeedURLError as exc:
+        _fail(str(exc), 1)
+        return
+    out.print(f"queued {count} episode(s) of {feed} for processing", highlight=False)
+
+
+# --- subscribers --------------------------------------------------------------------------
+
+
+@subs_app.command("add")
+def subscribers_add(
+    email: str,
+    interests: Annotated[str, typer.Option(help="Comma-separated topics, people, companies.")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "UTC",
+    hour: Annotated[int, typer.Option(help="Local hour (0-23) to send the digest.")] = 7,
+    top: Annotated[int | None, typer.Option(help="Insights per digest (default 5).")] = None,
+) -> None:
+    from podsift.subscribers import SubscriberError, add_subscriber
+
+    try:
+        sub = add_subscriber(_core(), email, interests, timezone, hour, top)
+    except (SubscriberError, AddressError) as exc:
+        _fail(str(exc))
+        return
+    out.print(
+        f"subscribed {sub.email} ({sub.timezone}, {sub.send_hour:02d}:00, top {sub.top_n})", highlight=False
+    )
+
+
+@subs_app.command("list")
+def subscribers_list() -> None:
+    from podsift.subscribers import list_subscribers
+
+    table = Table("email", "interests", "timezone", "hour", "top", "active")
+    for sub in list_subscribers(_core()):
+        table.add_row(
+            sub.email,
+            sub.interests,
+            sub.timezone,
+            str(sub.send_hour),
+            str(sub.top_n),
+            "yes" if sub.active else "no",
+        )
+    out.print(table)
+
+
+# --- the daily job ------------------------------------------------------------------------
+
+
+@app.command("run")
+def run_command(
+    now: Annotated[str | None, typer.Option(help="Pretend it is this ISO date-time.")] = None,
+) -> None:
+    """Scan feeds, fetch transcripts, extract insights, deliver what is due."""
+    from podsift.pipeline import run
+
+    report = run(_core(), _parse_now(now))
+    s, t, i, d = report.scan, report.transcripts, report.insights, report.delivery
+    out.print(
+        f"feeds: {s.checked} checked, {s.new_episodes} new episode(s), {s.queued_episodes} queued, "
+        f"{len(s.failed)} failed\n"
+        f"transcripts: {t.fetched} fetched, {t.needs_asr} need speech-to-text, {t.skipped} skipped\n"
+        f"insights: {i.insights} from {i.episodes} episode(s), {i.dropped_ungrounded} dropped as ungrounded\n"
+        f"digests: {len(d.sent)} sent, {d.already_sent} already sent today, {d.empty} with nothing new, "
+        f"{d.not_due} not due yet, {len(d.failed)} failed  ({report.seconds:.1f} s)",
+        highlight=False,
+    )
+    for email, where in d.locations.items():
+        out.print(f"  {email} -> {where}", highlight=False)
+    for url, reason in s.failed.items():
+        err.print(f"[yellow]feed {url}[/yellow]: {reason}", highlight=False)
+    for email, reason in d.failed.items():
+        err.print(f"[red]digest for {email}[/red]: {reason}", highlight=False)
+
+
+@app.command("digest")
+def digest_command(
+    email: str,
+    date: Annotated[str | None, typer.Option(help="Local date YYYY-MM-DD (default today).")] = None,
+    format: Annotated[str, typer.Option("--format", help="text, html, json or md.")] = "text",
+    now: Annotated[str | None, typer.Option(help="Pretend it is this ISO date-time.")] = None,
+) -> None:
+    """Show a subscriber's digest without sending it."""
+    from podsift.delivery.message import parse_address
+    from podsift.delivery.stage import preview
+    from podsift.digests.view import FORMATS, render
+    from podsift.store import utcnow
+
+    if format not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}")
+    if date is not None:
+        try:
+            datetime.strptime(date, "%Y-%m-%d")
+        except ValueError:
+            _fail(f"--date must be YYYY-MM-DD, not {date!r}")
+    try:
+        view = preview(_core(), parse_address(email), date, _parse_now(now) or utcnow())
+    except (LookupError, AddressError) as exc:
+        _fail(str(exc), 1)
+        return
+    sys.stdout.write(render(view, format))
+
+
+@app.command("config")
+def config_command() -> None:
+    """Print the settings in effect (secrets hidden)."""
+    from dataclasses import asdict
+    from urllib.parse import urlsplit
+
+    settings = Settings.load()
+    values = {k: str(v) for k, v in asdict(settings).items() if k != "extra"}
+    for key in ("smtp_url", "database_url"):
+        parts = urlsplit(values[key])
+        if parts.password:
+            values[key] = values[key].replace(f":{parts.password}@", ":***@")
+    values["database_url"] = values["database_url"] or settings.resolved_database_url
+    values["outbox"] = str(settings.resolved_outbox)
+    sys.stdout.write(json.dumps(values, indent=2) + "\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,63 @@
+"""Build the digest email: multipart/alternative (plain text + HTML) with stable headers."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, parseaddr
+
+from podsift.digests.view import DigestView, render
+
+
+class AddressError(ValueError):
+    pass
+
+
+def parse_address(value: str) -> str:
+    """A bare, valid mailbox address; raises AddressError (no CR/LF can get through)."""
+    if any(c in value for c in "\r\n\0"):
+        raise AddressError("address contains line breaks")
+    name, addr = parseaddr(value.strip())
+    if not addr or name or addr.count("@") != 1 or value.strip() != addr:
+        raise AddressError(f"not a plain email address: {value!r}")
+    local, domain = addr.rsplit("@", 1)
+    if not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
+        raise AddressError(f"not a plain email address: {value!r}")
+    try:
+        Address(addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise AddressError(f"not a valid email address: {value!r} ({exc})") from exc
+    return addr.lower() if domain.lower() == domain else local + "@" + domain.lower()
+
+
+def message_id(subscriber: str, date: str, from_address: str) -> str:
+    """Deterministic per (subscriber, day): a resend is recognisable as the same message."""
+    digest = hashlib.sha256(f"{subscriber.lower()}|{date}".encode()).hexdigest()[:32]
+    _, sender = getaddresses([from_address])[0]
+    domain = sender.rsplit("@", 1)[-1] if "@" in sender else "podsift.invalid"
+    return f"<digest.{date}.{digest}@{domain}>"
+
+
+def subject_for(view: DigestView) -> str:
+    count = len(view.insights)
+    noun = "insight" if count == 1 else "insights"
+    return f"Your podsift digest for {view.date}: {count} {noun}"
+
+
+def build_message(view: DigestView, from_address: str, sent_at: datetime) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = subject_for(view)
+    msg["From"] = from_address
+    msg["To"] = view.subscriber
+    msg["Date"] = format_datetime(sent_at)
+    msg["Message-ID"] = message_id(view.subscriber, view.date, from_address)
+    _, sender = getaddresses([from_address])[0]
+    msg["List-Id"] = f"podsift daily digest <digest.{sender.rsplit('@', 1)[-1] or 'podsift.invalid'}>"
+    if sender:
+        msg["List-Unsubscribe"] = f"<mailto:{sender}?subject=unsubscribe>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(render(view, "text"))
+    msg.add_alternative(render(view, "html"), subtype="html")
+    return msg

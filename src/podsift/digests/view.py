@@ -1,0 +1,109 @@
+"""A digest as plain data, and its renderings (text, HTML with inlined CSS, Markdown, JSON)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from podsift.ranking.select import Pick
+
+TEMPLATES = Path(__file__).parent / "templates"
+FORMATS = ("text", "html", "json", "md")
+
+
+@dataclass
+class DigestEntry:
+    rank: int
+    text: str
+    quote: str
+    speaker: str | None
+    podcast: str | None
+    episode: str | None
+    episode_url: str | None
+    audio_url: str | None
+    start: float
+    end: float
+    link: str | None
+    score: float
+    why: str
+
+    @property
+    def timestamp(self) -> str:
+        total = int(self.start)
+        h, rem = divmod(total, 3600)
+        m, s = divmod(rem, 60)
+        return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@dataclass
+class DigestView:
+    subscriber: str
+    date: str
+    insights: list[DigestEntry]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "subscriber": self.subscriber,
+            "date": self.date,
+            "insights": [asdict(e) for e in self.insights],
+        }
+
+
+def listen_link(audio_url: str | None, episode_url: str | None, start: float) -> str | None:
+    """Media-fragment link that opens the audio at the insight's second."""
+    if audio_url and _is_web_url(audio_url):
+        return f"{audio_url.split('#', 1)[0]}#t={int(start)}"
+    return episode_url if episode_url and _is_web_url(episode_url) else None
+
+
+def _is_web_url(url: str) -> bool:
+    # Feed text is untrusted: never render javascript:, data: or other schemes as links.
+    return url.lower().startswith(("https://", "http://"))
+
+
+def build_view(subscriber: str, date: str, picks: list[Pick]) -> DigestView:
+    entries = []
+    for rank, pick in enumerate(picks, 1):
+        insight, episode = pick.insight, pick.insight.episode
+        entries.append(
+            DigestEntry(
+                rank=rank,
+                text=insight.text,
+                quote=insight.quote,
+                speaker=insight.speaker,
+                podcast=episode.feed.title,
+                episode=episode.title,
+                episode_url=episode.link,
+                audio_url=episode.audio_url,
+                start=round(insight.start_seconds, 3),
+                end=round(insight.end_seconds, 3),
+                link=listen_link(episode.audio_url, episode.link, insight.start_seconds),
+                score=pick.score,
+                why=pick.why,
+            )
+        )
+    return DigestView(subscriber, date, entries)
+
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render(view: DigestView, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(view.to_json(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "html":
+        html = _env.get_template("digest.html").render(view=view)
+        return css_inline.inline(html)
+    if fmt in ("text", "md"):
+        return _env.get_template(f"digest.{'txt' if fmt == 'text' else 'md'}").render(view=view)
+    raise ValueError(f"unknown digest format {fmt!r} (choose from {', '.join(FORMATS)})")

@@ -1,0 +1,66 @@
+"""Insight extractors: one small protocol, built-ins registered like plugins.
+
+An extractor reads a transcript and proposes candidates, each with a verbatim quote; the
+insights stage grounds every quote in the transcript and drops those it cannot find, so
+no backend (offline or LLM) can put an unsupported claim into a digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from podsift.transcripts.model import Transcript
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    """What an extractor may know about the episode besides its transcript."""
+
+    show: str | None
+    title: str | None
+    description: str | None = None
+    persons: tuple[str, ...] = ()
+
+
+@dataclass
+class Candidate:
+    text: str
+    quote: str
+    speaker: str | None
+    score: float
+    tags: list[str] = field(default_factory=list)
+
+
+class Extractor(Protocol):
+    name: str
+
+    def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]: ...
+
+
+class ExtractorConfigError(ValueError):
+    pass
+
+
+_REGISTRY: dict[str, Callable[[str], Extractor]] = {}
+
+
+def register(scheme: str) -> Callable[[Callable[[str], Extractor]], Callable[[str], Extractor]]:
+    def wrap(factory: Callable[[str], Extractor]) -> Callable[[str], Extractor]:
+        _REGISTRY[scheme] = factory
+        return factory
+
+    return wrap
+
+
+def make_extractor(spec: str) -> Extractor:
+    """`offline`, or `scheme:model?options` for a registered backend."""
+    from podsift.insights import offline  # noqa: F401  (registers itself)
+
+    scheme, _, rest = (spec or "offline").partition(":")
+    factory = _REGISTRY.get(scheme.strip().lower())
+    if factory is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ExtractorConfigError(f"unknown PODSIFT_LLM backend {scheme!r} (available: {known})")
+    return factory(rest)

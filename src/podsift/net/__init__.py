@@ -1,0 +1,6 @@
+"""Outgoing HTTP: one guarded client for every fetch."""
+
+from podsift.net.client import FetchError, FetchResult, HttpClient
+from podsift.net.guard import AddressPolicy, BlockedAddressError
+
+__all__ = ["AddressPolicy", "BlockedAddressError", "FetchError", "FetchResult", "HttpClient"]

@@ -1,0 +1,38 @@
+"""`run`: one pass of the daily job. Every stage takes its work by state from the
+database, so a crashed or repeated run picks up where the last one stopped."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from podsift.core import App
+from podsift.delivery.stage import DeliveryReport, deliver_due
+from podsift.insights.stage import InsightReport, extract_insights
+from podsift.sources.scan import ScanReport, scan_feeds
+from podsift.store import utcnow
+from podsift.transcripts.stage import TranscriptReport, fetch_transcripts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    scan: ScanReport
+    transcripts: TranscriptReport
+    insights: InsightReport
+    delivery: DeliveryReport
+    seconds: float
+
+
+def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunReport:
+    started = time.perf_counter()
+    now = now or utcnow()
+    scan = scan_feeds(app, now, force=force_scan)
+    log.info("scan: %s", scan)
+    transcripts = fetch_transcripts(app)
+    insights = extract_insights(app)
+    delivery = deliver_due(app, now)
+    return RunReport(scan, transcripts, insights, delivery, time.perf_counter() - started)

@@ -1,0 +1,118 @@
+"""Settings: environment variables over an optional TOML file over defaults.
+
+The TOML file is `$PODSIFT_HOME/podsift.toml` (or `PODSIFT_CONFIG`); its keys are the
+field names below (`database_url = "..."`). Environment variables are the same names,
+upper-cased and prefixed with `PODSIFT_`. This module holds no logic beyond parsing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+
+class SettingsError(ValueError):
+    """A setting has a value podsift cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str = ""
+    smtp_url: str = ""
+    from_address: str = "podsift <podsift@localhost>"
+    outbox: Path | None = None
+    allow_hosts: tuple[str, ...] = ()
+    llm: str = "offline"
+    user_agent: str = "podsift/0.1 (+https://github.com/podsift/podsift)"
+    # Feeds
+    poll_interval_minutes: int = 30
+    new_feed_days: int = 7
+    new_feed_max_episodes: int = 3
+    fetch_timeout_seconds: float = 15.0
+    fetch_deadline_seconds: float = 60.0
+    max_feed_bytes: int = 20 * 1024 * 1024
+    max_transcript_bytes: int = 20 * 1024 * 1024
+    max_redirects: int = 5
+    fetch_concurrency: int = 16
+    backoff_base_minutes: int = 30
+    backoff_max_hours: int = 24
+    # Selection
+    digest_top: int = 5
+    lookback_days: int = 7
+    insights_per_episode: int = 8
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'podsift.db'}"
+
+    @property
+    def resolved_outbox(self) -> Path:
+        return self.outbox or self.home / "outbox"
+
+    @classmethod
+    def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `env` (default `os.environ`), the TOML file and overrides."""
+        env = dict(os.environ if env is None else env)
+        home = Path(
+            overrides.get("home")
+            or env.get("PODSIFT_HOME")
+            or platformdirs.user_data_dir("podsift", appauthor=False)
+        ).expanduser()
+        values: dict[str, Any] = {}
+        config_file = Path(env.get("PODSIFT_CONFIG") or home / "podsift.toml")
+        if config_file.is_file():
+            with config_file.open("rb") as fh:
+                values.update(_from_toml(config_file, tomllib.load(fh)))
+        values.update(_from_env(env))
+        values.update({k: v for k, v in overrides.items() if k != "home"})
+        return cls(home=home, **values)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("home", "extra")}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path | None":
+            return Path(str(raw)).expanduser() if raw else None
+        if kind == "tuple[str, ...]":
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(s.strip() for s in items if s.strip())
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r}: cannot use {raw!r} ({exc})") from exc
+
+
+def _from_env(env: dict[str, str]) -> dict[str, Any]:
+    aliases = {"PODSIFT_FROM": "from_address"}
+    out: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith("PODSIFT_"):
+            continue
+        name = aliases.get(key, key.removeprefix("PODSIFT_").lower())
+        if name in _FIELDS:
+            out[name] = _coerce(name, raw)
+    return out
+
+
+def _from_toml(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, raw in data.items():
+        name = {"from": "from_address"}.get(name, name)
+        if name not in _FIELDS:
+            raise SettingsError(f"{path}: unknown setting {name!r}")
+        out[name] = _coerce(name, raw)
+    return out

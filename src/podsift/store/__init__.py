@@ -1,0 +1,29 @@
+"""Persistence: schema, engine, migrations."""
+
+from podsift.store.db import make_engine, make_session_factory, migrate
+from podsift.store.models import (
+    Base,
+    Digest,
+    DigestItem,
+    Episode,
+    Feed,
+    Insight,
+    Subscriber,
+    Transcript,
+    utcnow,
+)
+
+__all__ = [
+    "Base",
+    "Digest",
+    "DigestItem",
+    "Episode",
+    "Feed",
+    "Insight",
+    "Subscriber",
+    "Transcript",
+    "make_engine",
+    "make_session_factory",
+    "migrate",
+    "utcnow",
+]

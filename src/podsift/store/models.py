@@ -1,0 +1,190 @@
+"""Database schema (SQLAlchemy 2 ORM). Migrations in `migrations/` must match it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC (SQLite keeps no offsets)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; podsift stores aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
+
+
+class Feed(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(2048), unique=True)
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    link: Mapped[str | None] = mapped_column(sa.Text)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    # active | gone (410) | error (last fetch failed; retried with backoff)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    etag: Mapped[str | None] = mapped_column(sa.Text)
+    last_modified: Mapped[str | None] = mapped_column(sa.Text)
+    body_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    error_reason: Mapped[str | None] = mapped_column(sa.Text)
+    error_count: Mapped[int] = mapped_column(default=0)
+    # Consecutive fetches that ended on the same permanent redirect target.
+    redirect_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    redirect_count: Mapped[int] = mapped_column(default=0)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_checked_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    scans: Mapped[int] = mapped_column(default=0)
+
+    episodes: Mapped[list[Episode]] = relationship(back_populates="feed", cascade="all, delete-orphan")
+
+
+class Episode(Base):
+    __tablename__ = "episodes"
+    __table_args__ = (
+        sa.UniqueConstraint("feed_id", "key", name="uq_episode_feed_key"),
+        sa.Index("ix_episode_feed_fallback", "feed_id", "fallback_key"),
+        sa.Index("ix_episode_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(sa.ForeignKey("feeds.id", ondelete="CASCADE"))
+    # guid when the item has one, else fallback_key.
+    key: Mapped[str] = mapped_column(sa.String(512))
+    guid: Mapped[str | None] = mapped_column(sa.String(2048))
+    fallback_key: Mapped[str] = mapped_column(sa.String(64))
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    link: Mapped[str | None] = mapped_column(sa.Text)
+    audio_url: Mapped[str | None] = mapped_column(sa.Text)
+    audio_type: Mapped[str | None] = mapped_column(sa.String(128))
+    published_at: Mapped[datetime | None]
+    duration_seconds: Mapped[int | None]
+    transcripts: Mapped[list[Any]] = mapped_column(default=list)
+    persons: Mapped[list[Any]] = mapped_column(default=list)
+    chapters_url: Mapped[str | None] = mapped_column(sa.Text)
+    # archived (back catalogue, recorded only) | new | needs_asr | transcribed |
+    # extracted | skipped (nothing to transcribe) | failed
+    state: Mapped[str] = mapped_column(sa.String(16), default="new")
+    error_reason: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    discovered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    feed: Mapped[Feed] = relationship(back_populates="episodes")
+    transcript: Mapped[Transcript | None] = relationship(
+        back_populates="episode", cascade="all, delete-orphan"
+    )
+    insights: Mapped[list[Insight]] = relationship(back_populates="episode", cascade="all, delete-orphan")
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id", ondelete="CASCADE"), unique=True)
+    source: Mapped[str] = mapped_column(sa.String(32))  # publisher | asr:<backend>
+    format: Mapped[str] = mapped_column(sa.String(16))
+    url: Mapped[str | None] = mapped_column(sa.Text)
+    language: Mapped[str | None] = mapped_column(sa.String(32))
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    segments: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    episode: Mapped[Episode] = relationship(back_populates="transcript")
+
+
+class Insight(Base):
+    __tablename__ = "insights"
+    __table_args__ = (sa.UniqueConstraint("episode_id", "quote_hash", name="uq_insight_quote"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(sa.Text)
+    quote: Mapped[str] = mapped_column(sa.Text)
+    quote_hash: Mapped[str] = mapped_column(sa.String(64))
+    speaker: Mapped[str | None] = mapped_column(sa.Text)
+    start_seconds: Mapped[float]
+    end_seconds: Mapped[float]
+    score: Mapped[float] = mapped_column(default=0.0)
+    extractor: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    episode: Mapped[Episode] = relationship(back_populates="insights")
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    interests: Mapped[str] = mapped_column(sa.Text, default="")
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    send_hour: Mapped[int] = mapped_column(default=7)
+    top_n: Mapped[int] = mapped_column(default=5)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Digest(Base):
+    """One digest per subscriber and local day; its insights are fixed before sending."""
+
+    __tablename__ = "digests"
+    __table_args__ = (sa.UniqueConstraint("subscriber_id", "local_date", name="uq_digest_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    local_date: Mapped[str] = mapped_column(sa.String(10))  # YYYY-MM-DD in the subscriber's zone
+    # pending -> sending -> sent | failed
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    channel: Mapped[str | None] = mapped_column(sa.String(32))
+    location: Mapped[str | None] = mapped_column(sa.Text)  # outbox path, or smtp host
+    error_reason: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    items: Mapped[list[DigestItem]] = relationship(
+        back_populates="digest", cascade="all, delete-orphan", order_by="DigestItem.rank"
+    )
+
+
+class DigestItem(Base):
+    __tablename__ = "digest_items"
+    __table_args__ = (sa.UniqueConstraint("digest_id", "insight_id", name="uq_digest_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(sa.ForeignKey("digests.id", ondelete="CASCADE"))
+    insight_id: Mapped[int] = mapped_column(sa.ForeignKey("insights.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int]
+    score: Mapped[float]
+    why: Mapped[str] = mapped_column(sa.Text, default="")
+
+    digest: Mapped[Digest] = relationship(back_populates="items")
+    insight: Mapped[Insight] = relationship()

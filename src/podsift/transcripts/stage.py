@@ -1,0 +1,123 @@
+"""The transcripts stage: fetch the best publisher transcript of each new episode.
+
+Episodes without one wait as `needs_asr` (the speech-to-text stage picks them up), or are
+`skipped` when there is no audio either. A transcript host that fails is retried on later
+runs; after `MAX_ATTEMPTS` the episode falls through to ASR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from podsift.core import App
+from podsift.net.client import FetchError, HttpClient
+from podsift.progress import progress
+from podsift.store import Episode
+from podsift.store import Transcript as TranscriptRow
+from podsift.transcripts.model import Transcript
+from podsift.transcripts.parsers import TranscriptParseError, parse_transcript
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+
+# Richest first: JSON and WebVTT carry speakers and fine timing; plain text rarely has either.
+_PREFERENCE = ("json", "vtt", "srt", "subrip", "html", "text/plain")
+
+
+def transcript_rank(entry: dict[str, str | None]) -> tuple[int, int]:
+    kind = (entry.get("type") or entry.get("url") or "").lower()
+    position = next((i for i, key in enumerate(_PREFERENCE) if key in kind), len(_PREFERENCE))
+    return position, 1 if entry.get("rel") == "captions" else 0
+
+
+@dataclass
+class TranscriptReport:
+    fetched: int = 0
+    needs_asr: int = 0
+    skipped: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+async def fetch_best_transcript(
+    client: HttpClient, entries: list[dict[str, str | None]], max_bytes: int
+) -> tuple[Transcript | None, list[str]]:
+    problems: list[str] = []
+    for entry in sorted(entries, key=transcript_rank):
+        url = entry.get("url")
+        if not url:
+            continue
+        try:
+            result = await client.fetch(url, max_bytes=max_bytes)
+            transcript = parse_transcript(
+                result.body, entry.get("type") or result.headers.get("content-type"), url
+            )
+        except (FetchError, TranscriptParseError) as exc:
+            problems.append(f"{url}: {exc}")
+            continue
+        transcript.language = entry.get("language")
+        return transcript, problems
+    return None, problems
+
+
+def fetch_transcripts(app: App) -> TranscriptReport:
+    return asyncio.run(fetch_transcripts_async(app))
+
+
+async def fetch_transcripts_async(app: App) -> TranscriptReport:
+    report = TranscriptReport()
+    with app.session() as session:
+        ids = list(session.scalars(sa.select(Episode.id).where(Episode.state == "new").order_by(Episode.id)))
+    async with app.http_client() as client:
+        with progress("fetching transcripts", len(ids)) as bar:
+            for episode_id in ids:
+                await _process_episode(app, client, episode_id, report)
+                bar.advance()
+    return report
+
+
+async def _process_episode(app: App, client: HttpClient, episode_id: int, report: TranscriptReport) -> None:
+    with app.session() as session:
+        episode = session.get_one(Episode, episode_id)
+        if episode.state != "new":
+            return  # another worker got here first
+        transcript, problems = await fetch_best_transcript(
+            client, episode.transcripts or [], app.settings.max_transcript_bytes
+        )
+        if transcript is not None:
+            session.add(
+                TranscriptRow(
+                    episode_id=episode.id,
+                    source="publisher",
+                    format=transcript.format,
+                    url=transcript.source_url,
+                    language=transcript.language,
+                    content_hash=transcript.content_hash(),
+                    segments=transcript.to_json(),
+                )
+            )
+            episode.state, episode.error_reason = "transcribed", None
+            report.fetched += 1
+        elif problems and episode.attempts + 1 < MAX_ATTEMPTS:
+            episode.attempts += 1
+            episode.error_reason = "; ".join(problems)[:2000]
+            report.failed[episode.id] = episode.error_reason
+        elif episode.audio_url:
+            episode.state = "needs_asr"
+            episode.error_reason = "; ".join(problems)[:2000] or None
+            report.needs_asr += 1
+        else:
+            episode.state = "skipped"
+            episode.error_reason = "no publisher transcript and no audio enclosure"
+            report.skipped += 1
+        session.commit()
+
+
+def load_transcript(row: TranscriptRow) -> Transcript:
+    transcript = Transcript.from_json(row.segments, row.format)
+    transcript.language = row.language
+    transcript.source_url = row.url
+    return transcript
