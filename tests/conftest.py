@@ -1,0 +1,233 @@
+"""Real parts for tests: a loopback HTTP server, an SMTP server, SQLite and Postgres."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from podsift.core import App, make_app
+from podsift.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+RouteFn = Callable[[BaseHTTPRequestHandler], None]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LoopbackServer:
+    """Serves registered routes on 127.0.0.1 and counts requests per path."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, RouteFn] = {}
+        self.hits: Counter[str] = Counter()
+        self.request_headers: dict[str, list[dict[str, str]]] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.path.split("?", 1)[0]
+                server.hits[path] += 1
+                server.request_headers.setdefault(path, []).append(dict(self.headers))
+                route = server.routes.get(path)
+                if route is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                try:
+                    route(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}{path}"
+
+    def add(
+        self,
+        path: str,
+        body: bytes | str,
+        content_type: str = "application/rss+xml",
+        status: int = 200,
+        etag: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else body
+
+        def route(h: BaseHTTPRequestHandler) -> None:
+            if etag and h.headers.get("If-None-Match") == etag:
+                h.send_response(304)
+                h.send_header("ETag", etag)
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return
+            h.send_response(status)
+            h.send_header("Content-Type", content_type)
+            h.send_header("Content-Length", str(len(data)))
+            if etag:
+                h.send_header("ETag", etag)
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+
+        self.routes[path] = route
+
+    def redirect(self, path: str, location: str, status: int = 301) -> None:
+        def route(h: BaseHTTPRequestHandler) -> None:
+            h.send_response(status)
+            h.send_header("Location", location)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+
+        self.routes[path] = route
+
+    def stream(self, path: str, chunk: bytes, count: int, delay: float = 0.0, length: int | None = None) -> None:
+        """Send `chunk` `count` times, sleeping `delay` between (slow or huge bodies)."""
+
+        def route(h: BaseHTTPRequestHandler) -> None:
+            h.send_response(200)
+            h.send_header("Content-Type", "application/rss+xml")
+            if length is not None:
+                h.send_header("Content-Length", str(length))
+            h.send_header("Connection", "close")
+            h.end_headers()
+            for _ in range(count):
+                h.wfile.write(chunk)
+                if delay:
+                    time.sleep(delay)
+            h.close_connection = True
+
+        self.routes[path] = route
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[LoopbackServer]:
+    server = LoopbackServer()
+    yield server
+    server.close()
+
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink("127.0.0.1", free_port())
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+            content = envelope.original_content or envelope.content  # type: ignore[attr-defined]
+            sink.messages.append(message_from_bytes(content, policy=policy.default))  # type: ignore[arg-type]
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Handler(), hostname=sink.host, port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+def _postgres_admin_url() -> str | None:
+    return os.environ.get("PODSIFT_TEST_POSTGRES_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new Postgres database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'podsift.db'}"
+        return
+    admin = _postgres_admin_url()
+    if admin is None:
+        pytest.skip("PODSIFT_TEST_POSTGRES_URL is not set")
+    name = f"podsift_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(admin).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'podsift.db'}"
+
+
+@pytest.fixture
+def make_core(tmp_path: Path) -> Iterator[Callable[..., App]]:
+    apps: list[App] = []
+
+    def factory(database_url: str | None = None, **overrides: object) -> App:
+        settings = Settings.load(
+            env={},
+            home=tmp_path / "home",
+            database_url=database_url or f"sqlite:///{tmp_path / 'podsift.db'}",
+            **overrides,
+        )
+        app = make_app(settings)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.close()
+
+
+def corpus_dir(name: str) -> Path:
+    folder = CORPUS / name
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is not available")
+    return folder
