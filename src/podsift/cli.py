@@ -103,28 +103,40 @@ def feeds_export() -> None:
 
 
 @feeds_app.command("list")
-def feeds_list() -> None:
+def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     import sqlalchemy as sa
 
     from podsift.store import Episode, Feed
 
     core = _core()
-    table = Table("id", "title", "url", "status", "episodes", "last checked", "problem")
+    rows = []
     with core.session() as session:
         counts = dict(
             session.execute(sa.select(Episode.feed_id, sa.func.count()).group_by(Episode.feed_id)).all()
         )
         for feed in session.scalars(sa.select(Feed).order_by(Feed.id)):
-            checked = feed.last_checked_at.strftime("%Y-%m-%d %H:%M") if feed.last_checked_at else "never"
-            table.add_row(
-                str(feed.id),
-                feed.title or "",
-                feed.url,
-                feed.status,
-                str(counts.get(feed.id, 0)),
-                checked,
-                feed.error_reason or "",
+            rows.append(
+                {
+                    "id": feed.id,
+                    "title": feed.title,
+                    "url": feed.url,
+                    "status": feed.status,
+                    "episodes": counts.get(feed.id, 0),
+                    "last_checked": feed.last_checked_at.isoformat() if feed.last_checked_at else None,
+                    "next_check": feed.next_check_at.isoformat() if feed.next_check_at else None,
+                    "error": feed.error_reason,
+                }
             )
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("id", "title", "url", "status", "episodes", "last checked", "problem")
+    for row in rows:
+        checked = (row["last_checked"] or "never")[:16].replace("T", " ")
+        table.add_row(
+            str(row["id"]), row["title"] or "", row["url"], row["status"], str(row["episodes"]),
+            checked, row["error"] or "",
+        )
     out.print(table)
 
 

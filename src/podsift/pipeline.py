@@ -33,6 +33,6 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     scan = scan_feeds(app, now, force=force_scan)
     log.info("scan: %s", scan)
     transcripts = fetch_transcripts(app)
-    insights = extract_insights(app)
+    insights = extract_insights(app, now)
     delivery = deliver_due(app, now)
     return RunReport(scan, transcripts, insights, delivery, time.perf_counter() - started)

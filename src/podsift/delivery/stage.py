@@ -109,7 +109,7 @@ def _prepare(app: App, session: Session, sub: Subscriber, day: str, now: datetim
     picks = select_for_subscriber(session, sub, day, now, app.settings.lookback_days)
     if not picks:
         return None  # nothing new: no row, so a later run today can still send
-    digest = Digest(subscriber_id=sub.id, local_date=day, state="pending")
+    digest = Digest(subscriber_id=sub.id, local_date=day, state="pending", created_at=now)
     digest.items = [
         DigestItem(insight_id=p.insight.id, rank=rank, score=p.score, why=p.why)
         for rank, p in enumerate(picks, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +33,11 @@ class DigestEntry:
     why: str
 
     @property
+    def quote_differs(self) -> bool:
+        """Worth showing the quote beside the text (offline insights often are the quote)."""
+        return _words(self.quote) != _words(self.text)
+
+    @property
     def timestamp(self) -> str:
         total = int(self.start)
         h, rem = divmod(total, 3600)
@@ -51,6 +57,10 @@ class DigestView:
             "date": self.date,
             "insights": [asdict(e) for e in self.insights],
         }
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 def listen_link(audio_url: str | None, episode_url: str | None, start: float) -> str | None:

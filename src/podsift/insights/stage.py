@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -12,7 +13,7 @@ from podsift.core import App
 from podsift.insights.grounding import ground
 from podsift.insights.registry import EpisodeInfo
 from podsift.progress import progress
-from podsift.store import Episode, Insight
+from podsift.store import Episode, Insight, utcnow
 from podsift.transcripts.stage import load_transcript
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,9 @@ def episode_info(episode: Episode) -> EpisodeInfo:
     )
 
 
-def extract_insights(app: App) -> InsightReport:
+def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
     report = InsightReport()
+    now = now or utcnow()
     with app.session() as session:
         ids = list(
             session.scalars(sa.select(Episode.id).where(Episode.state == "transcribed").order_by(Episode.id))
@@ -44,7 +46,7 @@ def extract_insights(app: App) -> InsightReport:
     with progress("extracting insights", len(ids)) as bar:
         for episode_id in ids:
             try:
-                _extract_one(app, episode_id, report)
+                _extract_one(app, episode_id, report, now)
             except Exception as exc:  # one bad episode never stops the run
                 log.exception("insight extraction failed for episode %s", episode_id)
                 with app.session() as session:
@@ -61,7 +63,7 @@ def extract_insights(app: App) -> InsightReport:
     return report
 
 
-def _extract_one(app: App, episode_id: int, report: InsightReport) -> None:
+def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime) -> None:
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
         if episode.state != "transcribed" or episode.transcript is None:
@@ -92,6 +94,7 @@ def _extract_one(app: App, episode_id: int, report: InsightReport) -> None:
                     end_seconds=end,
                     score=candidate.score,
                     extractor=app.extractor.name,
+                    created_at=now,
                 )
             )
             report.insights += 1

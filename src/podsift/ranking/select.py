@@ -114,8 +114,17 @@ def rank(insights: list[Insight], interests: str, now: datetime, top: int, lookb
     for insight in insights:
         episode = insight.episode
         show = episode.feed.title or "a show you follow"
-        haystack = " ".join(filter(None, [insight.text, episode.title, show]))
-        rel, phrase = relevance(phrases, haystack) if phrases else (0.0, None)
+        rel, phrase, why = 0.0, None, f"one of the strongest claims on {show} today"
+        if phrases:
+            # The insight's own words count fully; its episode title and show only half.
+            rel_text, phrase_text = relevance(phrases, insight.text)
+            rel_ctx, phrase_ctx = relevance(phrases, f"{episode.title or ''} {show}")
+            if rel_text >= 0.5 * rel_ctx and phrase_text:
+                rel, phrase = rel_text, phrase_text
+                why = f"matches your interest '{phrase}'" + (" (partly)" if rel < 1.0 else "")
+            elif phrase_ctx:
+                rel, phrase = 0.5 * rel_ctx, phrase_ctx
+                why = f"from an episode about your interest '{phrase}'"
         published = episode.published_at or insight.created_at
         age_days = max((now - published).total_seconds() / 86400, 0.0)
         recency = max(0.0, 1.0 - age_days / max(lookback_days, 1))
@@ -123,10 +132,6 @@ def rank(insights: list[Insight], interests: str, now: datetime, top: int, lookb
             score = WEIGHT_RELEVANCE * rel + WEIGHT_QUALITY * insight.score + WEIGHT_RECENCY * recency
         else:
             score = 0.8 * insight.score + 0.2 * recency
-        if phrase:
-            why = f"matches your interest '{phrase}'" + (" (partly)" if rel < 1.0 else "")
-        else:
-            why = f"one of the strongest claims on {show} today"
         scored.append(Pick(insight, round(score, 4), why))
     scored.sort(key=lambda p: (-p.score, p.insight.id))
     return _one_per_episode(scored, top)

@@ -162,7 +162,8 @@ def _with_feedparser(body: bytes, url: str) -> ParsedFeed:
             (e for e in entry.get("enclosures", []) if e.get("href")),
             None,
         )
-        published = entry.get("published_parsed") or entry.get("updated_parsed")
+        # dict.get: FeedParserDict.get("updated_parsed") warns about a deprecated alias.
+        published = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
         episodes.append(
             ParsedEpisode(
                 guid=entry.get("id") or None,

@@ -1,0 +1,3 @@
+from podsift.cli import main
+
+main()
