@@ -29,7 +29,9 @@ def parse_address(value: str) -> str:
         Address(addr_spec=addr)
     except (ValueError, IndexError) as exc:
         raise AddressError(f"not a valid email address: {value!r} ({exc})") from exc
-    return addr.lower() if domain.lower() == domain else local + "@" + domain.lower()
+    # Lower-cased whole: mailbox local parts are case-insensitive in practice, and
+    # "Ada@x.org" and "ada@x.org" must be one subscriber.
+    return addr.lower()
 
 
 def message_id(subscriber: str, date: str, from_address: str) -> str:

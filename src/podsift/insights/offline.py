@@ -295,7 +295,7 @@ def _content_words(text: str) -> list[str]:
 
 def clean_disfluencies(text: str) -> str:
     """Readable text from spoken words: fillers, stutters and false starts removed."""
-    out = re.sub(r"\b(um+|uh+|erm|hmm+)\b[,.]?\s*", "", text, flags=re.I)
+    out = re.sub(r",?\s*\b(um+|uh+|erm|hmm+)\b[,.]?", "", text, flags=re.I)
     out = re.sub(
         r"(^|[.!?]\s+)(so|and|but|yeah|okay|well|like|you know|i mean)[,]?\s+", r"\1", out, flags=re.I
     )

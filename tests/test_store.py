@@ -1,0 +1,95 @@
+"""The store on SQLite and Postgres: migrations, time zones, keys, idempotent stages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from podsift.insights.stage import extract_insights
+from podsift.sources.scan import add_feeds, scan_feeds
+from podsift.store import Episode, Feed, Insight, Transcript, migrate
+from podsift.transcripts.stage import fetch_transcripts
+from tests.conftest import FIXTURES
+from tests.feedgen import Item, rss
+
+
+def test_migrations_are_idempotent_and_complete(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
+    app = make_core(database_url)
+    migrate(app.engine)  # second time: nothing to do
+    tables = set(sa.inspect(app.engine).get_table_names())
+    assert {"feeds", "episodes", "transcripts", "insights", "subscribers", "digests", "digest_items",
+            "alembic_version"} <= tables
+
+
+def test_datetimes_round_trip_as_aware_utc(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
+    app = make_core(database_url)
+    berlin = datetime(2026, 3, 29, 3, 30, tzinfo=timezone(timedelta(hours=2)))
+    with app.session() as s:
+        s.add(Feed(url="https://example.org/f", next_check_at=berlin))
+        s.commit()
+    with app.session() as s:
+        stored = s.scalars(sa.select(Feed)).one().next_check_at
+    assert stored == berlin and stored.tzinfo == UTC
+    with app.session() as s, pytest.raises(sa.exc.StatementError, match="naive"):
+        s.add(Feed(url="https://example.org/g", next_check_at=datetime(2026, 1, 1)))
+        s.commit()
+
+
+def test_episode_key_is_unique_per_feed(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
+    app = make_core(database_url)
+    with app.session() as s:
+        feed = Feed(url="https://example.org/f")
+        s.add(feed)
+        s.flush()
+        s.add(Episode(feed_id=feed.id, key="guid-1", fallback_key="a"))
+        s.commit()
+        s.add(Episode(feed_id=feed.id, key="guid-1", fallback_key="b"))
+        with pytest.raises(IntegrityError):
+            s.commit()
+
+
+def test_stages_are_idempotent(http_server, make_core, database_url) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    http_server.add("/t.vtt", (FIXTURES / "transcripts" / "policy-signals-12.vtt").read_bytes(), content_type="text/vtt")
+    http_server.add("/show.xml", rss("Show", [
+        Item("One", now - timedelta(hours=1), guid="one", audio="https://cdn.example.org/1.mp3",
+             transcripts=[(http_server.url("/t.vtt"), "text/vtt")]),
+        Item("Two", now - timedelta(hours=2), guid="two", audio="https://cdn.example.org/2.mp3"),
+        Item("Three", now - timedelta(hours=3), guid="three"),
+    ]))
+    app = make_core(database_url, allow_hosts=(http_server.host,))
+    add_feeds(app, [http_server.url("/show.xml")])
+    scan_feeds(app, now)
+    first = fetch_transcripts(app)
+    assert (first.fetched, first.needs_asr, first.skipped) == (1, 1, 1)
+    assert fetch_transcripts(app).fetched == 0
+    assert http_server.hits["/t.vtt"] == 1
+    made = extract_insights(app, now).insights
+    assert made > 0 and extract_insights(app, now).insights == 0
+    with app.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Insight)) == made
+        assert s.scalar(sa.select(sa.func.count()).select_from(Transcript)) == 1
+        states = dict(s.execute(sa.select(Episode.title, Episode.state)).all())
+    assert states == {"One": "extracted", "Two": "needs_asr", "Three": "skipped"}
+
+
+def test_transcript_host_failure_is_retried_then_falls_through(http_server, make_core) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    http_server.add("/t.vtt", "", status=503)
+    http_server.add("/show.xml", rss("Show", [
+        Item("One", now - timedelta(hours=1), guid="one", audio="https://cdn.example.org/1.mp3",
+             transcripts=[(http_server.url("/t.vtt"), "text/vtt")]),
+    ]))
+    app = make_core(allow_hosts=(http_server.host,))
+    add_feeds(app, [http_server.url("/show.xml")])
+    scan_feeds(app, now)
+    for _ in range(2):
+        report = fetch_transcripts(app)
+        assert "HTTP 503" in next(iter(report.failed.values()))
+    assert fetch_transcripts(app).needs_asr == 1
+    with app.session() as s:
+        episode = s.scalars(sa.select(Episode)).one()
+    assert episode.state == "needs_asr" and "HTTP 503" in (episode.error_reason or "")
