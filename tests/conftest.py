@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -45,7 +46,7 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 server.hits[path] += 1
                 server.request_headers.setdefault(path, []).append(dict(self.headers))
@@ -55,10 +56,8 @@ class LoopbackServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     route(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -115,7 +114,9 @@ class LoopbackServer:
 
         self.routes[path] = route
 
-    def stream(self, path: str, chunk: bytes, count: int, delay: float = 0.0, length: int | None = None) -> None:
+    def stream(
+        self, path: str, chunk: bytes, count: int, delay: float = 0.0, length: int | None = None
+    ) -> None:
         """Send `chunk` `count` times, sleeping `delay` between (slow or huge bodies)."""
 
         def route(h: BaseHTTPRequestHandler) -> None:
@@ -166,7 +167,7 @@ def smtp_server() -> Iterator[SmtpSink]:
     sink = SmtpSink("127.0.0.1", free_port())
 
     class Handler:
-        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
             content = envelope.original_content or envelope.content  # type: ignore[attr-defined]
             sink.messages.append(message_from_bytes(content, policy=policy.default))  # type: ignore[arg-type]
             return "250 Message accepted for delivery"

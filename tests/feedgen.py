@@ -40,12 +40,12 @@ def rss(title: str, items: list[Item], link: str = "https://example.org/show") -
         if item.description:
             parts.append(f"<description>{escape(item.description)}</description>")
         if item.audio:
-            parts.append(f"<enclosure url={quoteattr(item.audio)} length=\"1000\" type=\"audio/mpeg\"/>")
+            parts.append(f'<enclosure url={quoteattr(item.audio)} length="1000" type="audio/mpeg"/>')
         parts.append("<itunes:duration>00:20:00</itunes:duration>")
         for url, mime in item.transcripts:
             parts.append(f"<podcast:transcript url={quoteattr(url)} type={quoteattr(mime)}/>")
         for person in item.persons:
-            parts.append(f"<podcast:person role=\"guest\">{escape(person)}</podcast:person>")
+            parts.append(f'<podcast:person role="guest">{escape(person)}</podcast:person>')
         parts.append("</item>")
     parts.append("</channel></rss>")
     return "\n".join(parts)

@@ -51,7 +51,10 @@ def test_broken_xml_falls_back_to_feedparser() -> None:
     assert feed.episodes[0].transcripts[0]["url"].endswith(".srt")
     latin = parse_feed((FEEDS / "rssparser_uolNoticias.rss").read_bytes(), "https://example.com/uol.rss")
     # ISO-8859-1 without a declaration: decoded, not mangled.
-    assert latin.episodes[0].title == "Ibope: Bolsonaro perde de Haddad, Ciro e Alckmin em simulações de 2º turno"
+    assert (
+        latin.episodes[0].title
+        == "Ibope: Bolsonaro perde de Haddad, Ciro e Alckmin em simulações de 2º turno"
+    )
 
 
 def test_non_feed_bytes_fail_with_a_reason() -> None:

@@ -19,19 +19,39 @@ from tests.conftest import free_port
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
-def seed_insights(app, n: int = 3, show: str = "Show <b>&</b>", audio: str = "https://cdn.example.org/ep.mp3") -> None:  # type: ignore[no-untyped-def]
+def seed_insights(
+    app, n: int = 3, show: str = "Show <b>&</b>", audio: str = "https://cdn.example.org/ep.mp3"
+) -> None:  # type: ignore[no-untyped-def]
     with app.session() as s:
         feed = Feed(url=f"https://example.org/{show}.xml", title=show)
         s.add(feed)
         s.flush()
         for e in range(n):
-            ep = Episode(feed_id=feed.id, key=f"k{e}", fallback_key=f"f{e}", title=f"Episode {e}", audio_url=audio,
-                         published_at=NOW - timedelta(hours=e + 1), state="extracted")
+            ep = Episode(
+                feed_id=feed.id,
+                key=f"k{e}",
+                fallback_key=f"f{e}",
+                title=f"Episode {e}",
+                audio_url=audio,
+                published_at=NOW - timedelta(hours=e + 1),
+                state="extracted",
+            )
             s.add(ep)
             s.flush()
-            s.add(Insight(episode_id=ep.id, text=f"Claim {e} about batteries <script>x</script>", quote=f"quote {e}",
-                          quote_hash=f"h{e}", speaker="Sam", start_seconds=61.5 + e, end_seconds=70.0 + e,
-                          score=1.0 - e / 10, extractor="offline", created_at=NOW - timedelta(hours=1)))
+            s.add(
+                Insight(
+                    episode_id=ep.id,
+                    text=f"Claim {e} about batteries <script>x</script>",
+                    quote=f"quote {e}",
+                    quote_hash=f"h{e}",
+                    speaker="Sam",
+                    start_seconds=61.5 + e,
+                    end_seconds=70.0 + e,
+                    score=1.0 - e / 10,
+                    extractor="offline",
+                    created_at=NOW - timedelta(hours=1),
+                )
+            )
         s.commit()
 
 
@@ -48,7 +68,9 @@ def test_outbox_gets_eml_and_html_when_no_mail_server(make_core, tmp_path) -> No
     eml = app.settings.resolved_outbox / "2026-03-10" / "reader@example.com.eml"
     assert report.locations == {"reader@example.com": str(eml)}
     msg = message_from_bytes(eml.read_bytes(), policy=policy.default)
-    assert msg["To"] == "reader@example.com" and msg["Subject"].startswith("Your podsift digest for 2026-03-10: 3 insights")
+    assert msg["To"] == "reader@example.com" and msg["Subject"].startswith(
+        "Your podsift digest for 2026-03-10: 3 insights"
+    )
     html = (eml.parent / "reader@example.com.html").read_text()
     assert "&lt;script&gt;" in html and "<script>" not in html  # feed text is escaped
     assert "Show &lt;b&gt;&amp;&lt;/b&gt;" in html
@@ -72,7 +94,9 @@ def test_not_due_before_local_hour_and_one_per_local_day(make_core, smtp_server)
     assert report.sent == ["kiwi@example.com"]
     deliver_due(app, NOW + timedelta(hours=10))
     assert len(smtp_server.messages) == 1
-    assert smtp_server.messages[0]["Message-ID"] == message_id("kiwi@example.com", "2026-03-11", app.settings.from_address)
+    assert smtp_server.messages[0]["Message-ID"] == message_id(
+        "kiwi@example.com", "2026-03-11", app.settings.from_address
+    )
 
 
 def app_sub(app, email: str) -> Subscriber:  # type: ignore[no-untyped-def]
@@ -97,13 +121,13 @@ class RefusingSmtp:
         outer = self
 
         class Handler:
-            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
                 if address in refuse:
                     return refuse[address]
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
                 outer.received.extend(envelope.rcpt_tos)
                 return "250 OK"
 
@@ -116,7 +140,9 @@ class RefusingSmtp:
 
 
 def test_permanent_and_transient_smtp_failures(make_core) -> None:  # type: ignore[no-untyped-def]
-    server = RefusingSmtp({"bounce@example.com": "550 5.1.1 no such user", "later@example.com": "421 4.7.0 try later"})
+    server = RefusingSmtp(
+        {"bounce@example.com": "550 5.1.1 no such user", "later@example.com": "421 4.7.0 try later"}
+    )
     try:
         app = make_core(smtp_url=f"smtp://127.0.0.1:{server.port}")
         seed_insights(app)
@@ -173,7 +199,9 @@ def test_concurrent_deliveries_send_one_message(make_core, smtp_server, database
     assert recipients == sorted(f"user{n}@example.com" for n in range(10))
 
 
-@pytest.mark.parametrize("bad", ["a@b", "no-at-sign", "x@y.com\r\nBcc: evil@z.com", "Name <x@y.com>", "x@y.com, z@w.com", "@y.com"])
+@pytest.mark.parametrize(
+    "bad", ["a@b", "no-at-sign", "x@y.com\r\nBcc: evil@z.com", "Name <x@y.com>", "x@y.com, z@w.com", "@y.com"]
+)
 def test_addresses_are_parsed_strictly(bad: str) -> None:
     with pytest.raises(AddressError):
         parse_address(bad)
@@ -192,6 +220,8 @@ def test_subscriber_validation(make_core) -> None:  # type: ignore[no-untyped-de
 
 
 def test_listen_links_only_for_web_urls() -> None:
-    assert listen_link("https://cdn.example.org/a.mp3#old", None, 75.9) == "https://cdn.example.org/a.mp3#t=75"
+    assert (
+        listen_link("https://cdn.example.org/a.mp3#old", None, 75.9) == "https://cdn.example.org/a.mp3#t=75"
+    )
     assert listen_link("javascript:alert(1)", "https://example.org/ep", 5) == "https://example.org/ep"
     assert listen_link(None, "data:text/html,x", 5) is None

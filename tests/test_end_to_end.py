@@ -57,23 +57,69 @@ def serve_shows(server, with_new_episode: bool = False) -> None:  # type: ignore
         server.add(path, (TRANSCRIPTS / name).read_bytes(), content_type=mime)
         return server.url(path), mime
 
-    old = [Item(f"Archive {i}", DAY1 - timedelta(days=30 + i), guid=f"old-{i}", audio=server.url(f"/a/old{i}.mp3")) for i in range(20)]
+    old = [
+        Item(
+            f"Archive {i}", DAY1 - timedelta(days=30 + i), guid=f"old-{i}", audio=server.url(f"/a/old{i}.mp3")
+        )
+        for i in range(20)
+    ]
     policy = [
-        Item("Who audits the models?", DAY1 - timedelta(hours=20), guid="ps-12", audio=server.url("/a/ps12.mp3"),
-             transcripts=[transcript("/t/ps12.vtt", "policy-signals-12.vtt", "text/vtt")], persons=["Daniel Reyes"]),
+        Item(
+            "Who audits the models?",
+            DAY1 - timedelta(hours=20),
+            guid="ps-12",
+            audio=server.url("/a/ps12.mp3"),
+            transcripts=[transcript("/t/ps12.vtt", "policy-signals-12.vtt", "text/vtt")],
+            persons=["Daniel Reyes"],
+        ),
     ]
     if with_new_episode:
-        policy.insert(0, Item("Watermarks and liability", DAY1 + timedelta(hours=6), guid="ps-13", audio=server.url("/a/ps13.mp3"),
-                              transcripts=[transcript("/t/ps13.html", "policy-signals-13.html", "text/html")]))
-    server.add("/policy.xml", rss("Policy Signals", policy + old), etag='"p2"' if with_new_episode else '"p1"')
-    server.add("/weights.xml", rss("Open Weights Weekly", [
-        Item("The six-month gap", DAY1 - timedelta(hours=30), guid="ow-40", audio=server.url("/a/ow40.mp3"),
-             transcripts=[transcript("/t/ow40.srt", "open-weights-40.srt", "application/x-subrip")]),
-    ] + old), etag='"w1"')
-    server.add("/grid.xml", rss("Grid & Power", [
-        Item("Batteries after sunset", DAY1 - timedelta(hours=10), guid="gp-7", link="https://grid.example.org/7",
-             audio=server.url("/a/gp7.mp3"), transcripts=[transcript("/t/gp7.json", "grid-power-7.json", "application/json")]),
-    ]))
+        policy.insert(
+            0,
+            Item(
+                "Watermarks and liability",
+                DAY1 + timedelta(hours=6),
+                guid="ps-13",
+                audio=server.url("/a/ps13.mp3"),
+                transcripts=[transcript("/t/ps13.html", "policy-signals-13.html", "text/html")],
+            ),
+        )
+    server.add(
+        "/policy.xml", rss("Policy Signals", policy + old), etag='"p2"' if with_new_episode else '"p1"'
+    )
+    server.add(
+        "/weights.xml",
+        rss(
+            "Open Weights Weekly",
+            [
+                Item(
+                    "The six-month gap",
+                    DAY1 - timedelta(hours=30),
+                    guid="ow-40",
+                    audio=server.url("/a/ow40.mp3"),
+                    transcripts=[transcript("/t/ow40.srt", "open-weights-40.srt", "application/x-subrip")],
+                ),
+                *old,
+            ],
+        ),
+        etag='"w1"',
+    )
+    server.add(
+        "/grid.xml",
+        rss(
+            "Grid & Power",
+            [
+                Item(
+                    "Batteries after sunset",
+                    DAY1 - timedelta(hours=10),
+                    guid="gp-7",
+                    link="https://grid.example.org/7",
+                    audio=server.url("/a/gp7.mp3"),
+                    transcripts=[transcript("/t/gp7.json", "grid-power-7.json", "application/json")],
+                ),
+            ],
+        ),
+    )
 
 
 @pytest.fixture
@@ -104,14 +150,34 @@ def digest_json(podsift, email: str, date: str) -> dict:  # type: ignore[no-unty
 def test_daily_job_end_to_end(podsift, http_server, smtp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     serve_shows(http_server)
     opml = tmp_path / "shows.opml"
-    outlines = "".join(f'<outline text="{n}" type="rss" xmlUrl="{http_server.url(p)}"/>' for n, p in
-                       [("Policy", "/policy.xml"), ("Weights", "/weights.xml"), ("Grid", "/grid.xml")])
+    outlines = "".join(
+        f'<outline text="{n}" type="rss" xmlUrl="{http_server.url(p)}"/>'
+        for n, p in [("Policy", "/policy.xml"), ("Weights", "/weights.xml"), ("Grid", "/grid.xml")]
+    )
     opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
     podsift("feeds", "import", str(opml))
-    podsift("subscribers", "add", "ada@example.com", "--interests", "AI policy, open-source models",
-            "--timezone", "Europe/Berlin", "--hour", "7")
-    podsift("subscribers", "add", "grace@example.com", "--interests", "batteries, power grid",
-            "--timezone", "America/New_York", "--hour", "6")
+    podsift(
+        "subscribers",
+        "add",
+        "ada@example.com",
+        "--interests",
+        "AI policy, open-source models",
+        "--timezone",
+        "Europe/Berlin",
+        "--hour",
+        "7",
+    )
+    podsift(
+        "subscribers",
+        "add",
+        "grace@example.com",
+        "--interests",
+        "batteries, power grid",
+        "--timezone",
+        "America/New_York",
+        "--hour",
+        "6",
+    )
 
     started = time.perf_counter()
     first = podsift("run", "--now", DAY1.isoformat())
@@ -121,7 +187,10 @@ def test_daily_job_end_to_end(podsift, http_server, smtp_server, tmp_path: Path)
 
     assert len(smtp_server.messages) == 2
     assert len(smtp_server.to("ada@example.com")) == 1 and len(smtp_server.to("grace@example.com")) == 1
-    texts = {name: fixture_text(name) for name in ["policy-signals-12.vtt", "open-weights-40.srt", "grid-power-7.json"]}
+    texts = {
+        name: fixture_text(name)
+        for name in ["policy-signals-12.vtt", "open-weights-40.srt", "grid-power-7.json"]
+    }
     all_text = " ".join(texts.values())
     for email in ("ada@example.com", "grace@example.com"):
         message = smtp_server.to(email)[0]
@@ -132,7 +201,9 @@ def test_daily_job_end_to_end(podsift, http_server, smtp_server, tmp_path: Path)
         assert 1 <= len(digest["insights"]) <= 5
         for insight in digest["insights"]:
             assert normalize(insight["quote"]) in all_text  # verbatim from the transcript
-            prefix = next(p for p in CLAIM_STARTS if insight["quote"].startswith(p))  # a claim, no intro or ad
+            prefix = next(
+                p for p in CLAIM_STARTS if insight["quote"].startswith(p)
+            )  # a claim, no intro or ad
             assert int(insight["start"]) == CLAIM_STARTS[prefix]
             assert insight["link"].endswith(f"#t={CLAIM_STARTS[prefix]}")
             assert insight["text"][:40] in body_text.replace("\n   ", " ")

@@ -51,7 +51,9 @@ def test_offline_picks_claims_not_intros_ads_or_banter() -> None:
 
 
 def test_disfluencies_are_removed_from_the_insight_text() -> None:
-    cleaned = clean_disfluencies("So, um, the the thing is, you know, batteries are, uh, cheaper now. and it works")
+    cleaned = clean_disfluencies(
+        "So, um, the the thing is, you know, batteries are, uh, cheaper now. and it works"
+    )
     assert cleaned == "The thing is batteries are cheaper now. It works"
 
 

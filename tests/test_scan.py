@@ -15,9 +15,16 @@ from tests.feedgen import Item, rss
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
 
-def items(n: int, start: datetime = NOW, step: timedelta = timedelta(days=1), prefix: str = "ep") -> list[Item]:
+def items(
+    n: int, start: datetime = NOW, step: timedelta = timedelta(days=1), prefix: str = "ep"
+) -> list[Item]:
     return [
-        Item(f"Episode {i}", start - i * step, guid=f"{prefix}-{i}", audio=f"https://cdn.example.org/{prefix}{i}.mp3?tracking=1")
+        Item(
+            f"Episode {i}",
+            start - i * step,
+            guid=f"{prefix}-{i}",
+            audio=f"https://cdn.example.org/{prefix}{i}.mp3?tracking=1",
+        )
         for i in range(n)
     ]
 
@@ -49,6 +56,14 @@ def test_new_feed_queues_only_its_newest_recent_episodes(http_server, make_core,
     assert sum(e.state == "new" for e in episodes(app)) == 6
 
 
+def test_quiet_feed_still_queues_its_latest_episode(http_server, make_core) -> None:  # type: ignore[no-untyped-def]
+    http_server.add("/quiet.xml", rss("Quiet", items(5, start=NOW - timedelta(days=30))))
+    app = make_core(allow_hosts=(http_server.host,))
+    add_feeds(app, [http_server.url("/quiet.xml")])
+    scan_feeds(app, NOW)
+    assert [e.title for e in episodes(app) if e.state == "new"] == ["Episode 0"]
+
+
 def test_rescan_uses_conditional_get_and_adds_only_new_items(http_server, make_core, database_url) -> None:  # type: ignore[no-untyped-def]
     http_server.add("/show.xml", rss("Show", items(2)), etag='"v1"')
     app = make_core(database_url, allow_hosts=(http_server.host,))
@@ -60,7 +75,9 @@ def test_rescan_uses_conditional_get_and_adds_only_new_items(http_server, make_c
     # Not due yet: the poll interval has not passed, so no request at all.
     scan_feeds(app, NOW + timedelta(hours=1, minutes=5))
     assert http_server.hits["/show.xml"] == 2
-    newer = [Item("Brand new", NOW + timedelta(hours=3), guid="ep-new", audio="https://cdn.example.org/new.mp3")]
+    newer = [
+        Item("Brand new", NOW + timedelta(hours=3), guid="ep-new", audio="https://cdn.example.org/new.mp3")
+    ]
     http_server.add("/show.xml", rss("Show", newer + items(2)), etag='"v2"')
     report = scan_feeds(app, NOW + timedelta(hours=4))
     assert report.parsed == 1 and report.new_episodes == 1 and report.queued_episodes == 1
@@ -93,12 +110,16 @@ def test_republished_feed_makes_no_duplicates(http_server, make_core) -> None:  
 
 
 def test_items_without_guid_are_keyed_by_enclosure_title_and_date(http_server, make_core) -> None:  # type: ignore[no-untyped-def]
-    http_server.add("/show.xml", rss("Show", [Item("No guid", NOW, audio="https://cdn.example.org/a.mp3?x=1")]))
+    http_server.add(
+        "/show.xml", rss("Show", [Item("No guid", NOW, audio="https://cdn.example.org/a.mp3?x=1")])
+    )
     app = make_core(allow_hosts=(http_server.host,))
     add_feeds(app, [http_server.url("/show.xml")])
     scan_feeds(app, NOW)
     scan_feeds(app, NOW, force=True)
-    http_server.add("/show.xml", rss("Show", [Item("No guid", NOW, audio="https://cdn.example.org/a.mp3?x=2")]))
+    http_server.add(
+        "/show.xml", rss("Show", [Item("No guid", NOW, audio="https://cdn.example.org/a.mp3?x=2")])
+    )
     scan_feeds(app, NOW, force=True)
     assert len(episodes(app)) == 1
 
@@ -195,7 +216,9 @@ def test_bad_feeds_fail_clearly_and_the_run_goes_on(http_server, make_core) -> N
 
 def test_feed_urls_are_validated(make_core) -> None:  # type: ignore[no-untyped-def]
     app = make_core()
-    added, problems = add_feeds(app, ["itpc://example.org/feed", "ftp://x/y", "not a url", "https://EXAMPLE.org/feed"])
+    added, problems = add_feeds(
+        app, ["itpc://example.org/feed", "ftp://x/y", "not a url", "https://EXAMPLE.org/feed"]
+    )
     assert [f.url for f in added] == ["https://example.org/feed"]
     assert len(problems) == 2
     _, again = add_feeds(app, ["https://example.org/feed"])

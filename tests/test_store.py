@@ -20,8 +20,16 @@ def test_migrations_are_idempotent_and_complete(make_core, database_url) -> None
     app = make_core(database_url)
     migrate(app.engine)  # second time: nothing to do
     tables = set(sa.inspect(app.engine).get_table_names())
-    assert {"feeds", "episodes", "transcripts", "insights", "subscribers", "digests", "digest_items",
-            "alembic_version"} <= tables
+    assert {
+        "feeds",
+        "episodes",
+        "transcripts",
+        "insights",
+        "subscribers",
+        "digests",
+        "digest_items",
+        "alembic_version",
+    } <= tables
 
 
 def test_datetimes_round_trip_as_aware_utc(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
@@ -53,13 +61,26 @@ def test_episode_key_is_unique_per_feed(make_core, database_url) -> None:  # typ
 
 def test_stages_are_idempotent(http_server, make_core, database_url) -> None:  # type: ignore[no-untyped-def]
     now = datetime(2026, 11, 20, tzinfo=UTC)
-    http_server.add("/t.vtt", (FIXTURES / "transcripts" / "policy-signals-12.vtt").read_bytes(), content_type="text/vtt")
-    http_server.add("/show.xml", rss("Show", [
-        Item("One", now - timedelta(hours=1), guid="one", audio="https://cdn.example.org/1.mp3",
-             transcripts=[(http_server.url("/t.vtt"), "text/vtt")]),
-        Item("Two", now - timedelta(hours=2), guid="two", audio="https://cdn.example.org/2.mp3"),
-        Item("Three", now - timedelta(hours=3), guid="three"),
-    ]))
+    http_server.add(
+        "/t.vtt", (FIXTURES / "transcripts" / "policy-signals-12.vtt").read_bytes(), content_type="text/vtt"
+    )
+    http_server.add(
+        "/show.xml",
+        rss(
+            "Show",
+            [
+                Item(
+                    "One",
+                    now - timedelta(hours=1),
+                    guid="one",
+                    audio="https://cdn.example.org/1.mp3",
+                    transcripts=[(http_server.url("/t.vtt"), "text/vtt")],
+                ),
+                Item("Two", now - timedelta(hours=2), guid="two", audio="https://cdn.example.org/2.mp3"),
+                Item("Three", now - timedelta(hours=3), guid="three"),
+            ],
+        ),
+    )
     app = make_core(database_url, allow_hosts=(http_server.host,))
     add_feeds(app, [http_server.url("/show.xml")])
     scan_feeds(app, now)
@@ -79,10 +100,21 @@ def test_stages_are_idempotent(http_server, make_core, database_url) -> None:  #
 def test_transcript_host_failure_is_retried_then_falls_through(http_server, make_core) -> None:  # type: ignore[no-untyped-def]
     now = datetime(2026, 11, 20, tzinfo=UTC)
     http_server.add("/t.vtt", "", status=503)
-    http_server.add("/show.xml", rss("Show", [
-        Item("One", now - timedelta(hours=1), guid="one", audio="https://cdn.example.org/1.mp3",
-             transcripts=[(http_server.url("/t.vtt"), "text/vtt")]),
-    ]))
+    http_server.add(
+        "/show.xml",
+        rss(
+            "Show",
+            [
+                Item(
+                    "One",
+                    now - timedelta(hours=1),
+                    guid="one",
+                    audio="https://cdn.example.org/1.mp3",
+                    transcripts=[(http_server.url("/t.vtt"), "text/vtt")],
+                ),
+            ],
+        ),
+    )
     app = make_core(allow_hosts=(http_server.host,))
     add_feeds(app, [http_server.url("/show.xml")])
     scan_feeds(app, now)

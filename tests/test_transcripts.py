@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,17 @@ def test_html_cite_time_p() -> None:
 
 def test_plain_text_with_line_stamps_and_markdown_speakers() -> None:
     t = parse_transcript("00:00:00 <v Host>Welcome.\n\n00:00:10 <v Guest>Thanks. It works.\n")
-    assert [(s.start, s.speaker, s.text) for s in t.segments] == [(0.0, "Host", "Welcome."), (10.0, "Guest", "Thanks. It works.")]
-    md = parse_transcript("**Jane Doe:** First point here. \\[laughs\\]\n\n**John Roe:** \\[01:40\\] Second point.\n")
-    assert [(s.speaker, s.text) for s in md.segments] == [("Jane Doe", "First point here."), ("John Roe", "Second point.")]
+    assert [(s.start, s.speaker, s.text) for s in t.segments] == [
+        (0.0, "Host", "Welcome."),
+        (10.0, "Guest", "Thanks. It works."),
+    ]
+    md = parse_transcript(
+        "**Jane Doe:** First point here. \\[laughs\\]\n\n**John Roe:** \\[01:40\\] Second point.\n"
+    )
+    assert [(s.speaker, s.text) for s in md.segments] == [
+        ("Jane Doe", "First point here."),
+        ("John Roe", "Second point."),
+    ]
     assert md.segments[1].start == 100.0
 
 
@@ -105,5 +114,5 @@ def test_every_corpus_transcript_parses_into_timed_segments(path: Path) -> None:
     assert all(0 <= s.start <= s.end for s in t.segments)
     starts = [s.start for s in t.segments]
     # Publisher files may repeat a start time, but time never runs backwards by much.
-    assert all(b >= a - 1.0 for a, b in zip(starts, starts[1:], strict=False)), path
+    assert all(b >= a - 1.0 for a, b in itertools.pairwise(starts)), path
     assert t.duration > 0

@@ -134,8 +134,13 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
     for row in rows:
         checked = (row["last_checked"] or "never")[:16].replace("T", " ")
         table.add_row(
-            str(row["id"]), row["title"] or "", row["url"], row["status"], str(row["episodes"]),
-            checked, row["error"] or "",
+            str(row["id"]),
+            row["title"] or "",
+            row["url"],
+            row["status"],
+            str(row["episodes"]),
+            checked,
+            row["error"] or "",
         )
     out.print(table)
 
@@ -158,7 +163,8 @@ def feeds_scan(
 
     report = scan_feeds(_core(), _parse_now(now), force=force)
     out.print(
-        f"checked {report.checked} feed(s): {report.not_modified} not modified, {report.unchanged} unchanged, "
+        f"checked {report.checked} feed(s): {report.not_modified} not modified, "
+        f"{report.unchanged} unchanged, "
         f"{report.parsed} parsed, {report.new_episodes} new episode(s), {report.queued_episodes} queued, "
         f"{len(report.failed)} failed",
         highlight=False,
@@ -220,6 +226,38 @@ def subscribers_list() -> None:
             "yes" if sub.active else "no",
         )
     out.print(table)
+
+
+# --- first run ----------------------------------------------------------------------------
+
+
+@app.command("init")
+def init_command(
+    opml: Annotated[Path | None, typer.Option(help="Shows to follow when none are followed yet.")] = None,
+    email: Annotated[str, typer.Option(help="Subscriber to add when there is none yet.")] = "you@example.com",
+) -> None:
+    """First-run set-up: follow the example shows and add one subscriber, if none exist."""
+    import sqlalchemy as sa
+
+    from podsift.sources.scan import import_opml
+    from podsift.store import Feed, Subscriber
+    from podsift.subscribers import add_subscriber
+
+    core = _core()
+    with core.session() as session:
+        has_feeds = session.scalar(sa.select(sa.func.count()).select_from(Feed)) > 0
+        has_subscribers = session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) > 0
+    if not has_feeds and opml is not None:
+        added, _ = import_opml(core, opml.read_bytes())
+        out.print(f"following {len(added)} show(s) from {opml}", highlight=False)
+    if not has_subscribers:
+        # Hour 0: the first digest is due on the very first run, whatever the time.
+        add_subscriber(core, email, hour=0)
+        out.print(
+            f"added subscriber {email} (digests go to {core.settings.resolved_outbox} "
+            "unless PODSIFT_SMTP_URL is set)",
+            highlight=False,
+        )
 
 
 # --- the daily job ------------------------------------------------------------------------

@@ -3,7 +3,6 @@ database, so a crashed or repeated run picks up where the last one stopped."""
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +13,6 @@ from podsift.insights.stage import InsightReport, extract_insights
 from podsift.sources.scan import ScanReport, scan_feeds
 from podsift.store import utcnow
 from podsift.transcripts.stage import TranscriptReport, fetch_transcripts
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,7 +28,6 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     started = time.perf_counter()
     now = now or utcnow()
     scan = scan_feeds(app, now, force=force_scan)
-    log.info("scan: %s", scan)
     transcripts = fetch_transcripts(app)
     insights = extract_insights(app, now)
     delivery = deliver_due(app, now)

@@ -160,17 +160,32 @@ def _deliver_one(
         if not _claim(session, digest):
             return
         view = build_view(sub.email, day, _stored_picks(session, digest))
-        message = build_message(view, app.settings.from_address, now)
-        try:
-            location = transport.send(message, day)
-        except SendError as exc:
-            digest.state = "failed" if exc.permanent else "pending"
-            digest.error_reason = exc.reason[:2000]
-            session.commit()
-            report.failed[sub.email] = exc.reason
-            return
-        digest.state, digest.sent_at, digest.location = "sent", utcnow(), location
-        digest.message_id, digest.channel, digest.error_reason = message["Message-ID"], transport.name, None
+        digest_id = digest.id
+    # Sending happens outside any transaction; the claim above keeps others away.
+    message = build_message(view, app.settings.from_address, now)
+    try:
+        location = transport.send(message, day)
+    except SendError as exc:
+        _finish(
+            app, digest_id, state="failed" if exc.permanent else "pending", error_reason=exc.reason[:2000]
+        )
+        report.failed[sub.email] = exc.reason
+        return
+    _finish(
+        app,
+        digest_id,
+        state="sent",
+        sent_at=utcnow(),
+        location=location,
+        message_id=message["Message-ID"],
+        channel=transport.name,
+        error_reason=None,
+    )
+    report.sent.append(sub.email)
+    report.locations[sub.email] = location
+
+
+def _finish(app: App, digest_id: int, **values: object) -> None:
+    with app.session() as session:
+        session.execute(sa.update(Digest).where(Digest.id == digest_id).values(**values))
         session.commit()
-        report.sent.append(sub.email)
-        report.locations[sub.email] = location

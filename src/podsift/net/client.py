@@ -127,6 +127,8 @@ class HttpClient:
             raise FetchError(f"timed out ({type(exc).__name__})") from None
         except httpx2.HTTPError as exc:
             raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        except OSError as exc:  # anything the transport did not wrap
+            raise FetchError(f"network error: {exc}") from None
 
     async def _fetch(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
         redirects: list[tuple[int, str]] = []

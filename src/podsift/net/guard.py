@@ -26,7 +26,10 @@ class BlockedAddressError(Exception):
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise httpcore2.ConnectError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

@@ -342,6 +342,11 @@ def store_episodes(
     recent.sort(key=lambda e: e.published_at, reverse=True)  # type: ignore[arg-type,return-value]
     if first_scan:
         recent = recent[: settings.new_feed_max_episodes]
+        if not recent and fresh:
+            # A show that has been quiet for a while still contributes its latest episode
+            # to the first digest, so a new subscription is never silent.
+            dated = [e for e in fresh if e.published_at is not None] or fresh[:1]
+            recent = [max(dated, key=lambda e: e.published_at or now)]
     for episode in recent:
         episode.state = "new"
     session.add_all(fresh)

@@ -22,9 +22,11 @@ def make_engine(url: str) -> sa.Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so that
-        # "BEGIN IMMEDIATE" style locking is predictable under concurrent processes.
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads
+        # and then writes gets SQLITE_BUSY at once (no busy wait) when another process wrote
+        # in between; with IMMEDIATE it waits its turn. Transactions are kept short and
+        # never span network I/O, so holding the lock from the start costs little.
+        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 

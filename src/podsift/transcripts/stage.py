@@ -80,13 +80,17 @@ async def fetch_transcripts_async(app: App) -> TranscriptReport:
 
 
 async def _process_episode(app: App, client: HttpClient, episode_id: int, report: TranscriptReport) -> None:
+    # Read, fetch, write: no database transaction stays open across network I/O.
+    with app.session() as session:
+        episode = session.get_one(Episode, episode_id)
+        if episode.state != "new":
+            return
+        entries = list(episode.transcripts or [])
+    transcript, problems = await fetch_best_transcript(client, entries, app.settings.max_transcript_bytes)
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
         if episode.state != "new":
             return  # another worker got here first
-        transcript, problems = await fetch_best_transcript(
-            client, episode.transcripts or [], app.settings.max_transcript_bytes
-        )
         if transcript is not None:
             session.add(
                 TranscriptRow(
