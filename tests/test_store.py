@@ -32,6 +32,29 @@ def test_migrations_are_idempotent_and_complete(make_core, database_url) -> None
     } <= tables
 
 
+def test_schema_head_constant_matches_the_migration_scripts() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from podsift.store.db import MIGRATIONS, SCHEMA_HEAD
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
+
+
+def test_models_match_the_migrations(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from podsift.store import Base
+
+    app = make_core(database_url)
+    with app.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
 def test_datetimes_round_trip_as_aware_utc(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
     app = make_core(database_url)
     berlin = datetime(2026, 3, 29, 3, 30, tzinfo=timezone(timedelta(hours=2)))

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from podsift.core import App, make_app
-from podsift.delivery.message import AddressError
 from podsift.settings import Settings, SettingsError
 
 app = typer.Typer(
@@ -199,6 +198,7 @@ def subscribers_add(
     hour: Annotated[int, typer.Option(help="Local hour (0-23) to send the digest.")] = 7,
     top: Annotated[int | None, typer.Option(help="Insights per digest (default 5).")] = None,
 ) -> None:
+    from podsift.delivery.message import AddressError
     from podsift.subscribers import SubscriberError, add_subscriber
 
     try:
@@ -297,7 +297,7 @@ def digest_command(
     now: Annotated[str | None, typer.Option(help="Pretend it is this ISO date-time.")] = None,
 ) -> None:
     """Show a subscriber's digest without sending it."""
-    from podsift.delivery.message import parse_address
+    from podsift.delivery.message import AddressError, parse_address
     from podsift.delivery.stage import preview
     from podsift.digests.view import FORMATS, render
     from podsift.store import utcnow

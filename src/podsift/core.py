@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from podsift.insights.registry import Extractor, make_extractor
-from podsift.net.client import HttpClient
 from podsift.net.guard import Resolver, system_resolver
 from podsift.settings import Settings
 from podsift.store import make_engine, make_session_factory, migrate
+
+if TYPE_CHECKING:
+    from podsift.net.client import HttpClient
 
 
 @dataclass
@@ -31,6 +34,8 @@ class App:
             yield session
 
     def http_client(self) -> HttpClient:
+        from podsift.net.client import HttpClient
+
         s = self.settings
         return HttpClient(
             allow_hosts=s.allow_hosts,

@@ -138,6 +138,9 @@ class HttpClient:
             if target.scheme not in ("http", "https"):
                 raise FetchError(f"refused to fetch {target.scheme!r} URL")
             async with self._client.stream("GET", target, headers=headers) as response:
+                if response.status_code in REDIRECT_CODES or response.status_code == 304:
+                    # Drain the (small) body so the connection goes back to the pool.
+                    await _read_capped(response, 64 * 1024)
                 if response.status_code in REDIRECT_CODES and "location" in response.headers:
                     url = str(target.join(response.headers["location"]))
                     redirects.append((response.status_code, url))

@@ -15,6 +15,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ from podsift.store import Episode, Feed, utcnow
 
 log = logging.getLogger(__name__)
 PERMANENT_REDIRECTS_TO_MOVE = 3
+COMMIT_EVERY = 50
 
 
 class FeedURLError(ValueError):
@@ -157,43 +159,67 @@ async def scan_feeds_async(app: App, now: datetime, force: bool = False) -> Scan
     report = ScanReport()
     with app.session() as session:
         ids = due_feed_ids(session, now, force)
-        # (id, url, conditional headers), read once so fetches need no session.
-        plans = [_fetch_plan(session.get_one(Feed, i)) for i in ids]
+        # Detached rows: fetching needs no session, and each outcome is written back with
+        # one UPDATE (plus a bulk INSERT of new episodes) in its own short transaction.
+        feeds = {f.id: f for f in session.scalars(sa.select(Feed).where(Feed.id.in_(ids)))}
+        session.expunge_all()
     semaphore = asyncio.Semaphore(app.settings.fetch_concurrency)
     async with app.http_client() as client:
 
-        async def fetch(plan: tuple[int, str, dict[str, str]]) -> tuple[int, FetchResult | FetchError]:
+        async def fetch(feed: Feed) -> tuple[Feed, FetchResult | FetchError]:
             async with semaphore:
                 try:
-                    return plan[0], await client.fetch(
-                        plan[1], headers=plan[2], max_bytes=app.settings.max_feed_bytes
+                    return feed, await client.fetch(
+                        feed.url, headers=_conditional_headers(feed), max_bytes=app.settings.max_feed_bytes
                     )
                 except FetchError as exc:
-                    return plan[0], exc
+                    return feed, exc
 
-        with progress("scanning feeds", len(plans)) as bar:
-            for done in asyncio.as_completed([fetch(p) for p in plans]):
-                feed_id, outcome = await done
-                with app.session() as session:
-                    feed = session.get_one(Feed, feed_id)
-                    _apply_outcome(app, session, feed, outcome, now, report)
-                    session.commit()
+        with progress("scanning feeds", len(feeds)) as bar, app.engine.connect() as conn:
+            pending = 0
+            for done in asyncio.as_completed([fetch(feeds[i]) for i in ids]):
+                feed, outcome = await done
+                if not conn.in_transaction():
+                    conn.begin()
+                _apply_outcome(app, conn, feed, outcome, now, report)
+                conn.execute(_UPDATE_FEED, {"feed_id": feed.id, **_columns(feed)})
+                pending += 1
+                # Outcomes are committed in small batches: a crash loses at most the last
+                # batch's bookkeeping, and those feeds are simply fetched again next run.
+                if pending >= COMMIT_EVERY:
+                    conn.commit()
+                    pending = 0
                 bar.advance()
+            if conn.in_transaction():
+                conn.commit()
     return report
 
 
-def _fetch_plan(feed: Feed) -> tuple[int, str, dict[str, str]]:
+_FEED_COLUMNS = [c.key for c in Feed.__table__.columns if c.key != "id"]
+# Built once with bind parameters, so SQLAlchemy compiles it once for the whole scan.
+_UPDATE_FEED = (
+    sa.update(Feed)
+    .where(Feed.id == sa.bindparam("feed_id"))
+    .values({key: sa.bindparam(key) for key in _FEED_COLUMNS})
+)
+
+
+def _columns(feed: Feed) -> dict[str, object]:
+    return {key: getattr(feed, key) for key in _FEED_COLUMNS}
+
+
+def _conditional_headers(feed: Feed) -> dict[str, str]:
     headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
     if feed.etag:
         headers["If-None-Match"] = feed.etag
     if feed.last_modified:
         headers["If-Modified-Since"] = feed.last_modified
-    return feed.id, feed.url, headers
+    return headers
 
 
 def _apply_outcome(
     app: App,
-    session: Session,
+    conn: sa.Connection,
     feed: Feed,
     outcome: FetchResult | FetchError,
     now: datetime,
@@ -227,7 +253,7 @@ def _apply_outcome(
     feed.title = parsed.title or feed.title
     feed.link = parsed.link or feed.link
     feed.description = parsed.description or feed.description
-    new, queued = store_episodes(session, feed, parsed, now, app.settings)
+    new, queued = store_episodes(conn, feed.id, parsed, now, app.settings)
     report.new_episodes += new
     report.queued_episodes += queued
     _record_success(app, feed, now)
@@ -298,17 +324,15 @@ def _episode_key(item: ParsedEpisode, fallback: str) -> str:
 
 
 def store_episodes(
-    session: Session, feed: Feed, parsed: ParsedFeed, now: datetime, settings: Settings
+    conn: sa.Connection, feed_id: int, parsed: ParsedFeed, now: datetime, settings: Settings
 ) -> tuple[int, int]:
     """Insert unseen items; returns (new, queued for processing)."""
-    known = session.execute(
-        sa.select(Episode.key, Episode.fallback_key).where(Episode.feed_id == feed.id)
-    ).all()
+    known = conn.execute(sa.select(Episode.key, Episode.fallback_key).where(Episode.feed_id == feed_id)).all()
     keys = {k for k, _ in known}
     fallbacks = {f for _, f in known}
     first_scan = not known
     window = now - timedelta(days=settings.new_feed_days)
-    fresh: list[Episode] = []
+    fresh: list[dict[str, Any]] = []
     for item in parsed.episodes:
         fb = fallback_key(item)
         key = _episode_key(item, fb)
@@ -317,37 +341,39 @@ def store_episodes(
         keys.add(key)
         fallbacks.add(fb)
         fresh.append(
-            Episode(
-                feed_id=feed.id,
-                key=key,
-                guid=item.guid,
-                fallback_key=fb,
-                title=item.title,
-                description=item.description,
-                link=item.link,
-                audio_url=item.audio_url,
-                audio_type=item.audio_type,
-                published_at=item.published_at,
-                duration_seconds=item.duration_seconds,
-                transcripts=item.transcripts,
-                persons=item.persons,
-                chapters_url=item.chapters_url,
-                discovered_at=now,
-                state="archived",
-            )
+            {
+                "feed_id": feed_id,
+                "key": key,
+                "guid": item.guid,
+                "fallback_key": fb,
+                "title": item.title,
+                "description": item.description,
+                "link": item.link,
+                "audio_url": item.audio_url,
+                "audio_type": item.audio_type,
+                "published_at": item.published_at,
+                "duration_seconds": item.duration_seconds,
+                "transcripts": item.transcripts,
+                "persons": item.persons,
+                "chapters_url": item.chapters_url,
+                "discovered_at": now,
+                "updated_at": now,
+                "state": "archived",
+            }
         )
     # Only recent episodes are processed; on a feed's first scan only the newest few, so
     # importing many shows never queues their back catalogues.
-    recent = [e for e in fresh if e.published_at is not None and e.published_at >= window]
-    recent.sort(key=lambda e: e.published_at, reverse=True)  # type: ignore[arg-type,return-value]
+    recent = [e for e in fresh if e["published_at"] is not None and e["published_at"] >= window]
+    recent.sort(key=lambda e: e["published_at"], reverse=True)
     if first_scan:
         recent = recent[: settings.new_feed_max_episodes]
         if not recent and fresh:
             # A show that has been quiet for a while still contributes its latest episode
             # to the first digest, so a new subscription is never silent.
-            dated = [e for e in fresh if e.published_at is not None] or fresh[:1]
-            recent = [max(dated, key=lambda e: e.published_at or now)]
+            dated = [e for e in fresh if e["published_at"] is not None] or fresh[:1]
+            recent = [max(dated, key=lambda e: e["published_at"] or now)]
     for episode in recent:
-        episode.state = "new"
-    session.add_all(fresh)
+        episode["state"] = "new"
+    if fresh:
+        conn.execute(sa.insert(Episode), fresh)
     return len(fresh), len(recent)
