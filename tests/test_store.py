@@ -82,6 +82,16 @@ def test_episode_key_is_unique_per_feed(make_core, database_url) -> None:  # typ
             s.commit()
 
 
+def episode_with_transcript(http_server, now: datetime) -> Item:  # type: ignore[no-untyped-def]
+    return Item(
+        "One",
+        now - timedelta(hours=1),
+        guid="one",
+        audio="https://cdn.example.org/1.mp3",
+        transcripts=[(http_server.url("/t.vtt"), "text/vtt")],
+    )
+
+
 def test_stages_are_idempotent(http_server, make_core, database_url) -> None:  # type: ignore[no-untyped-def]
     now = datetime(2026, 11, 20, tzinfo=UTC)
     http_server.add(
@@ -92,13 +102,7 @@ def test_stages_are_idempotent(http_server, make_core, database_url) -> None:  #
         rss(
             "Show",
             [
-                Item(
-                    "One",
-                    now - timedelta(hours=1),
-                    guid="one",
-                    audio="https://cdn.example.org/1.mp3",
-                    transcripts=[(http_server.url("/t.vtt"), "text/vtt")],
-                ),
+                episode_with_transcript(http_server, now),
                 Item("Two", now - timedelta(hours=2), guid="two", audio="https://cdn.example.org/2.mp3"),
                 Item("Three", now - timedelta(hours=3), guid="three"),
             ],
@@ -128,13 +132,7 @@ def test_transcript_host_failure_is_retried_then_falls_through(http_server, make
         rss(
             "Show",
             [
-                Item(
-                    "One",
-                    now - timedelta(hours=1),
-                    guid="one",
-                    audio="https://cdn.example.org/1.mp3",
-                    transcripts=[(http_server.url("/t.vtt"), "text/vtt")],
-                ),
+                episode_with_transcript(http_server, now),
             ],
         ),
     )
