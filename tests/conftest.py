@@ -115,13 +115,19 @@ class LoopbackServer:
         self.routes[path] = route
 
     def stream(
-        self, path: str, chunk: bytes, count: int, delay: float = 0.0, length: int | None = None
+        self,
+        path: str,
+        chunk: bytes,
+        count: int,
+        delay: float = 0.0,
+        length: int | None = None,
+        content_type: str = "application/rss+xml",
     ) -> None:
         """Send `chunk` `count` times, sleeping `delay` between (slow or huge bodies)."""
 
         def route(h: BaseHTTPRequestHandler) -> None:
             h.send_response(200)
-            h.send_header("Content-Type", "application/rss+xml")
+            h.send_header("Content-Type", content_type)
             if length is not None:
                 h.send_header("Content-Length", str(length))
             h.send_header("Connection", "close")

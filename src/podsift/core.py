@@ -17,6 +17,9 @@ from podsift.store import make_engine, make_session_factory, migrate
 
 if TYPE_CHECKING:
     from podsift.net.client import HttpClient
+    from podsift.transcripts.asr.registry import SpeechToText
+
+_UNSET = object()
 
 
 @dataclass
@@ -27,6 +30,10 @@ class App:
     extractor: Extractor
     # Tests swap the resolver to show how the address guard decides.
     resolver: Resolver = field(default=system_resolver)
+    _speech: object = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._speech = _UNSET
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -46,6 +53,14 @@ class App:
             max_connections=max(s.fetch_concurrency, 4),
             resolver=self.resolver,
         )
+
+    def speech_to_text(self) -> SpeechToText | None:
+        """The configured ASR backend (None when `PODSIFT_ASR=none`), built on first use."""
+        if self._speech is _UNSET:
+            from podsift.transcripts.asr.registry import make_asr
+
+            self._speech = make_asr(self.settings.asr, self.settings.home)
+        return self._speech  # type: ignore[return-value]
 
     def close(self) -> None:
         self.engine.dispose()

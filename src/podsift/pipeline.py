@@ -12,6 +12,7 @@ from podsift.delivery.stage import DeliveryReport, deliver_due
 from podsift.insights.stage import InsightReport, extract_insights
 from podsift.sources.scan import ScanReport, scan_feeds
 from podsift.store import utcnow
+from podsift.transcripts.speech import SpeechReport, transcribe_pending
 from podsift.transcripts.stage import TranscriptReport, fetch_transcripts
 
 
@@ -19,6 +20,7 @@ from podsift.transcripts.stage import TranscriptReport, fetch_transcripts
 class RunReport:
     scan: ScanReport
     transcripts: TranscriptReport
+    speech: SpeechReport
     insights: InsightReport
     delivery: DeliveryReport
     seconds: float
@@ -29,6 +31,7 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     now = now or utcnow()
     scan = scan_feeds(app, now, force=force_scan)
     transcripts = fetch_transcripts(app)
+    speech = transcribe_pending(app)
     insights = extract_insights(app, now)
     delivery = deliver_due(app, now)
-    return RunReport(scan, transcripts, insights, delivery, time.perf_counter() - started)
+    return RunReport(scan, transcripts, speech, insights, delivery, time.perf_counter() - started)

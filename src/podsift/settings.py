@@ -30,6 +30,10 @@ class Settings:
     outbox: Path | None = None
     allow_hosts: tuple[str, ...] = ()
     llm: str = "offline"
+    asr: str = "faster-whisper:base?device=auto&compute_type=int8&beam_size=5&vad=1"
+    max_audio_bytes: int = 1024 * 1024 * 1024
+    audio_deadline_seconds: float = 3600.0
+    keep_audio: bool = False
     user_agent: str = "podsift/0.1 (+https://github.com/podsift/podsift)"
     # Feeds
     poll_interval_minutes: int = 30
@@ -86,6 +90,8 @@ def _coerce(name: str, raw: Any) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "bool":
+            return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
         if kind == "Path | None":
             return Path(str(raw)).expanduser() if raw else None
         if kind == "tuple[str, ...]":

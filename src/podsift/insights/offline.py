@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from podsift.backends import BackendSpec
 from podsift.insights.registry import Candidate, EpisodeInfo, register
 from podsift.transcripts.model import Transcript
 
@@ -310,8 +311,8 @@ def clean_disfluencies(text: str) -> str:
 class OfflineExtractor:
     name = "offline"
 
-    def __init__(self, options: str = "") -> None:
-        self.min_words, self.max_words = 18, 80
+    def __init__(self, min_words: int = 18, max_words: int = 80) -> None:
+        self.min_words, self.max_words = min_words, max_words
 
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]:
         sentences = _turn_sentences(transcript)
@@ -416,5 +417,5 @@ class OfflineExtractor:
 
 
 @register("offline")
-def _make_offline(options: str) -> OfflineExtractor:
-    return OfflineExtractor(options)
+def _make_offline(spec: BackendSpec) -> OfflineExtractor:
+    return OfflineExtractor(int(spec.number("min_words", 18)), int(spec.number("max_words", 80)))

@@ -7,10 +7,10 @@ no backend (offline or LLM) can put an unsupported claim into a digest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from podsift.backends import BackendConfigError, Registry
 from podsift.transcripts.model import Transcript
 
 
@@ -39,28 +39,14 @@ class Extractor(Protocol):
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]: ...
 
 
-class ExtractorConfigError(ValueError):
-    pass
+ExtractorConfigError = BackendConfigError
 
-
-_REGISTRY: dict[str, Callable[[str], Extractor]] = {}
-
-
-def register(scheme: str) -> Callable[[Callable[[str], Extractor]], Callable[[str], Extractor]]:
-    def wrap(factory: Callable[[str], Extractor]) -> Callable[[str], Extractor]:
-        _REGISTRY[scheme] = factory
-        return factory
-
-    return wrap
+EXTRACTORS: Registry[Extractor] = Registry("insight extractor", "PODSIFT_LLM")
+register = EXTRACTORS.register
 
 
 def make_extractor(spec: str) -> Extractor:
     """`offline`, or `scheme:model?options` for a registered backend."""
     from podsift.insights import offline  # noqa: F401  (registers itself)
 
-    scheme, _, rest = (spec or "offline").partition(":")
-    factory = _REGISTRY.get(scheme.strip().lower())
-    if factory is None:
-        known = ", ".join(sorted(_REGISTRY))
-        raise ExtractorConfigError(f"unknown PODSIFT_LLM backend {scheme!r} (available: {known})")
-    return factory(rest)
+    return EXTRACTORS.create(spec or "offline")

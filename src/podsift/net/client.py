@@ -8,14 +8,21 @@ a wall-clock deadline on top of the per-operation timeouts.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Self
+from pathlib import Path
+from typing import Self, TypeVar
 
 import httpx2
 
 from podsift.net.guard import AddressPolicy, BlockedAddressError, GuardedNetworkBackend, Resolver
 from podsift.net.guard import system_resolver as _system_resolver
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECT_CODES = {301, 308}
 
@@ -23,11 +30,32 @@ PERMANENT_REDIRECT_CODES = {301, 308}
 class FetchError(Exception):
     """A fetch failed; `reason` is short and safe to store and show."""
 
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        permanent: bool = False,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        # True when trying again cannot help (over the cap, wrong content, 4xx).
+        self.permanent = permanent or (
+            status is not None and 400 <= status < 500 and status not in (408, 429)
+        )
+
+
+@dataclass
+class DownloadResult:
+    url: str
+    path: Path
+    size: int
+    sha256: str
+    content_type: str
+    resumes: int
 
 
 @dataclass
@@ -116,11 +144,31 @@ class HttpClient:
         deadline: float | None = None,
     ) -> FetchResult:
         """GET `url`, following redirects; raise FetchError on any failure but 304."""
+        return await self._guarded(self._fetch(url, headers or {}, max_bytes), deadline or self.deadline)
+
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        max_bytes: int,
+        deadline: float,
+        max_resumes: int = 3,
+        accept: Callable[[str, bytes], str | None] | None = None,
+    ) -> DownloadResult:
+        """Stream `url` into `dest`, resuming with Range/If-Range after a dropped connection.
+
+        `accept(content_type, first_bytes)` returns a reason to refuse the body, or None.
+        """
+        return await self._guarded(self._download(url, dest, max_bytes, max_resumes, accept), deadline)
+
+    async def _guarded(self, work: Awaitable[T], deadline: float) -> T:
+        """Run a fetch under its deadline, turning every failure into a FetchError."""
         try:
-            async with asyncio.timeout(deadline or self.deadline):
-                return await self._fetch(url, headers or {}, max_bytes)
+            async with asyncio.timeout(deadline):
+                return await work
         except TimeoutError:
-            raise FetchError(f"gave up after {deadline or self.deadline:g} s (deadline)") from None
+            raise FetchError(f"gave up after {deadline:g} s (deadline)") from None
         except BlockedAddressError as exc:
             raise FetchError(str(exc)) from None
         except httpx2.TimeoutException as exc:
@@ -130,7 +178,11 @@ class HttpClient:
         except OSError as exc:  # anything the transport did not wrap
             raise FetchError(f"network error: {exc}") from None
 
-    async def _fetch(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
+    @asynccontextmanager
+    async def _open(
+        self, url: str, headers: dict[str, str], max_bytes: int
+    ) -> AsyncIterator[tuple[httpx2.Response, str, list[tuple[int, str]]]]:
+        """The final response after redirects (each hop checked), HTTP errors raised."""
         redirects: list[tuple[int, str]] = []
         seen = {url}
         while True:
@@ -150,23 +202,70 @@ class HttpClient:
                         raise FetchError(f"redirect loop at {url}")
                     seen.add(url)
                     continue
-                if response.status_code == 304:
-                    return FetchResult(url, 304, response.headers, b"", redirects)
                 if response.status_code >= 400:
                     raise FetchError(
                         f"HTTP {response.status_code}",
                         status=response.status_code,
                         retry_after=_retry_after(response.headers.get("retry-after")),
                     )
-                declared = response.headers.get("content-length", "")
-                if (
-                    declared.isdigit()
-                    and int(declared) > max_bytes
-                    and not response.headers.get("content-encoding")
-                ):
-                    raise FetchError(f"body of {int(declared)} bytes is over the {max_bytes}-byte cap")
-                body = await _read_capped(response, max_bytes)
-                return FetchResult(url, response.status_code, response.headers, body, redirects)
+                declared = _declared_size(response)
+                if declared is not None and declared > max_bytes:
+                    raise FetchError(
+                        f"body of {declared} bytes is over the {max_bytes}-byte cap", permanent=True
+                    )
+                yield response, url, redirects
+                return
+
+    async def _fetch(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
+        async with self._open(url, headers, max_bytes) as (response, final_url, redirects):
+            body = b"" if response.status_code == 304 else await _read_capped(response, max_bytes)
+            return FetchResult(final_url, response.status_code, response.headers, body, redirects)
+
+    async def _download(
+        self,
+        url: str,
+        dest: Path,
+        max_bytes: int,
+        max_resumes: int,
+        accept: Callable[[str, bytes], str | None] | None,
+    ) -> DownloadResult:
+        digest, written, resumes = hashlib.sha256(), 0, 0
+        validator: str | None = None
+        content_type = ""
+        with dest.open("wb") as out:
+            while True:
+                headers = {"Range": f"bytes={written}-", **({"If-Range": validator} if validator else {})}
+                try:
+                    async with self._open(url, headers if written else {}, max_bytes) as (response, final, _):
+                        if written and response.status_code != 206:
+                            # The server ignored the range (or the file changed): start over.
+                            out.seek(0)
+                            out.truncate()
+                            digest, written = hashlib.sha256(), 0
+                        content_type = content_type or response.headers.get("content-type", "")
+                        validator = response.headers.get("etag") or response.headers.get("last-modified")
+                        async for chunk in response.aiter_bytes():
+                            if written == 0 and accept and (reason := accept(content_type, chunk[:512])):
+                                raise FetchError(reason, permanent=True)
+                            written += len(chunk)
+                            if written > max_bytes:
+                                raise FetchError(f"download is over the {max_bytes}-byte cap", permanent=True)
+                            digest.update(chunk)
+                            out.write(chunk)
+                        return DownloadResult(final, dest, written, digest.hexdigest(), content_type, resumes)
+                except (httpx2.RemoteProtocolError, httpx2.ReadError) as exc:
+                    resumes += 1
+                    if resumes > max_resumes:
+                        raise FetchError(f"connection dropped {resumes} times; last: {exc}") from None
+                    log.info("download of %s dropped at %d bytes; resuming", url, written)
+
+
+def _declared_size(response: httpx2.Response) -> int | None:
+    declared = response.headers.get("content-length", "")
+    # With Content-Encoding the header counts compressed bytes; the decoded cap still applies.
+    if declared.isdigit() and not response.headers.get("content-encoding"):
+        return int(declared)
+    return None
 
 
 async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:

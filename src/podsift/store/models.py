@@ -114,6 +114,9 @@ class Transcript(Base):
     url: Mapped[str | None] = mapped_column(sa.Text)
     language: Mapped[str | None] = mapped_column(sa.String(32))
     content_hash: Mapped[str] = mapped_column(sa.String(64))
+    # sha256 of the audio an ASR transcript was made from: the same file is never
+    # transcribed twice, whichever episode or feed it appears in.
+    audio_sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     segments: Mapped[list[Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -110,7 +110,7 @@ async def _process_episode(app: App, client: HttpClient, episode_id: int, report
             episode.error_reason = "; ".join(problems)[:2000]
             report.failed[episode.id] = episode.error_reason
         elif episode.audio_url:
-            episode.state = "needs_asr"
+            episode.state, episode.attempts = "needs_asr", 0
             episode.error_reason = "; ".join(problems)[:2000] or None
             report.needs_asr += 1
         else:

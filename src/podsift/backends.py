@@ -1,0 +1,77 @@
+"""URL-like backend specs and a tiny registry, shared by every pluggable stage.
+
+A spec is `scheme:target?option=value&...`: `faster-whisper:base?beam_size=5`,
+`openai:whisper-1?base_url=http://localhost:8000/v1`, `offline`. Built-in backends register
+exactly as a plugin would; an unknown scheme is a clear configuration error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+from urllib.parse import parse_qsl
+
+T = TypeVar("T")
+SECRET_OPTIONS = ("api_key", "key", "token", "secret", "password")
+
+
+class BackendConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    scheme: str
+    target: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+    def option(self, name: str, default: str | None = None) -> str | None:
+        return self.options.get(name, default)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.options.get(name)
+        return default if value is None else value.lower() in ("1", "true", "yes", "on")
+
+    def number(self, name: str, default: float) -> float:
+        value = self.options.get(name)
+        try:
+            return default if value is None else float(value)
+        except ValueError as exc:
+            raise BackendConfigError(f"option {name}={value!r} is not a number") from exc
+
+    def __str__(self) -> str:
+        """The spec with secrets hidden, for logs and `podsift config`."""
+        shown = "&".join(f"{k}={'***' if k in SECRET_OPTIONS else v}" for k, v in self.options.items())
+        return f"{self.scheme}{':' + self.target if self.target else ''}{'?' + shown if shown else ''}"
+
+
+def parse_spec(spec: str) -> BackendSpec:
+    spec = (spec or "").strip()
+    if not spec:
+        raise BackendConfigError("empty backend spec")
+    head, _, query = spec.partition("?")
+    scheme, _, target = head.partition(":")
+    # base_url values contain ':' and '?' is split above; parse_qsl keeps '=' inside values.
+    return BackendSpec(scheme.strip().lower(), target.strip(), dict(parse_qsl(query, keep_blank_values=True)))
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str, setting: str) -> None:
+        self.kind, self.setting = kind, setting
+        self._factories: dict[str, Callable[[BackendSpec], T]] = {}
+
+    def register(self, scheme: str) -> Callable[[Callable[[BackendSpec], T]], Callable[[BackendSpec], T]]:
+        def wrap(factory: Callable[[BackendSpec], T]) -> Callable[[BackendSpec], T]:
+            self._factories[scheme] = factory
+            return factory
+
+        return wrap
+
+    def create(self, spec: str) -> T:
+        parsed = parse_spec(spec)
+        factory = self._factories.get(parsed.scheme)
+        if factory is None:
+            known = ", ".join(sorted(self._factories))
+            raise BackendConfigError(f"unknown {self.setting} backend {parsed.scheme!r} (available: {known})")
+        return factory(parsed)

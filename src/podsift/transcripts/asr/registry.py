@@ -1,0 +1,36 @@
+"""ASR backends: one small protocol, chosen by `PODSIFT_ASR` (`faster-whisper:base?...`,
+`openai:whisper-1?base_url=...`, `none`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from podsift.backends import BackendSpec, Registry
+from podsift.transcripts.model import Transcript
+
+
+class SpeechToText(Protocol):
+    name: str
+
+    def transcribe(self, audio: Path) -> Transcript: ...
+
+
+class TranscriptionError(Exception):
+    """The audio could not be transcribed; the message is stored as the reason."""
+
+
+ASR_BACKENDS: Registry[SpeechToText | None] = Registry("speech-to-text", "PODSIFT_ASR")
+
+
+@ASR_BACKENDS.register("none")
+def _no_asr(spec: BackendSpec) -> None:
+    return None
+
+
+def make_asr(spec: str, home: Path) -> SpeechToText | None:
+    """The configured backend, or None when ASR is switched off (`none`)."""
+    from podsift.transcripts.asr import openai_api, whisper_local  # noqa: F401  (register)
+
+    whisper_local.MODELS_HOME = home / "models"
+    return ASR_BACKENDS.create(spec)

@@ -1,0 +1,137 @@
+"""Local speech to text with faster-whisper (CTranslate2): CPU or GPU, no server.
+
+`faster-whisper:MODEL?device=auto&compute_type=int8&beam_size=5&vad=1&batch=0&threads=0
+&words=0&language=`. MODEL is a size name, a Hub id or a local folder; `base` uses the
+packaged Whisper base when its wheels are installed. The model loads once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from podsift.backends import BackendSpec
+from podsift.transcripts.asr.packaged import PACKAGED, install_whisper_base, packaged_available
+from podsift.transcripts.asr.registry import ASR_BACKENDS, TranscriptionError
+from podsift.transcripts.model import Segment, Transcript
+
+log = logging.getLogger(__name__)
+MODELS_HOME = Path("models")
+_MODELS: dict[tuple[str, str, str, int], Any] = {}
+_LOCK = threading.Lock()
+# Two channels this different are two speakers on separate tracks, not a stereo mix.
+SPLIT_CHANNEL_CORRELATION = 0.3
+
+
+def _load_model(path: str, device: str, compute_type: str, threads: int, local: bool) -> Any:
+    from faster_whisper import WhisperModel
+
+    key = (path, device, compute_type, threads)
+    with _LOCK:
+        if key not in _MODELS:
+            log.info("loading whisper model %s (%s, %s)", path, device, compute_type)
+            _MODELS[key] = WhisperModel(
+                path, device=device, compute_type=compute_type, cpu_threads=threads, local_files_only=local
+            )
+        return _MODELS[key]
+
+
+class FasterWhisper:
+    def __init__(self, spec: BackendSpec) -> None:
+        self.model_name = spec.target or "base"
+        self.name = f"faster-whisper:{self.model_name}"
+        self.device = spec.option("device", "auto") or "auto"
+        self.compute_type = spec.option("compute_type", "int8") or "int8"
+        self.beam_size = int(spec.number("beam_size", 5))
+        self.vad = spec.flag("vad", True)
+        self.batch = int(spec.number("batch", 0))
+        self.threads = int(spec.number("threads", 0))
+        self.words = spec.flag("words", False)
+        self.language = spec.option("language") or None
+
+    def model(self) -> Any:
+        name, local = self.model_name, Path(self.model_name).is_dir()
+        if not local and name in PACKAGED and packaged_available():
+            name, local = str(install_whisper_base(MODELS_HOME)), True
+        return _load_model(name, self.device, self.compute_type, self.threads, local)
+
+    def transcribe(self, audio: Path) -> Transcript:
+        try:
+            from faster_whisper import decode_audio
+        except ImportError as exc:  # pragma: no cover - faster-whisper is a dependency
+            raise TranscriptionError("faster-whisper is not installed") from exc
+        model = self.model()
+        try:
+            channels = _channel_count(audio)
+            if channels == 2:
+                left, right = decode_audio(str(audio), split_stereo=True)
+                if _correlation(left, right) < SPLIT_CHANNEL_CORRELATION:
+                    return self._split_channels(model, left, right)
+                del left, right
+            samples = decode_audio(str(audio))
+            if len(samples) == 0:
+                raise TranscriptionError("could not decode audio: no audio frames in the file")
+            segments, info = self._run(model, samples)
+        except TranscriptionError:
+            raise
+        except Exception as exc:  # PyAV/ctranslate2 errors for corrupt or odd files
+            raise TranscriptionError(
+                f"could not decode or transcribe audio: {type(exc).__name__}: {exc}"
+            ) from exc
+        return Transcript(segments, format="asr", language=info.language)
+
+    def _run(self, model: Any, audio: Any, speaker: str | None = None) -> tuple[list[Segment], Any]:
+        options = dict(
+            beam_size=self.beam_size,
+            vad_filter=self.vad,
+            word_timestamps=self.words,
+            language=self.language,
+        )
+        if self.batch > 0:
+            from faster_whisper import BatchedInferencePipeline
+
+            pieces, info = BatchedInferencePipeline(model=model).transcribe(
+                audio, batch_size=self.batch, **options
+            )
+        else:
+            pieces, info = model.transcribe(audio, **options)
+        segments = [
+            Segment(round(p.start, 3), round(p.end, 3), p.text.strip(), speaker)
+            for p in pieces
+            if p.text.strip()
+        ]
+        return segments, info
+
+    def _split_channels(self, model: Any, left: Any, right: Any) -> Transcript:
+        """Split-track recordings (one speaker per channel): transcribe each channel."""
+        first, info = self._run(model, left, "Speaker 1")
+        second, _ = self._run(model, right, "Speaker 2")
+        merged = sorted(first + second, key=lambda s: (s.start, s.end))
+        return Transcript(merged, format="asr", language=info.language)
+
+
+def _channel_count(audio: Path) -> int:
+    import av
+
+    with av.open(str(audio)) as container:
+        stream = next((s for s in container.streams if s.type == "audio"), None)
+        if stream is None:
+            raise TranscriptionError("the file has no audio track")
+        return stream.codec_context.channels
+
+
+def _correlation(left: Any, right: Any) -> float:
+    import numpy as np
+
+    n = min(len(left), len(right), 16000 * 120)  # the first two minutes decide
+    a, b = left[:n], right[:n]
+    if n == 0 or float(np.std(a)) == 0.0 or float(np.std(b)) == 0.0:
+        return 1.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@ASR_BACKENDS.register("faster-whisper")
+def _make(spec: BackendSpec) -> FasterWhisper:
+    return FasterWhisper(spec)

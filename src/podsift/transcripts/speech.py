@@ -1,0 +1,201 @@
+"""The speech-to-text stage: episodes marked `needs_asr` get a transcript from their audio.
+
+The enclosure streams to a temporary file through the guarded client (size cap, content
+sanity, resume after a dropped connection, checksum), is transcribed by the configured
+backend, and is deleted unless `keep_audio` is set. Transcripts are cached by the audio's
+sha256, so the same file is never transcribed twice. One bad episode never stops the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from podsift.core import App
+from podsift.net.client import FetchError, HttpClient
+from podsift.progress import progress
+from podsift.store import Episode
+from podsift.store import Transcript as TranscriptRow
+from podsift.transcripts.asr.registry import SpeechToText, TranscriptionError
+from podsift.transcripts.model import Transcript
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
+_REFUSED_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "application/rss")
+_AUDIO_SUFFIXES = (
+    ".mp3",
+    ".m4a",
+    ".mp4",
+    ".aac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".wav",
+    ".flac",
+    ".webm",
+    ".m4v",
+    ".mov",
+)
+
+
+@dataclass
+class SpeechReport:
+    transcribed: int = 0
+    cached: int = 0
+    waiting: int = 0  # ASR switched off, or a transient failure to retry later
+    failed: dict[int, str] = field(default_factory=dict)
+    audio_seconds: float = 0.0
+
+
+def refuse_non_audio(content_type: str, first_bytes: bytes) -> str | None:
+    """Feeds point at HTML pages (paywalls, error pages) more often than one would think."""
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype.startswith(_REFUSED_TYPES):
+        return f"expected audio, got {ctype}"
+    head = first_bytes.lstrip()[:64].lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"{")):
+        return "expected audio, got a text document"
+    return None
+
+
+def audio_suffix(url: str, content_type: str | None) -> str:
+    suffix = Path(urlsplit(url).path).suffix.lower()
+    if suffix in _AUDIO_SUFFIXES:
+        return suffix
+    guessed = mimetypes.guess_extension((content_type or "").split(";")[0].strip()) or ""
+    return guessed if guessed in _AUDIO_SUFFIXES else ".audio"
+
+
+def transcribe_pending(app: App) -> SpeechReport:
+    return asyncio.run(transcribe_pending_async(app))
+
+
+async def transcribe_pending_async(app: App) -> SpeechReport:
+    report = SpeechReport()
+    with app.session() as session:
+        ids = list(
+            session.scalars(
+                sa.select(Episode.id)
+                .where(Episode.state == "needs_asr")
+                .order_by(Episode.published_at.desc().nulls_last(), Episode.id)
+            )
+        )
+    backend = app.speech_to_text()
+    if backend is None:
+        report.waiting = len(ids)
+        return report
+    async with app.http_client() as client:
+        with progress("transcribing audio", len(ids)) as bar:
+            for episode_id in ids:
+                try:
+                    await _transcribe_episode(app, client, backend, episode_id, report)
+                except Exception as exc:  # one bad episode never stops the run
+                    log.exception("speech to text failed for episode %s", episode_id)
+                    _mark(app, episode_id, "failed", f"speech to text: {type(exc).__name__}: {exc}")
+                    report.failed[episode_id] = str(exc)
+                bar.advance()
+    return report
+
+
+async def _transcribe_episode(
+    app: App, client: HttpClient, backend: SpeechToText, episode_id: int, report: SpeechReport
+) -> None:
+    with app.session() as session:
+        episode = session.get_one(Episode, episode_id)
+        if episode.state != "needs_asr" or not episode.audio_url:
+            return
+        url, audio_type, attempts = episode.audio_url, episode.audio_type, episode.attempts
+    folder = (
+        app.settings.home / "audio" if app.settings.keep_audio else Path(tempfile.mkdtemp(prefix="podsift-"))
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"episode-{episode_id}{audio_suffix(url, audio_type)}"
+    try:
+        try:
+            download = await client.download(
+                url,
+                path,
+                max_bytes=app.settings.max_audio_bytes,
+                deadline=app.settings.audio_deadline_seconds,
+                accept=refuse_non_audio,
+            )
+        except FetchError as exc:
+            if exc.permanent or attempts + 1 >= MAX_ATTEMPTS:
+                _mark(app, episode_id, "failed", f"audio download: {exc.reason}")
+                report.failed[episode_id] = exc.reason
+            else:
+                _mark(app, episode_id, "needs_asr", f"audio download: {exc.reason}", attempt=True)
+                report.waiting += 1
+            return
+        cached = _cached_transcript(app, download.sha256)
+        if cached is not None:
+            transcript, source = cached
+            report.cached += 1
+        else:
+            try:
+                transcript = await asyncio.to_thread(backend.transcribe, download.path)
+            except TranscriptionError as exc:
+                _mark(app, episode_id, "failed", str(exc))
+                report.failed[episode_id] = str(exc)
+                return
+            source = f"asr:{backend.name}"
+            report.transcribed += 1
+            report.audio_seconds += transcript.duration
+        if not transcript.segments:
+            _mark(app, episode_id, "failed", "no speech found in the audio")
+            report.failed[episode_id] = "no speech found in the audio"
+            return
+        _store(app, episode_id, transcript, source, download.sha256)
+    finally:
+        if not app.settings.keep_audio:
+            path.unlink(missing_ok=True)
+            path.parent.rmdir()
+
+
+def _cached_transcript(app: App, audio_sha256: str) -> tuple[Transcript, str] | None:
+    with app.session() as session:
+        row = session.scalar(
+            sa.select(TranscriptRow).where(TranscriptRow.audio_sha256 == audio_sha256).limit(1)
+        )
+        if row is None:
+            return None
+        transcript = Transcript.from_json(row.segments, row.format)
+        transcript.language = row.language
+        return transcript, row.source
+
+
+def _store(app: App, episode_id: int, transcript: Transcript, source: str, audio_sha256: str) -> None:
+    with app.session() as session:
+        episode = session.get_one(Episode, episode_id)
+        if episode.state != "needs_asr":
+            return  # another worker finished it meanwhile
+        session.add(
+            TranscriptRow(
+                episode_id=episode_id,
+                source=source,
+                format=transcript.format,
+                url=episode.audio_url,
+                language=transcript.language,
+                content_hash=transcript.content_hash(),
+                audio_sha256=audio_sha256,
+                segments=transcript.to_json(),
+            )
+        )
+        episode.state, episode.error_reason = "transcribed", None
+        session.commit()
+
+
+def _mark(app: App, episode_id: int, state: str, reason: str, attempt: bool = False) -> None:
+    with app.session() as session:
+        values: dict[str, object] = {"state": state, "error_reason": reason[:2000]}
+        if attempt:
+            values["attempts"] = Episode.attempts + 1
+        session.execute(sa.update(Episode).where(Episode.id == episode_id).values(**values))
+        session.commit()
