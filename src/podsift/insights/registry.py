@@ -22,6 +22,10 @@ class EpisodeInfo:
     title: str | None
     description: str | None = None
     persons: tuple[str, ...] = ()
+    # Stable identity (feed URL + episode key) for caching model calls.
+    key: str = ""
+    link: str | None = None
+    episode_id: int | None = None
 
 
 @dataclass
@@ -31,12 +35,19 @@ class Candidate:
     speaker: str | None
     score: float
     tags: list[str] = field(default_factory=list)
+    importance: float | None = None
+    novelty: float | None = None
+    confidence: float | None = None
 
 
 class Extractor(Protocol):
     name: str
 
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]: ...
+
+
+class ExtractionError(Exception):
+    """The backend could not produce a valid answer; the episode is marked llm_failed."""
 
 
 ExtractorConfigError = BackendConfigError
@@ -48,5 +59,6 @@ register = EXTRACTORS.register
 def make_extractor(spec: str) -> Extractor:
     """`offline`, or `scheme:model?options` for a registered backend."""
     from podsift.insights import offline  # noqa: F401  (registers itself)
+    from podsift.insights.llm import extractor  # noqa: F401  (registers openai, anthropic)
 
     return EXTRACTORS.create(spec or "offline")

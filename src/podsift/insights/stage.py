@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from rapidfuzz import fuzz
 
 from podsift.core import App
 from podsift.insights.grounding import ground
-from podsift.insights.registry import EpisodeInfo
+from podsift.insights.llm.extractor import BudgetExhausted
+from podsift.insights.registry import Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
 from podsift.store import Episode, Insight, utcnow
 from podsift.transcripts.stage import load_transcript
@@ -33,6 +35,9 @@ def episode_info(episode: Episode) -> EpisodeInfo:
         title=episode.title,
         description=episode.description,
         persons=tuple(p["name"] for p in episode.persons or [] if p.get("name")),
+        key=f"{episode.feed.url}|{episode.key}",
+        link=episode.link,
+        episode_id=episode.id,
     )
 
 
@@ -47,57 +52,93 @@ def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
         for episode_id in ids:
             try:
                 _extract_one(app, episode_id, report, now)
+            except BudgetExhausted as exc:
+                report.failed[episode_id] = str(exc)
+                log.warning("%s; %d episode(s) wait for the next run", exc, len(ids) - report.episodes)
+                break
+            except ExtractionError as exc:  # invalid answers, API errors after retries
+                _mark_failed(app, episode_id, "llm_failed", str(exc))
+                report.failed[episode_id] = str(exc)
             except Exception as exc:  # one bad episode never stops the run
                 log.exception("insight extraction failed for episode %s", episode_id)
-                with app.session() as session:
-                    session.execute(
-                        sa.update(Episode)
-                        .where(Episode.id == episode_id)
-                        .values(
-                            state="failed", error_reason=f"extraction: {type(exc).__name__}: {exc}"[:2000]
-                        )
-                    )
-                    session.commit()
+                _mark_failed(app, episode_id, "failed", f"extraction: {type(exc).__name__}: {exc}")
                 report.failed[episode_id] = str(exc)
             bar.advance()
     return report
 
 
+def merge_near_copies(
+    grounded: list[tuple[Candidate, tuple[str, float, float]]], limit: int
+) -> list[tuple[Candidate, tuple[str, float, float]]]:
+    """Overlapping chunks and repetitive episodes yield near-copies: keep the best of each."""
+    kept: list[tuple[Candidate, tuple[str, float, float]]] = []
+    for candidate, where in sorted(grounded, key=lambda pair: -pair[0].score):
+        if any(
+            fuzz.token_set_ratio(where[0], other[0]) >= 85
+            or fuzz.token_set_ratio(candidate.text, c.text) >= 85
+            for c, other in kept
+        ):
+            continue
+        kept.append((candidate, where))
+        if len(kept) >= limit:
+            break
+    return kept
+
+
+def _mark_failed(app: App, episode_id: int, state: str, reason: str) -> None:
+    with app.session() as session:
+        session.execute(
+            sa.update(Episode).where(Episode.id == episode_id).values(state=state, error_reason=reason[:2000])
+        )
+        session.commit()
+
+
 def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime) -> None:
+    # Read, extract, write: no transaction stays open while a model is thinking.
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
         if episode.state != "transcribed" or episode.transcript is None:
             return
         transcript = load_transcript(episode.transcript)
-        candidates = app.extractor.extract(
-            episode_info(episode), transcript, app.settings.insights_per_episode
+        info = episode_info(episode)
+    candidates = app.extractor.extract(info, transcript, app.settings.insights_per_episode)
+    grounded_candidates = []
+    for candidate in candidates:
+        grounded = ground(candidate.quote, transcript)
+        if grounded is None:
+            report.dropped_ungrounded += 1
+            continue
+        grounded_candidates.append((candidate, grounded))
+    rows: dict[str, Insight] = {}
+    for candidate, (quote, start, end) in merge_near_copies(
+        grounded_candidates, app.settings.insights_per_episode
+    ):
+        quote_hash = hashlib.sha256(quote.encode()).hexdigest()
+        rows.setdefault(
+            quote_hash,
+            Insight(
+                episode_id=episode_id,
+                text=candidate.text,
+                quote=quote,
+                quote_hash=quote_hash,
+                speaker=candidate.speaker,
+                start_seconds=start,
+                end_seconds=end,
+                score=candidate.score,
+                topics=candidate.tags,
+                importance=candidate.importance,
+                novelty=candidate.novelty,
+                confidence=candidate.confidence,
+                extractor=app.extractor.name,
+                created_at=now,
+            ),
         )
-        seen: set[str] = set()
-        for candidate in candidates:
-            grounded = ground(candidate.quote, transcript)
-            if grounded is None:
-                report.dropped_ungrounded += 1
-                continue
-            quote, start, end = grounded
-            quote_hash = hashlib.sha256(quote.encode()).hexdigest()
-            if quote_hash in seen:
-                continue
-            seen.add(quote_hash)
-            session.add(
-                Insight(
-                    episode_id=episode.id,
-                    text=candidate.text,
-                    quote=quote,
-                    quote_hash=quote_hash,
-                    speaker=candidate.speaker,
-                    start_seconds=start,
-                    end_seconds=end,
-                    score=candidate.score,
-                    extractor=app.extractor.name,
-                    created_at=now,
-                )
-            )
-            report.insights += 1
+    with app.session() as session:
+        episode = session.get_one(Episode, episode_id)
+        if episode.state != "transcribed":
+            return  # another worker finished it meanwhile
+        session.add_all(rows.values())
         episode.state = "extracted"
         session.commit()
-        report.episodes += 1
+    report.insights += len(rows)
+    report.episodes += 1

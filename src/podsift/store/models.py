@@ -136,10 +136,35 @@ class Insight(Base):
     start_seconds: Mapped[float]
     end_seconds: Mapped[float]
     score: Mapped[float] = mapped_column(default=0.0)
+    topics: Mapped[list[Any] | None] = mapped_column(default=list)
+    importance: Mapped[float | None]
+    novelty: Mapped[float | None]
+    confidence: Mapped[float | None]
     extractor: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     episode: Mapped[Episode] = relationship(back_populates="insights")
+
+
+class LLMCall(Base):
+    """One model call: its cached response and what it cost. The key covers the episode,
+    the transcript's hash, the prompt version, the model and the chunk, so a re-run with
+    nothing changed makes no call."""
+
+    __tablename__ = "llm_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cache_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    episode_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("episodes.id", ondelete="SET NULL"), index=True
+    )
+    model: Mapped[str] = mapped_column(sa.String(200))
+    prompt_version: Mapped[str] = mapped_column(sa.String(32))
+    response: Mapped[str] = mapped_column(sa.Text)
+    tokens_in: Mapped[int] = mapped_column(default=0)
+    tokens_out: Mapped[int] = mapped_column(default=0)
+    cost_usd: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Subscriber(Base):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ _MODELS: dict[tuple[str, str, str, int], Any] = {}
 _LOCK = threading.Lock()
 # Two channels this different are two speakers on separate tracks, not a stereo mix.
 SPLIT_CHANNEL_CORRELATION = 0.3
+WINDOW_SECONDS = 300.0
 
 
 def _load_model(path: str, device: str, compute_type: str, threads: int, local: bool) -> Any:
@@ -58,36 +60,56 @@ class FasterWhisper:
         return _load_model(name, self.device, self.compute_type, self.threads, local)
 
     def transcribe(self, audio: Path) -> Transcript:
-        try:
-            from faster_whisper import decode_audio
-        except ImportError as exc:  # pragma: no cover - faster-whisper is a dependency
-            raise TranscriptionError("faster-whisper is not installed") from exc
         model = self.model()
         try:
-            channels = _channel_count(audio)
-            if channels == 2:
-                left, right = decode_audio(str(audio), split_stereo=True)
-                if _correlation(left, right) < SPLIT_CHANNEL_CORRELATION:
-                    return self._split_channels(model, left, right)
-                del left, right
-            samples = decode_audio(str(audio))
-            if len(samples) == 0:
+            if _channel_count(audio) == 2:
+                split = self._maybe_split_channels(model, audio)
+                if split is not None:
+                    return split
+            segments: list[Segment] = []
+            language = self.language
+            heard = False
+            # Window by window: faster-whisper computes features for all the audio it is
+            # given at once (~2 GB for an hour); five-minute windows cut at pauses keep a
+            # one-hour episode well under 1 GB, whatever its length.
+            for offset, window in stream_windows(audio, WINDOW_SECONDS):
+                heard = True
+                pieces, info = self._run(model, window, language=language)
+                language = language or info.language
+                segments += [
+                    Segment(round(s.start + offset, 3), round(s.end + offset, 3), s.text, s.speaker)
+                    for s in pieces
+                ]
+            if not heard:
                 raise TranscriptionError("could not decode audio: no audio frames in the file")
-            segments, info = self._run(model, samples)
         except TranscriptionError:
             raise
         except Exception as exc:  # PyAV/ctranslate2 errors for corrupt or odd files
             raise TranscriptionError(
                 f"could not decode or transcribe audio: {type(exc).__name__}: {exc}"
             ) from exc
-        return Transcript(segments, format="asr", language=info.language)
+        return Transcript(segments, format="asr", language=language)
 
-    def _run(self, model: Any, audio: Any, speaker: str | None = None) -> tuple[list[Segment], Any]:
+    def _maybe_split_channels(self, model: Any, audio: Path) -> Transcript | None:
+        """Split-track recordings (one speaker per channel) are transcribed per channel."""
+        from faster_whisper import decode_audio
+
+        left, right = decode_audio(str(audio), split_stereo=True)
+        if _correlation(left, right) >= SPLIT_CHANNEL_CORRELATION:
+            return None
+        first, info = self._run(model, left, "Speaker 1")
+        second, _ = self._run(model, right, "Speaker 2")
+        merged = sorted(first + second, key=lambda s: (s.start, s.end))
+        return Transcript(merged, format="asr", language=info.language)
+
+    def _run(
+        self, model: Any, audio: Any, speaker: str | None = None, language: str | None = None
+    ) -> tuple[list[Segment], Any]:
         options = dict(
             beam_size=self.beam_size,
             vad_filter=self.vad,
             word_timestamps=self.words,
-            language=self.language,
+            language=language or self.language,
         )
         if self.batch > 0:
             from faster_whisper import BatchedInferencePipeline
@@ -104,12 +126,52 @@ class FasterWhisper:
         ]
         return segments, info
 
-    def _split_channels(self, model: Any, left: Any, right: Any) -> Transcript:
-        """Split-track recordings (one speaker per channel): transcribe each channel."""
-        first, info = self._run(model, left, "Speaker 1")
-        second, _ = self._run(model, right, "Speaker 2")
-        merged = sorted(first + second, key=lambda s: (s.start, s.end))
-        return Transcript(merged, format="asr", language=info.language)
+
+def stream_windows(
+    audio: Path, window_seconds: float, search_seconds: float = 10.0
+) -> Iterator[tuple[float, Any]]:
+    """(offset seconds, 16 kHz mono float32 samples) windows of about `window_seconds`,
+    each cut at the quietest moment of its last `search_seconds`, decoded as a stream."""
+    import av
+    import numpy as np
+
+    from podsift.transcripts.asr.chunking import SAMPLE_RATE, quietest_point
+
+    target = int((window_seconds + search_seconds) * SAMPLE_RATE)
+    parts: list[Any] = []
+    buffered = offset = 0
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    with av.open(str(audio)) as container:
+        stream = next((s for s in container.streams if s.type == "audio"), None)
+        if stream is None:
+            raise TranscriptionError("the file has no audio track")
+        for frame in _frames(container, stream):
+            for out in resampler.resample(frame) if frame is not None else resampler.resample(None):
+                data = out.to_ndarray().reshape(-1)
+                parts.append(data)
+                buffered += len(data)
+            if buffered >= target:
+                samples = np.concatenate(parts).astype(np.float32) / 32768.0
+                lo = int((window_seconds - search_seconds) * SAMPLE_RATE)
+                cut = quietest_point(samples, lo, int(window_seconds * SAMPLE_RATE))
+                yield offset / SAMPLE_RATE, samples[:cut]
+                rest = (samples[cut:] * 32768.0).astype(np.int16)
+                parts, buffered, offset = [rest], len(rest), offset + cut
+    if buffered:
+        yield offset / SAMPLE_RATE, np.concatenate(parts).astype(np.float32) / 32768.0
+
+
+def _frames(container: Any, stream: Any) -> Iterator[Any]:
+    """Decoded frames, skipping corrupt packets (as faster-whisper's decoder does); a
+    final None flushes the resampler."""
+    import av
+
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.InvalidDataError:
+            continue
+    yield None
 
 
 def _channel_count(audio: Path) -> int:

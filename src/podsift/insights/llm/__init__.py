@@ -1,0 +1,1 @@
+"""LLM insight extraction: pure prompt building and response parsing, thin SDK clients."""
