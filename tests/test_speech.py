@@ -4,6 +4,7 @@ real recordings from the corpus, download faults, and an OpenAI-compatible API s
 from __future__ import annotations
 
 import email.parser
+import itertools
 import json
 import tempfile
 import threading
@@ -193,6 +194,22 @@ def test_download_faults_fail_the_episode_with_a_reason_and_the_run_goes_on(
 
 @pytest.mark.corpus
 @pytest.mark.skipif(not (CORPUS / "audio").is_dir(), reason="../shared/corpus is absent")
+def test_word_timestamps_give_finer_segments(whisper) -> None:  # type: ignore[no-untyped-def]
+    from podsift.transcripts.asr import whisper_local
+
+    backend = FasterWhisper(parse_spec(WHISPER + "&words=1"))
+    transcript = backend.transcribe(CORPUS / "audio" / "whisper_jfk.flac")
+    reference = (CORPUS / "audio" / "whisper_jfk.reference.txt").read_text()
+    assert wer(reference, transcript.text) < 0.10
+    assert len(transcript.segments) >= 3 and all(len(s.text.split()) <= 12 for s in transcript.segments)
+    assert all(
+        a.end <= b.start + 0.05 for a, b in zip(transcript.segments, transcript.segments[1:], strict=False)
+    )
+    assert len(whisper_local._MODELS) == 1  # one model per process, shared by both backends
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not (CORPUS / "audio").is_dir(), reason="../shared/corpus is absent")
 def test_jfk_recording(whisper) -> None:  # type: ignore[no-untyped-def]
     reference = (CORPUS / "audio" / "whisper_jfk.reference.txt").read_text()
     transcript = whisper.transcribe(CORPUS / "audio" / "whisper_jfk.flac")
@@ -373,7 +390,7 @@ def test_long_audio_is_transcribed_window_by_window(speech, whisper, tmp_path, m
     assert len(windows) >= 2
     total = sum(len(w) for _, w in windows) / 16000
     assert abs(total - len(speech.samples) / speech.rate) < 0.2  # nothing lost or doubled at the cuts
-    assert all(b[0] > a[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(b[0] > a[0] for a, b in itertools.pairwise(windows))
     monkeypatch.setattr(whisper_local, "WINDOW_SECONDS", 12.0)
     transcript = whisper.transcribe(audio)
     assert wer(speech.text, transcript.text) < 0.10, transcript.text

@@ -56,6 +56,11 @@ INTRO_OUTRO = re.compile(
     r"on today's (?:show|episode)|in today's episode)",
     re.I,
 )
+DANGLING_START = re.compile(
+    r"^[\"'“]?(that|this|it|it's|they|them|those|these|he|she|which|so|and|but|or|also|then|there|"
+    r"because|yeah|right|exactly|same|student)\b",
+    re.I,
+)
 NON_SPEAKERS = re.compile(r"^(break|jingles?|music|ad|sponsor|intro|outro|narrator)$", re.I)
 STOPWORDS = frozenset(
     [
@@ -369,6 +374,8 @@ class OfflineExtractor:
             + 0.25 * centrality
             - 0.8 * fillers / max(n / 20, 1)
         )
+        if DANGLING_START.match(window[0].text):
+            score -= 1.5  # "That will come before..." leans on what came before: not self-contained
         if window[-1].text.rstrip().endswith("?"):
             score -= 2.5
         score -= 1.2 * sum(s.text.rstrip().endswith("?") for s in window[:-1])
@@ -405,15 +412,24 @@ class OfflineExtractor:
         out = []
         for score, i, j in chosen:
             quote = text[sentences[i].start : sentences[j].end]
+            speaker = sentences[i].speaker
+            cleaned = clean_disfluencies(quote)
             out.append(
                 Candidate(
-                    text=clean_disfluencies(quote),
+                    text=f"{speaker}: {cleaned}" if speaker and _is_name(speaker) else cleaned,
                     quote=quote,
-                    speaker=sentences[i].speaker,
+                    speaker=speaker,
                     score=round(max(0.0, min(1.0, score / top)), 4),
                 )
             )
         return out
+
+
+def _is_name(speaker: str) -> bool:
+    """'Adam Jacob' is a name; 'SPEAKER_2', 'Speaker 1' and 'Break' are not."""
+    return not re.match(
+        r"^(speaker|spk|guest|host)[ _]?\d*$", speaker.strip(), re.I
+    ) and not NON_SPEAKERS.match(speaker.strip())
 
 
 @register("offline")

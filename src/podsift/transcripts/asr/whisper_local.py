@@ -119,12 +119,37 @@ class FasterWhisper:
             )
         else:
             pieces, info = model.transcribe(audio, **options)
-        segments = [
-            Segment(round(p.start, 3), round(p.end, 3), p.text.strip(), speaker)
-            for p in pieces
-            if p.text.strip()
-        ]
+        segments: list[Segment] = []
+        for piece in pieces:
+            if not piece.text.strip():
+                continue
+            if self.words and piece.words:
+                segments += _word_segments(piece.words, speaker)
+            else:
+                segments.append(
+                    Segment(round(piece.start, 3), round(piece.end, 3), piece.text.strip(), speaker)
+                )
         return segments, info
+
+
+def _word_segments(words: Any, speaker: str | None, max_words: int = 12) -> list[Segment]:
+    """With word timestamps, finer segments (a clause or up to 12 words) give quotes
+    start times accurate to the word rather than to a whole decoding segment."""
+    out: list[Segment] = []
+    group: list[Any] = []
+    for word in words:
+        group.append(word)
+        if len(group) >= max_words or word.word.rstrip().endswith((".", "?", "!", ",", ";")):
+            out.append(_join_words(group, speaker))
+            group = []
+    if group:
+        out.append(_join_words(group, speaker))
+    return out
+
+
+def _join_words(group: list[Any], speaker: str | None) -> Segment:
+    text = "".join(w.word for w in group).strip()
+    return Segment(round(group[0].start, 3), round(group[-1].end, 3), text, speaker)
 
 
 def stream_windows(
