@@ -38,10 +38,9 @@ def speech() -> Speech:
 
 @pytest.fixture(scope="module")
 def whisper() -> FasterWhisper:
-    from podsift.transcripts.asr import whisper_local
-
-    whisper_local.MODELS_HOME = Path(tempfile.mkdtemp(prefix="podsift-models-"))
-    return FasterWhisper(parse_spec(WHISPER))
+    backend = FasterWhisper(parse_spec(WHISPER))
+    backend.models_home = Path(tempfile.mkdtemp(prefix="podsift-models-"))
+    return backend
 
 
 def test_packaged_whisper_base_is_built_and_checked(tmp_path: Path) -> None:
@@ -195,9 +194,8 @@ def test_download_faults_fail_the_episode_with_a_reason_and_the_run_goes_on(
 @pytest.mark.corpus
 @pytest.mark.skipif(not (CORPUS / "audio").is_dir(), reason="../shared/corpus is absent")
 def test_word_timestamps_give_finer_segments(whisper) -> None:  # type: ignore[no-untyped-def]
-    from podsift.transcripts.asr import whisper_local
-
     backend = FasterWhisper(parse_spec(WHISPER + "&words=1"))
+    backend.models_home = whisper.models_home
     transcript = backend.transcribe(CORPUS / "audio" / "whisper_jfk.flac")
     reference = (CORPUS / "audio" / "whisper_jfk.reference.txt").read_text()
     assert wer(reference, transcript.text) < 0.10
@@ -205,7 +203,7 @@ def test_word_timestamps_give_finer_segments(whisper) -> None:  # type: ignore[n
     assert all(
         a.end <= b.start + 0.05 for a, b in zip(transcript.segments, transcript.segments[1:], strict=False)
     )
-    assert len(whisper_local._MODELS) == 1  # one model per process, shared by both backends
+    assert backend.model() is whisper.model()  # loaded once per process, shared by both backends
 
 
 @pytest.mark.corpus

