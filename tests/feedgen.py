@@ -18,6 +18,7 @@ class Item:
     transcripts: list[tuple[str, str]] = field(default_factory=list)  # (url, mime type)
     persons: list[str] = field(default_factory=list)
     description: str = ""
+    chapters: str | None = None  # URL of a Podcasting 2.0 chapters JSON
 
 
 def rss(title: str, items: list[Item], link: str = "https://example.org/show") -> str:
@@ -44,6 +45,10 @@ def rss(title: str, items: list[Item], link: str = "https://example.org/show") -
         parts.append("<itunes:duration>00:20:00</itunes:duration>")
         for url, mime in item.transcripts:
             parts.append(f"<podcast:transcript url={quoteattr(url)} type={quoteattr(mime)}/>")
+        if item.chapters:
+            parts.append(
+                f'<podcast:chapters url={quoteattr(item.chapters)} type="application/json+chapters"/>'
+            )
         for person in item.persons:
             parts.append(f'<podcast:person role="guest">{escape(person)}</podcast:person>')
         parts.append("</item>")

@@ -350,3 +350,86 @@ def test_stats_show_tokens_and_cost(http_server, make_core, llm) -> None:  # typ
     (row,) = usage_by_episode(app)
     assert row.calls == 1 and row.tokens_in > 100
     assert row.cost_usd == pytest.approx(row.tokens_in * 1e-6 + row.tokens_out * 2e-6)
+
+
+def test_budget_stops_the_run_and_leaves_episodes_for_later(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
+    serve_episode(http_server)
+    http_server.add(
+        "/t/grid.json",
+        (FIXTURES / "transcripts" / "grid-power-7.json").read_bytes(),
+        content_type="application/json",
+    )
+    http_server.add(
+        "/grid.xml",
+        rss(
+            "Grid",
+            [
+                Item(
+                    "Grid",
+                    NOW - timedelta(hours=1),
+                    guid="g",
+                    audio="https://cdn.example.org/g.mp3",
+                    transcripts=[(http_server.url("/t/grid.json"), "application/json")],
+                )
+            ],
+        ),
+    )
+    app = openai_core(make_core, http_server, llm, price_in=1000.0, budget_usd=0.01)
+    add_feeds(app, [http_server.url("/policy.xml"), http_server.url("/grid.xml")])
+    report = run(app, NOW)
+    assert len(llm.requests) == 1 and "cost budget" in next(iter(report.insights.failed.values()))
+    with app.session() as s:
+        states = sorted(s.scalars(sa.select(Episode.state)))
+    assert states == ["extracted", "transcribed"]  # the second waits for the next run, not failed
+
+
+def test_chapter_titles_reach_the_prompt(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
+    chapters = {
+        "version": "1.2.0",
+        "chapters": [
+            {"startTime": 0, "title": "Intro"},
+            {"startTime": 70, "title": "Export  controls"},
+            {"startTime": 30, "title": "Auditors", "toc": False},
+        ],
+    }
+    http_server.add(
+        "/t/ps.vtt",
+        (FIXTURES / "transcripts" / "policy-signals-12.vtt").read_bytes(),
+        content_type="text/vtt",
+    )
+    http_server.add("/ch.json", json.dumps(chapters), content_type="application/json+chapters")
+    http_server.add("/broken.json", "{not json", content_type="application/json")
+    http_server.add(
+        "/policy.xml",
+        rss(
+            "Policy Signals",
+            [
+                Item(
+                    "With chapters",
+                    NOW - timedelta(hours=3),
+                    guid="a",
+                    audio="https://cdn.example.org/a.mp3",
+                    transcripts=[(http_server.url("/t/ps.vtt"), "text/vtt")],
+                    chapters=http_server.url("/ch.json"),
+                ),
+                Item(
+                    "Broken chapters",
+                    NOW - timedelta(hours=4),
+                    guid="b",
+                    audio="https://cdn.example.org/b.mp3",
+                    transcripts=[(http_server.url("/t/ps.vtt"), "text/vtt")],
+                    chapters=http_server.url("/broken.json"),
+                ),
+            ],
+        ),
+    )
+    app = openai_core(make_core, http_server, llm)
+    add_feeds(app, [http_server.url("/policy.xml")])
+    run(app, NOW)
+    prompts = [r["messages"][1]["content"] for r in llm.requests]
+    assert any('"chapters": ["00:00 Intro", "01:10 Export controls"]' in p for p in prompts)
+    assert any('"chapters": []' in p for p in prompts)
+    with app.session() as s:
+        found = dict(s.execute(sa.select(Episode.title, Episode.chapters)).all())
+        states = set(s.scalars(sa.select(Episode.state)))
+    assert found["Broken chapters"] == [] and len(found["With chapters"]) == 2 and states == {"extracted"}

@@ -295,6 +295,16 @@ def _mark_sponsor_zones(sentences: list[_Sentence]) -> None:
             zone_left = 0
 
 
+def background_vocabulary(texts: list[str]) -> dict[str, float]:
+    """Share of the given transcripts (a show's other episodes) that use each word."""
+    if not texts:
+        return {}
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(set(_content_words(text)))
+    return {word: count / len(texts) for word, count in counts.items()}
+
+
 def _content_words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2]
 
@@ -315,6 +325,7 @@ def clean_disfluencies(text: str) -> str:
 
 class OfflineExtractor:
     name = "offline"
+    uses_background = True  # the stage passes the show's usual vocabulary
 
     def __init__(self, min_words: int = 18, max_words: int = 80) -> None:
         self.min_words, self.max_words = min_words, max_words
@@ -335,7 +346,7 @@ class OfflineExtractor:
                 if words > self.max_words:
                     break
                 if words >= self.min_words:
-                    scored.append((self._score(window, idf, transcript, duration), i, j))
+                    scored.append((self._score(window, idf, transcript, duration, episode), i, j))
         scored.sort(reverse=True)
         return self._select(scored, sentences, transcript, limit)
 
@@ -348,7 +359,12 @@ class OfflineExtractor:
         return {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
 
     def _score(
-        self, window: list[_Sentence], idf: dict[str, float], transcript: Transcript, duration: float
+        self,
+        window: list[_Sentence],
+        idf: dict[str, float],
+        transcript: Transcript,
+        duration: float,
+        episode: EpisodeInfo,
     ) -> float:
         text = " ".join(s.text for s in window)
         speaker = window[0].speaker or ""
@@ -366,6 +382,11 @@ class OfflineExtractor:
         # with terms frequent across the episode (but not everywhere) weighing most.
         centrality = sum(min(idf.get(w, 0.0), 4.0) for w in set(content)) / max(len(set(content)), 1)
         density = len(content) / n
+        # Distinctiveness: words this show says every week (its catchphrases, its recurring
+        # segments) carry less news than words it rarely uses.
+        distinct = 1.0
+        if episode.background and content:
+            distinct = sum(1.0 - episode.background.get(w, 0.0) for w in set(content)) / len(set(content))
         score = (
             0.9 * min(claims, 4)
             + 0.7 * min(specifics, 3)
@@ -376,6 +397,8 @@ class OfflineExtractor:
         )
         if DANGLING_START.match(window[0].text):
             score -= 1.5  # "That will come before..." leans on what came before: not self-contained
+        if score > 0:
+            score *= 0.3 + distinct  # 1.3 for all-new words, 0.3 for the show's stock phrases
         if window[-1].text.rstrip().endswith("?"):
             score -= 2.5
         score -= 1.2 * sum(s.text.rstrip().endswith("?") for s in window[:-1])

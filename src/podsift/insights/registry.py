@@ -26,6 +26,9 @@ class EpisodeInfo:
     key: str = ""
     link: str | None = None
     episode_id: int | None = None
+    chapters: tuple[tuple[float, str], ...] = ()
+    # Share of the show's other episodes that use each word: the show's usual talk.
+    background: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

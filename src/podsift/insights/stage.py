@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
 from rapidfuzz import fuzz
+from sqlalchemy.orm import Session
 
 from podsift.core import App
 from podsift.insights.grounding import ground
 from podsift.insights.llm.extractor import BudgetExhausted
+from podsift.insights.offline import background_vocabulary
 from podsift.insights.registry import Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
 from podsift.store import Episode, Insight, utcnow
+from podsift.store import Transcript as TranscriptRow
 from podsift.transcripts.stage import load_transcript
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ def episode_info(episode: Episode) -> EpisodeInfo:
         key=f"{episode.feed.url}|{episode.key}",
         link=episode.link,
         episode_id=episode.id,
+        chapters=tuple((float(c["start"]), str(c["title"])) for c in episode.chapters or []),
     )
 
 
@@ -85,6 +89,21 @@ def merge_near_copies(
     return kept
 
 
+BACKGROUND_EPISODES = 10
+
+
+def show_background(session: Session, episode: Episode) -> dict[str, float]:
+    """The vocabulary of the show's most recent other transcribed episodes."""
+    rows = session.scalars(
+        sa.select(TranscriptRow.segments)
+        .join(Episode, Episode.id == TranscriptRow.episode_id)
+        .where(Episode.feed_id == episode.feed_id, Episode.id != episode.id)
+        .order_by(Episode.published_at.desc().nulls_last())
+        .limit(BACKGROUND_EPISODES)
+    )
+    return background_vocabulary([" ".join(str(s["text"]) for s in segments) for segments in rows])
+
+
 def _mark_failed(app: App, episode_id: int, state: str, reason: str) -> None:
     with app.session() as session:
         session.execute(
@@ -101,6 +120,8 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
             return
         transcript = load_transcript(episode.transcript)
         info = episode_info(episode)
+        if getattr(app.extractor, "uses_background", False):
+            info = replace(info, background=show_background(session, episode))
     candidates = app.extractor.extract(info, transcript, app.settings.insights_per_episode)
     grounded_candidates = []
     for candidate in candidates:

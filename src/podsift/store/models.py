@@ -89,6 +89,8 @@ class Episode(Base):
     transcripts: Mapped[list[Any]] = mapped_column(default=list)
     persons: Mapped[list[Any]] = mapped_column(default=list)
     chapters_url: Mapped[str | None] = mapped_column(sa.Text)
+    # [{"start": seconds, "title": ...}] from the chapters JSON; [] when it could not be read.
+    chapters: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     # archived (back catalogue, recorded only) | new | needs_asr | transcribed |
     # extracted | skipped (nothing to transcribe) | failed
     state: Mapped[str] = mapped_column(sa.String(16), default="new")

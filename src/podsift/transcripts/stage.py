@@ -8,6 +8,7 @@ runs; after `MAX_ATTEMPTS` the episode falls through to ASR.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -63,6 +64,22 @@ async def fetch_best_transcript(
     return None, problems
 
 
+async def fetch_chapters(client: HttpClient, url: str) -> list[dict[str, object]]:
+    """Podcasting 2.0 chapters JSON -> [{"start", "title"}]; [] when unreadable (not retried)."""
+    try:
+        result = await client.fetch(url, max_bytes=1024 * 1024)
+        data = json.loads(result.body)
+        chapters = [
+            {"start": float(c.get("startTime", 0)), "title": " ".join(str(c["title"]).split())[:200]}
+            for c in data.get("chapters", [])
+            if isinstance(c, dict) and c.get("title") and c.get("toc", True) is not False
+        ]
+    except (FetchError, ValueError, TypeError, AttributeError) as exc:
+        log.info("chapters at %s unreadable: %s", url, exc)
+        return []
+    return sorted(chapters, key=lambda c: c["start"])[:100]
+
+
 def fetch_transcripts(app: App) -> TranscriptReport:
     return asyncio.run(fetch_transcripts_async(app))
 
@@ -86,11 +103,15 @@ async def _process_episode(app: App, client: HttpClient, episode_id: int, report
         if episode.state != "new":
             return
         entries = list(episode.transcripts or [])
+        chapters_url = episode.chapters_url if episode.chapters is None else None
     transcript, problems = await fetch_best_transcript(client, entries, app.settings.max_transcript_bytes)
+    chapters = await fetch_chapters(client, chapters_url) if chapters_url else None
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
         if episode.state != "new":
             return  # another worker got here first
+        if chapters is not None:
+            episode.chapters = chapters
         if transcript is not None:
             session.add(
                 TranscriptRow(

@@ -73,6 +73,7 @@ class LLMExtractor:
         self.price_in = spec.number("price_in", 0.0) / 1e6  # USD per token
         self.price_out = spec.number("price_out", 0.0) / 1e6
         self.budget_tokens = int(spec.number("budget_tokens", 2_000_000))
+        self.budget_usd = spec.number("budget_usd", 0.0)  # 0: no cost cap
         self.store: CallStore = CallStore()
         self.usage = Usage()
 
@@ -142,6 +143,8 @@ class LLMExtractor:
     def _call(self, messages: list[dict[str, str]]) -> CachedCall:
         if self.usage.tokens_in + self.usage.tokens_out >= self.budget_tokens:
             raise BudgetExhausted(f"token budget of {self.budget_tokens} for this run is spent")
+        if self.budget_usd and self.usage.cost_usd >= self.budget_usd:
+            raise BudgetExhausted(f"cost budget of ${self.budget_usd:g} for this run is spent")
         try:
             result = self.client.complete(messages, INSIGHT_SCHEMA)
         except Exception as exc:  # SDK errors after its own retries: status, timeout, connection

@@ -148,6 +148,9 @@ def _metadata(episode: EpisodeInfo) -> str:
         "episode_title": episode.title,
         "description": (episode.description or "")[:1500],
         "people": list(episode.persons),
+        "chapters": [
+            f"{int(start) // 60:02d}:{int(start) % 60:02d} {title}" for start, title in episode.chapters[:50]
+        ],
     }
     return json.dumps(data, ensure_ascii=False)
 
