@@ -16,7 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from podsift.backends import parse_spec
+from podsift.delivery.stage import preview
 from podsift.pipeline import run
+from podsift.subscribers import add_subscriber
 from podsift.sources.scan import add_feeds
 from podsift.store import Episode, Insight, Transcript
 from podsift.transcripts.asr.openai_api import OpenAITranscription
@@ -97,9 +99,18 @@ def test_audio_only_feed_gets_grounded_timestamped_insights(http_server, make_co
         [Item("Mirror", NOW - timedelta(hours=4), guid="mirror", audio=http_server.url("/mirror/solar.mp3"))],
     )
     app = make_core(allow_hosts=(http_server.host,), asr=WHISPER)
+    add_subscriber(app, "listener@example.com", "solar, batteries", "UTC", 0)
     add_feeds(app, [http_server.url("/energy.xml")])
     report = run(app, NOW)
     assert (report.speech.transcribed, report.speech.cached, report.speech.failed) == (2, 1, {})
+    # Delivery does not wait for speech to text: the next run sends what it found.
+    assert report.delivery.empty == 1
+    second = run(app, NOW + timedelta(hours=1))
+    assert second.delivery.sent == ["listener@example.com"] and second.speech.transcribed == 0
+    digest = preview(app, "listener@example.com", None, NOW + timedelta(hours=1))
+    assert digest.insights and all(
+        e.link and e.link.startswith(http_server.url("/")) and "#t=" in e.link for e in digest.insights
+    )
     found = transcripts_by_title(app)
     for title in ("Cheap solar (MP3)", "Cheap solar (WAV)", "Mirror"):
         assert wer(speech.text, found[title].text) < 0.10, found[title].text

@@ -27,11 +27,21 @@ class RunReport:
 
 
 def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunReport:
+    """Scan, fetch publisher transcripts, extract, deliver what is due; then transcribe
+    audio and extract again. Speech to text is the slow part (minutes per episode on a
+    CPU), so it runs after delivery: a digest never waits for it, and what it finds goes
+    into the next digest."""
     started = time.perf_counter()
     now = now or utcnow()
     scan = scan_feeds(app, now, force=force_scan)
     transcripts = fetch_transcripts(app)
-    speech = transcribe_pending(app)
     insights = extract_insights(app, now)
     delivery = deliver_due(app, now)
+    speech = transcribe_pending(app)
+    if speech.transcribed or speech.cached:
+        later = extract_insights(app, now)
+        insights.episodes += later.episodes
+        insights.insights += later.insights
+        insights.dropped_ungrounded += later.dropped_ungrounded
+        insights.failed.update(later.failed)
     return RunReport(scan, transcripts, speech, insights, delivery, time.perf_counter() - started)
