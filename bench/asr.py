@@ -12,14 +12,12 @@ store), both Whisper base int8 with VAD; then beam 1 vs 5 and batched vs sequent
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-import wave
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -45,38 +43,17 @@ def script_words(source: Path = CORPUS_TEXT) -> list[str]:
 
 def synthesize(minutes: float, folder: Path, source: Path = CORPUS_TEXT) -> Path:
     """espeak-ng at 150 wpm, paragraph by paragraph, until `minutes` of audio exist."""
+    from tests.speech import encode_mp3, espeak
+
     words, rate, parts, total, i = script_words(source), 22050, [], 0, 0
     target = int(minutes * 60 * 22050)
     while total < target:
-        chunk = " ".join(words[i % len(words) : i % len(words) + 120])
+        samples, rate = espeak(" ".join(words[i % len(words) : i % len(words) + 120]), wpm=150)
         i += 120
-        raw = subprocess.run(
-            ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", chunk], capture_output=True, check=True
-        ).stdout
-        with wave.open(io.BytesIO(raw)) as clip:
-            rate = clip.getframerate()
-            samples = np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
         parts.append(samples)
         total += len(samples)
-    audio = np.concatenate(parts)[:target]
-    return encode_mp3(audio, rate, folder / f"speech-{minutes:g}min.mp3")
-
-
-def encode_mp3(samples: np.ndarray, rate: int, path: Path) -> Path:
-    import av
-
-    with av.open(str(path), "w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
-        stream.bit_rate = 64000
-        for i in range(0, len(samples), 1152):
-            frame = av.AudioFrame.from_ndarray(
-                samples[i : i + 1152].reshape(1, -1), format="s16", layout="mono"
-            )
-            frame.sample_rate = rate
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    path = folder / f"speech-{minutes:g}min.mp3"
+    path.write_bytes(encode_mp3(np.concatenate(parts)[:target], rate))
     return path
 
 

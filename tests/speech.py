@@ -40,21 +40,36 @@ class Speech:
         return buffer.getvalue()
 
     def mp3(self) -> bytes:
-        import av
+        return encode_mp3(self.samples, self.rate)
 
-        buffer = io.BytesIO()
-        with av.open(buffer, "w", format="mp3") as container:
-            stream = container.add_stream("libmp3lame", rate=self.rate, layout="mono")
-            frame_size = 1152
-            for i in range(0, len(self.samples), frame_size):
-                block = self.samples[i : i + frame_size].astype(np.int16).reshape(1, -1)
-                frame = av.AudioFrame.from_ndarray(block, format="s16", layout="mono")
-                frame.sample_rate = self.rate
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode(None):
+
+def encode_mp3(samples: np.ndarray, rate: int, bit_rate: int = 64000) -> bytes:
+    """Mono int16 samples -> MP3 bytes (PyAV's bundled LAME)."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=rate, layout="mono")
+        stream.bit_rate = bit_rate
+        for i in range(0, len(samples), 1152):
+            frame = av.AudioFrame.from_ndarray(
+                samples[i : i + 1152].astype(np.int16).reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
                 container.mux(packet)
-        return buffer.getvalue()
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def espeak(text: str, wpm: int = 130) -> tuple[np.ndarray, int]:
+    """(int16 samples, sample rate) of espeak-ng speaking `text` in US English."""
+    raw = subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", str(wpm), "--stdout", text], capture_output=True, check=True
+    ).stdout
+    with wave.open(io.BytesIO(raw)) as clip:
+        return np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2"), clip.getframerate()
 
 
 def speak(sentences: list[str] = SENTENCES, workdir: Path | None = None) -> Speech:
@@ -62,12 +77,7 @@ def speak(sentences: list[str] = SENTENCES, workdir: Path | None = None) -> Spee
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     parts, starts, rate, position = [], [], 22050, 0
     for sentence in sentences:
-        raw = subprocess.run(
-            ["espeak-ng", "-v", "en-us", "-s", "130", "--stdout", sentence], capture_output=True, check=True
-        ).stdout
-        with wave.open(io.BytesIO(raw)) as clip:
-            rate = clip.getframerate()
-            samples = np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
+        samples, rate = espeak(sentence)
         starts.append(position / rate)
         silence = np.zeros(int(GAP_SECONDS * rate), dtype=np.int16)
         parts += [samples, silence]

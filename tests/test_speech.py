@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from podsift.backends import parse_spec
 from podsift.delivery.stage import preview
 from podsift.pipeline import run
-from podsift.subscribers import add_subscriber
 from podsift.sources.scan import add_feeds
 from podsift.store import Episode, Insight, Transcript
+from podsift.subscribers import add_subscriber
 from podsift.transcripts.asr.openai_api import OpenAITranscription
 from podsift.transcripts.asr.packaged import SHA256_PREFIX, install_whisper_base
 from podsift.transcripts.asr.whisper_local import FasterWhisper
