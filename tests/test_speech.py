@@ -406,3 +406,20 @@ def test_long_audio_is_transcribed_window_by_window(speech, whisper, tmp_path, m
     for i, sentence in enumerate(SENTENCES):
         segment = max(transcript.segments, key=lambda s: _overlap(sentence, s.text))
         assert abs(segment.start - speech.starts[i]) <= 2.0, (sentence, segment)
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not (CORPUS / "audio").is_dir(), reason="../shared/corpus is absent")
+def test_batched_inference_and_the_models_command(whisper, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from podsift.cli import app as cli
+
+    batched = FasterWhisper(parse_spec(WHISPER + "&batch=4"))
+    batched.models_home = whisper.models_home
+    reference = (CORPUS / "audio" / "whisper_jfk.reference.txt").read_text()
+    assert wer(reference, batched.transcribe(CORPUS / "audio" / "whisper_jfk.flac").text) < 0.10
+    monkeypatch.setenv("PODSIFT_HOME", str(tmp_path))
+    result = CliRunner().invoke(cli, ["models", "install", "whisper-base"])
+    assert result.exit_code == 0 and (tmp_path / "models" / "whisper-base" / "model.bin").is_file()
+    assert CliRunner().invoke(cli, ["models", "install", "whisper-huge"]).exit_code == 2
