@@ -53,6 +53,10 @@ class ExtractionError(Exception):
     """The backend could not produce a valid answer; the episode is marked llm_failed."""
 
 
+class BudgetExhausted(ExtractionError):
+    """This run's token or cost budget is spent; remaining episodes wait for the next run."""
+
+
 ExtractorConfigError = BackendConfigError
 
 EXTRACTORS: Registry[Extractor] = Registry("insight extractor", "PODSIFT_LLM")
@@ -62,6 +66,9 @@ register = EXTRACTORS.register
 def make_extractor(spec: str) -> Extractor:
     """`offline`, or `scheme:model?options` for a registered backend."""
     from podsift.insights import offline  # noqa: F401  (registers itself)
-    from podsift.insights.llm import extractor  # noqa: F401  (registers openai, anthropic)
 
+    if not (spec or "offline").startswith("offline"):
+        # Model backends (pydantic, SDK clients) load only when configured: start-up of
+        # every command stays fast.
+        from podsift.insights.llm import extractor  # noqa: F401  (registers openai, anthropic)
     return EXTRACTORS.create(spec or "offline")

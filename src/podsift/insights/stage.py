@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from podsift.core import App
 from podsift.insights.grounding import ground
-from podsift.insights.llm.extractor import BudgetExhausted
 from podsift.insights.offline import background_vocabulary
-from podsift.insights.registry import Candidate, EpisodeInfo, ExtractionError
+from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
 from podsift.store import Episode, Insight, utcnow
 from podsift.store import Transcript as TranscriptRow

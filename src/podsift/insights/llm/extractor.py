@@ -24,14 +24,10 @@ from podsift.insights.llm.prompt import (
     chunk_segments,
     reask_message,
 )
-from podsift.insights.registry import Candidate, EpisodeInfo, ExtractionError, register
+from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError, register
 from podsift.transcripts.model import Transcript
 
 log = logging.getLogger(__name__)
-
-
-class BudgetExhausted(ExtractionError):
-    """This run's token budget is spent; remaining episodes wait for the next run."""
 
 
 @dataclass
