@@ -171,6 +171,19 @@ def test_three_permanent_redirects_in_a_row_move_the_feed(http_server, make_core
     assert feed_row(app, http_server.url("/new.xml")).redirect_count == 0
 
 
+def test_move_onto_a_feed_already_followed_keeps_both(http_server, make_core) -> None:  # type: ignore[no-untyped-def]
+    http_server.redirect("/old.xml", "/new.xml", 308)
+    http_server.add("/new.xml", rss("Show", items(1)))
+    app = make_core(allow_hosts=(http_server.host,))
+    add_feeds(app, [http_server.url("/old.xml"), http_server.url("/new.xml")])
+    for n in range(4):
+        report = scan_feeds(app, NOW + timedelta(hours=n), force=True)
+        assert not report.moved and report.checked == 2
+    old = feed_row(app, http_server.url("/old.xml"))
+    assert old.redirect_url == http_server.url("/new.xml") and old.redirect_count == 4
+    assert feed_row(app, http_server.url("/new.xml")).url == http_server.url("/new.xml")
+
+
 def test_temporary_redirect_never_moves_the_feed(http_server, make_core) -> None:  # type: ignore[no-untyped-def]
     http_server.redirect("/old.xml", "/new.xml", 302)
     http_server.add("/new.xml", rss("Show", items(1)))

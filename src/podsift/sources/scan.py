@@ -176,22 +176,27 @@ async def scan_feeds_async(app: App, now: datetime, force: bool = False) -> Scan
                     return feed, exc
 
         with progress("scanning feeds", len(feeds)) as bar, app.engine.connect() as conn:
-            pending = 0
+            updates: list[dict[str, object]] = []
+
+            def flush() -> None:
+                if updates:
+                    conn.execute(_UPDATE_FEED, updates)  # one executemany per batch
+                    updates.clear()
+                if conn.in_transaction():
+                    conn.commit()
+
             for done in asyncio.as_completed([fetch(feeds[i]) for i in ids]):
                 feed, outcome = await done
                 if not conn.in_transaction():
                     conn.begin()
                 _apply_outcome(app, conn, feed, outcome, now, report)
-                conn.execute(_UPDATE_FEED, {"feed_id": feed.id, **_columns(feed)})
-                pending += 1
+                updates.append({"feed_id": feed.id, **_columns(feed)})
                 # Outcomes are committed in small batches: a crash loses at most the last
                 # batch's bookkeeping, and those feeds are simply fetched again next run.
-                if pending >= COMMIT_EVERY:
-                    conn.commit()
-                    pending = 0
+                if len(updates) >= COMMIT_EVERY:
+                    flush()
                 bar.advance()
-            if conn.in_transaction():
-                conn.commit()
+            flush()
     return report
 
 
@@ -231,7 +236,7 @@ def _apply_outcome(
     if isinstance(outcome, FetchError):
         _record_failure(app, feed, outcome.reason, now, report, outcome.status, outcome.retry_after)
         return
-    _track_redirect(feed, outcome, report)
+    _track_redirect(conn, feed, outcome, report)
     if outcome.not_modified:
         report.not_modified += 1
         _record_success(app, feed, now)
@@ -292,13 +297,19 @@ def _record_failure(
     log.warning("feed %s failed (%d in a row): %s", feed.url, feed.error_count, reason)
 
 
-def _track_redirect(feed: Feed, result: FetchResult, report: ScanReport) -> None:
+def _track_redirect(conn: sa.Connection, feed: Feed, result: FetchResult, report: ScanReport) -> None:
     target = result.permanent_target
     if target is None or target == feed.url:
         feed.redirect_url, feed.redirect_count = None, 0
         return
     feed.redirect_count = feed.redirect_count + 1 if feed.redirect_url == target else 1
     feed.redirect_url = target
+    if feed.redirect_count >= PERMANENT_REDIRECTS_TO_MOVE and conn.scalar(
+        sa.select(Feed.id).where(Feed.url == target)
+    ):
+        # Already followed under its new address: keep both rows, never merge silently.
+        log.warning("feed %s moved to %s, which is already followed", feed.url, target)
+        return
     if feed.redirect_count >= PERMANENT_REDIRECTS_TO_MOVE:
         report.moved[feed.url] = target
         log.info("feed moved permanently: %s -> %s", feed.url, target)
