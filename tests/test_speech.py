@@ -379,6 +379,16 @@ def test_chunk_ownership_partitions_the_timeline() -> None:
     assert [t for _, _, t in kept] == ["new words"]
 
 
+def test_a_run_transcribes_at_most_its_share_newest_first(http_server, make_core, speech, whisper) -> None:  # type: ignore[no-untyped-def]
+    audio_feed(http_server, speech)
+    app = make_core(allow_hosts=(http_server.host,), asr=WHISPER, asr_episodes_per_run=1)
+    add_feeds(app, [http_server.url("/energy.xml")])
+    report = run(app, NOW)
+    assert (report.speech.transcribed, report.speech.waiting) == (1, 1)
+    assert list(transcripts_by_title(app)) == ["Cheap solar (MP3)"]  # the newer of the two
+    assert run(app, NOW + timedelta(hours=1)).speech.transcribed == 1
+
+
 def test_asr_none_leaves_audio_episodes_waiting(http_server, make_core, speech) -> None:  # type: ignore[no-untyped-def]
     audio_feed(http_server, speech)
     app = make_core(allow_hosts=(http_server.host,), asr="none")

@@ -34,6 +34,9 @@ class Settings:
     max_audio_bytes: int = 1024 * 1024 * 1024
     audio_deadline_seconds: float = 3600.0
     keep_audio: bool = False
+    # Speech to text is slow on a CPU (minutes per episode): a run takes at most this many
+    # episodes, newest first, and leaves the rest for the next run.
+    asr_episodes_per_run: int = 4
     user_agent: str = "podsift/0.1 (+https://github.com/podsift/podsift)"
     # Feeds
     poll_interval_minutes: int = 30

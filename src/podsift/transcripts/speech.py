@@ -91,6 +91,8 @@ async def transcribe_pending_async(app: App) -> SpeechReport:
     if backend is None:
         report.waiting = len(ids)
         return report
+    limit = max(app.settings.asr_episodes_per_run, 0)
+    ids, report.waiting = ids[:limit], max(len(ids) - limit, 0)
     async with app.http_client() as client:
         with progress("transcribing audio", len(ids)) as bar:
             for episode_id in ids:
