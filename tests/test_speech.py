@@ -187,6 +187,7 @@ def test_download_faults_fail_the_episode_with_a_reason_and_the_run_goes_on(
         asr=WHISPER,
         max_audio_bytes=4 * 1024 * 1024,
         new_feed_max_episodes=10,
+        asr_episodes_per_run=10,
     )
     add_feeds(app, [http_server.url("/faults.xml")])
     report = run(app, NOW)
