@@ -61,6 +61,8 @@ DANGLING_START = re.compile(
     r"because|yeah|right|exactly|same|student)\b",
     re.I,
 )
+# The first straight quote in the passage closes a quotation that began before it.
+CLOSES_A_QUOTE = re.compile(r'^[^"]*[\w.,!?]"(\s|$)')
 NON_SPEAKERS = re.compile(r"^(break|jingles?|music|ad|sponsor|intro|outro|narrator)$", re.I)
 STOPWORDS = frozenset(
     [
@@ -395,6 +397,8 @@ class OfflineExtractor:
             + 0.25 * centrality
             - 0.8 * fillers / max(n / 20, 1)
         )
+        if text.count('"') % 2 or text.count("“") != text.count("”") or CLOSES_A_QUOTE.match(text):
+            score -= 1.5  # starts or ends inside someone's quotation: not self-contained
         if DANGLING_START.match(window[0].text):
             score -= 1.5  # "That will come before..." leans on what came before: not self-contained
         if score > 0:
