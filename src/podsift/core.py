@@ -62,6 +62,17 @@ class App:
             self._speech = make_asr(self.settings.asr, self.settings.home)
         return self._speech  # type: ignore[return-value]
 
+    def mark_episode(self, episode_id: int, state: str, reason: str | None, attempt: bool = False) -> None:
+        """Set an episode's state and reason in a transaction of its own (failure paths)."""
+        from podsift.store import Episode
+
+        values: dict[str, object] = {"state": state, "error_reason": reason[:2000] if reason else None}
+        if attempt:
+            values["attempts"] = Episode.attempts + 1
+        with self.session() as session:
+            session.execute(sa.update(Episode).where(Episode.id == episode_id).values(**values))
+            session.commit()
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -60,11 +60,11 @@ def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
                 log.warning("%s; %d episode(s) wait for the next run", exc, len(ids) - report.episodes)
                 break
             except ExtractionError as exc:  # invalid answers, API errors after retries
-                _mark_failed(app, episode_id, "llm_failed", str(exc))
+                app.mark_episode(episode_id, "llm_failed", str(exc))
                 report.failed[episode_id] = str(exc)
             except Exception as exc:  # one bad episode never stops the run
                 log.exception("insight extraction failed for episode %s", episode_id)
-                _mark_failed(app, episode_id, "failed", f"extraction: {type(exc).__name__}: {exc}")
+                app.mark_episode(episode_id, "failed", f"extraction: {type(exc).__name__}: {exc}")
                 report.failed[episode_id] = str(exc)
             bar.advance()
     return report
@@ -101,14 +101,6 @@ def show_background(session: Session, episode: Episode) -> dict[str, float]:
         .limit(BACKGROUND_EPISODES)
     )
     return background_vocabulary([" ".join(str(s["text"]) for s in segments) for segments in rows])
-
-
-def _mark_failed(app: App, episode_id: int, state: str, reason: str) -> None:
-    with app.session() as session:
-        session.execute(
-            sa.update(Episode).where(Episode.id == episode_id).values(state=state, error_reason=reason[:2000])
-        )
-        session.commit()
 
 
 def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime) -> None:

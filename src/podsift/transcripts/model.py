@@ -31,11 +31,16 @@ class Transcript:
     approximate_times: bool = False
     source_url: str | None = None
     _offsets: list[int] = field(default_factory=list, repr=False, compare=False)
+    _text: str | None = field(default=None, repr=False, compare=False)
+    _text_for: int = field(default=-1, repr=False, compare=False)
 
     @property
     def text(self) -> str:
         """All segment texts joined by single spaces: the text quotes must be found in."""
-        return " ".join(s.text for s in self.segments)
+        # Joined once: grounding asks for it for every candidate of a long episode.
+        if self._text is None or self._text_for != len(self.segments):
+            self._text, self._text_for = " ".join(s.text for s in self.segments), len(self.segments)
+        return self._text
 
     @property
     def duration(self) -> float:

@@ -100,7 +100,7 @@ async def transcribe_pending_async(app: App) -> SpeechReport:
                     await _transcribe_episode(app, client, backend, episode_id, report)
                 except Exception as exc:  # one bad episode never stops the run
                     log.exception("speech to text failed for episode %s", episode_id)
-                    _mark(app, episode_id, "failed", f"speech to text: {type(exc).__name__}: {exc}")
+                    app.mark_episode(episode_id, "failed", f"speech to text: {type(exc).__name__}: {exc}")
                     report.failed[episode_id] = str(exc)
                 bar.advance()
     return report
@@ -130,10 +130,10 @@ async def _transcribe_episode(
             )
         except FetchError as exc:
             if exc.permanent or attempts + 1 >= MAX_ATTEMPTS:
-                _mark(app, episode_id, "failed", f"audio download: {exc.reason}")
+                app.mark_episode(episode_id, "failed", f"audio download: {exc.reason}")
                 report.failed[episode_id] = exc.reason
             else:
-                _mark(app, episode_id, "needs_asr", f"audio download: {exc.reason}", attempt=True)
+                app.mark_episode(episode_id, "needs_asr", f"audio download: {exc.reason}", attempt=True)
                 report.waiting += 1
             return
         cached = _cached_transcript(app, download.sha256)
@@ -144,14 +144,14 @@ async def _transcribe_episode(
             try:
                 transcript = await asyncio.to_thread(backend.transcribe, download.path)
             except TranscriptionError as exc:
-                _mark(app, episode_id, "failed", str(exc))
+                app.mark_episode(episode_id, "failed", str(exc))
                 report.failed[episode_id] = str(exc)
                 return
             source = f"asr:{backend.name}"
             report.transcribed += 1
             report.audio_seconds += transcript.duration
         if not transcript.segments:
-            _mark(app, episode_id, "failed", "no speech found in the audio")
+            app.mark_episode(episode_id, "failed", "no speech found in the audio")
             report.failed[episode_id] = "no speech found in the audio"
             return
         _store(app, episode_id, transcript, source, download.sha256)
@@ -191,13 +191,4 @@ def _store(app: App, episode_id: int, transcript: Transcript, source: str, audio
             )
         )
         episode.state, episode.error_reason = "transcribed", None
-        session.commit()
-
-
-def _mark(app: App, episode_id: int, state: str, reason: str, attempt: bool = False) -> None:
-    with app.session() as session:
-        values: dict[str, object] = {"state": state, "error_reason": reason[:2000]}
-        if attempt:
-            values["attempts"] = Episode.attempts + 1
-        session.execute(sa.update(Episode).where(Episode.id == episode_id).values(**values))
         session.commit()

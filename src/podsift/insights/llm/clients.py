@@ -43,17 +43,24 @@ def wire_schema(schema: Any) -> Any:
     return schema
 
 
+def openai_client(spec: BackendSpec, default_timeout: float) -> Any:
+    """An OpenAI SDK client for any compatible server: `base_url`, `api_key` (else the
+    OPENAI_* environment), `timeout` and `retries` from the spec. Chat and transcription
+    backends share it."""
+    from openai import OpenAI
+
+    return OpenAI(
+        base_url=spec.option("base_url") or os.environ.get("OPENAI_BASE_URL"),
+        api_key=spec.option("api_key") or os.environ.get("OPENAI_API_KEY") or "not-needed",
+        timeout=spec.number("timeout", default_timeout),
+        max_retries=int(spec.number("retries", 3)),
+    )
+
+
 class OpenAIChat:
     def __init__(self, spec: BackendSpec) -> None:
-        from openai import OpenAI
-
         self.model = spec.target or "gpt-4o-mini"
-        self.client = OpenAI(
-            base_url=spec.option("base_url") or os.environ.get("OPENAI_BASE_URL"),
-            api_key=spec.option("api_key") or os.environ.get("OPENAI_API_KEY") or "not-needed",
-            timeout=spec.number("timeout", 120),
-            max_retries=int(spec.number("retries", 3)),
-        )
+        self.client = openai_client(spec, default_timeout=120)
         self.temperature = spec.number("temperature", 0.2)
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> ChatResult:

@@ -86,12 +86,13 @@ class LLMExtractor:
             filter(None, [episode.show, episode.title, episode.description, episode.link, *episode.persons])
         )
         candidates: list[Candidate] = []
+        transcript_hash = transcript.content_hash()
         for chunk in chunks:
             key = hashlib.sha256(
                 "|".join(
                     [
                         episode.key,
-                        transcript.content_hash(),
+                        transcript_hash,
                         PROMPT_VERSION,
                         self.name,
                         str(chunk.index),

@@ -7,7 +7,6 @@ WAV chunks, and joined with each chunk's segments shifted to episode time.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +26,16 @@ class OpenAITranscription:
     def __init__(self, spec: BackendSpec) -> None:
         self.model = spec.target or "whisper-1"
         self.name = f"openai:{self.model}"
-        self.base_url = spec.option("base_url") or os.environ.get("OPENAI_BASE_URL")
-        self.api_key = spec.option("api_key") or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        self.spec = spec
         self.max_bytes = int(spec.number("max_mb", 25) * 1024 * 1024)
         self.overlap = spec.number("overlap", 1.5)
-        self.timeout = spec.number("timeout", 600)
         self.language = spec.option("language") or None
         self.calls = 0
 
-    def _client(self) -> Any:
-        from openai import OpenAI
-
-        return OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=3)
-
     def transcribe(self, audio: Path) -> Transcript:
-        client = self._client()
+        from podsift.insights.llm.clients import openai_client
+
+        client = openai_client(self.spec, default_timeout=600)
         try:
             if audio.stat().st_size <= self.max_bytes and audio.suffix.lower() in UPLOAD_TYPES:
                 segments, language = self._request(client, audio.name, audio.read_bytes())
