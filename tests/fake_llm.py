@@ -3,6 +3,7 @@ formats, with a scripted "model": the only mock in the suite, for APIs that cost
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -65,9 +66,26 @@ def obedient_model(prompt: str) -> str:
     return json.dumps(answer)
 
 
+def overlap_judge(a: str, b: str) -> bool:
+    """A stand-in for a model's same-story verdict: most content words shared."""
+    wa, wb = ({w for w in re.findall(r"[a-z0-9]+", t.lower()) if len(w) > 3} for t in (a, b))
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= 0.5
+
+
+def hashed_embedding(text: str, dims: int = 64) -> list[float]:
+    """A deterministic bag-of-words vector, as an /embeddings endpoint would return one."""
+    vector = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % dims] += 1.0
+    return vector
+
+
 class FakeLLM:
     def __init__(self, model: Model = honest_model) -> None:
         self.model = model
+        self.judge: Callable[[str, str], bool] = overlap_judge
+        self.judge_requests: list[dict[str, Any]] = []
+        self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.script: list[Reply | float] = []  # queued replies; a float = sleep that long first
@@ -79,6 +97,30 @@ class FakeLLM:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path.endswith("/embeddings"):
+                    outer.embedding_requests.append(body)
+                    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    data = [
+                        {"object": "embedding", "index": i, "embedding": hashed_embedding(t)}
+                        for i, t in enumerate(inputs)
+                    ]
+                    reply = {
+                        "object": "list",
+                        "data": data,
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    }
+                    self._send(200, {"Content-Type": "application/json"}, json.dumps(reply).encode())
+                    return
+                prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+                if "<claim_a>" in prompt:
+                    outer.judge_requests.append(body)
+                    a, b = (prompt.split(f"<{t}>")[1].split(f"</{t}>")[0] for t in ("claim_a", "claim_b"))
+                    text = json.dumps({"same_story": outer.judge(a, b), "reason": "scripted"})
+                    reply_for = _anthropic_reply if self.path.endswith("/messages") else _openai_reply
+                    payload = reply_for(body, text)
+                    self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+                    return
                 with outer.lock:
                     outer.requests.append(body)
                     outer.headers.append({k.lower(): v for k, v in self.headers.items()})
@@ -90,7 +132,6 @@ class FakeLLM:
                     self._send(step[0], step[1], step[2].encode())
                     return
                 anthropic = self.path.endswith("/messages")
-                prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
                 text = step[2] if step else outer.model(prompt)
                 payload = _anthropic_reply(body, text) if anthropic else _openai_reply(body, text)
                 self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())

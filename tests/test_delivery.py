@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from podsift.delivery.message import AddressError, message_id, parse_address
 from podsift.delivery.stage import deliver_due, local_date
-from podsift.digests.view import listen_link
+from podsift.digests.links import listen_link
 from podsift.store import Digest, Episode, Feed, Insight, Subscriber
 from podsift.subscribers import SubscriberError, add_subscriber
 from tests.conftest import free_port

@@ -16,6 +16,8 @@ from podsift.settings import Settings
 from podsift.store import make_engine, make_session_factory, migrate
 
 if TYPE_CHECKING:
+    from podsift.clusters.judge import StoryJudge
+    from podsift.embeddings import Embedder
     from podsift.net.client import HttpClient
     from podsift.transcripts.asr.registry import SpeechToText
 
@@ -31,9 +33,11 @@ class App:
     # Tests swap the resolver to show how the address guard decides.
     resolver: Resolver = field(default=system_resolver)
     _speech: object = field(default=None, repr=False)
+    _embedder: object = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._speech = _UNSET
+        self._embedder = _UNSET
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -61,6 +65,23 @@ class App:
 
             self._speech = make_asr(self.settings.asr, self.settings.home)
         return self._speech  # type: ignore[return-value]
+
+    def embedder(self) -> Embedder:
+        """The configured embedding backend, loaded on first use (a model load takes seconds)."""
+        if self._embedder is _UNSET:
+            from podsift.embeddings import make_embedder
+
+            self._embedder = make_embedder(self.settings.embeddings)
+        return self._embedder  # type: ignore[return-value]
+
+    def story_judge(self) -> StoryJudge | None:
+        """An LLM judge for borderline same-story pairs when a model extracts insights."""
+        extractor = self.extractor
+        if not hasattr(extractor, "client") or not hasattr(extractor, "store"):
+            return None
+        from podsift.clusters.judge import LLMStoryJudge
+
+        return LLMStoryJudge(extractor.client, extractor.store, extractor.name, self.settings.judge_max_calls)
 
     def mark_episode(self, episode_id: int, state: str, reason: str | None, attempt: bool = False) -> None:
         """Set an episode's state and reason in a transaction of its own (failure paths)."""

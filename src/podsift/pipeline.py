@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from podsift.clusters.stage import ClusterReport, cluster_insights
 from podsift.core import App
 from podsift.delivery.stage import DeliveryReport, deliver_due
 from podsift.insights.stage import InsightReport, extract_insights
@@ -22,12 +23,13 @@ class RunReport:
     transcripts: TranscriptReport
     speech: SpeechReport
     insights: InsightReport
+    clusters: ClusterReport
     delivery: DeliveryReport
     seconds: float
 
 
 def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunReport:
-    """Scan, fetch publisher transcripts, extract, deliver what is due; then transcribe
+    """Scan, fetch publisher transcripts, extract, cluster, deliver what is due; then transcribe
     audio and extract again. Speech to text is the slow part (minutes per episode on a
     CPU), so it runs after delivery: a digest never waits for it, and what it finds goes
     into the next digest."""
@@ -36,6 +38,7 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     scan = scan_feeds(app, now, force=force_scan)
     transcripts = fetch_transcripts(app)
     insights = extract_insights(app, now)
+    clusters = cluster_insights(app, now)
     delivery = deliver_due(app, now)
     speech = transcribe_pending(app)
     if speech.transcribed or speech.cached:
@@ -44,4 +47,7 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
         insights.insights += later.insights
         insights.dropped_ungrounded += later.dropped_ungrounded
         insights.failed.update(later.failed)
-    return RunReport(scan, transcripts, speech, insights, delivery, time.perf_counter() - started)
+        later_clusters = cluster_insights(app, now)
+        clusters.clustered += later_clusters.clustered
+        clusters.joined += later_clusters.joined
+    return RunReport(scan, transcripts, speech, insights, clusters, delivery, time.perf_counter() - started)

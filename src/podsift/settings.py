@@ -54,6 +54,13 @@ class Settings:
     digest_top: int = 5
     lookback_days: int = 7
     insights_per_episode: int = 8
+    # Embeddings, clusters, ranking (issue 5; see ranking/score.py for the weights' meaning)
+    embeddings: str = "local"
+    cluster_window_days: int = 14
+    same_story_threshold: float = 0.595
+    judge_max_calls: int = 200
+    novelty_days: int = 30
+    ranking_weights: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

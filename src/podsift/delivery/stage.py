@@ -23,7 +23,8 @@ from podsift.delivery.message import build_message
 from podsift.delivery.transports import OutboxTransport, SendError, SmtpTransport, Transport
 from podsift.digests.view import DigestView, build_view
 from podsift.progress import progress
-from podsift.ranking.select import Pick, select_for_subscriber
+from podsift.ranking.score import RankingWeights
+from podsift.ranking.select import Pick, Selector
 from podsift.store import Digest, DigestItem, Episode, Insight, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,21 @@ def make_transport(app: App) -> Transport:
     return OutboxTransport(app.settings.resolved_outbox)
 
 
+def make_selector(app: App) -> Selector:
+    """The run's selector; without a working embedding backend it ranks by words alone."""
+    from podsift.embeddings import EmbeddingError
+
+    try:
+        embedder = app.embedder()
+    except EmbeddingError as exc:
+        log.warning("ranking without embeddings: %s", exc)
+        embedder = None
+    s = app.settings
+    return Selector(
+        app.sessions, embedder, RankingWeights.parse(s.ranking_weights), s.lookback_days, s.novelty_days
+    )
+
+
 def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView:
     """The digest for `date` as it was sent, or as it would be chosen now (not recorded)."""
     with app.session() as session:
@@ -64,9 +80,7 @@ def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView
         )
         if digest is not None:
             return build_view(sub.email, day, _stored_picks(session, digest))
-        return build_view(
-            sub.email, day, select_for_subscriber(session, sub, day, now, app.settings.lookback_days)
-        )
+        return build_view(sub.email, day, make_selector(app).pick(session, sub, day, now))
 
 
 def _stored_picks(session: Session, digest: Digest) -> list[Pick]:
@@ -76,7 +90,7 @@ def _stored_picks(session: Session, digest: Digest) -> list[Pick]:
         .order_by(DigestItem.rank)
         .options(joinedload(DigestItem.insight).joinedload(Insight.episode).joinedload(Episode.feed))
     )
-    return [Pick(item.insight, item.score, item.why) for item in rows]
+    return [Pick(item.insight, item.score, item.why, item.also_on or []) for item in rows]
 
 
 def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
@@ -87,11 +101,13 @@ def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
             session.scalars(sa.select(Subscriber).where(Subscriber.active).order_by(Subscriber.id))
         )
     transport = make_transport(app)
+    selector = make_selector(app)
+    selector.warm(sub.interests for sub in subscribers)
     try:
         with progress("delivering digests", len(subscribers)) as bar:
             for sub in subscribers:
                 try:
-                    _deliver_one(app, transport, sub, now, report)
+                    _deliver_one(app, selector, transport, sub, now, report)
                 except Exception as exc:  # one subscriber never stops the others
                     log.exception("delivery to %s failed", sub.email)
                     report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
@@ -101,17 +117,17 @@ def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
     return report
 
 
-def _prepare(app: App, session: Session, sub: Subscriber, day: str, now: datetime) -> Digest | None:
+def _prepare(selector: Selector, session: Session, sub: Subscriber, day: str, now: datetime) -> Digest | None:
     """The day's digest row with its insights fixed, creating it if needed."""
     digest = session.scalar(sa.select(Digest).where(Digest.subscriber_id == sub.id, Digest.local_date == day))
     if digest is not None:
         return digest
-    picks = select_for_subscriber(session, sub, day, now, app.settings.lookback_days)
+    picks = selector.pick(session, sub, day, now)
     if not picks:
         return None  # nothing new: no row, so a later run today can still send
     digest = Digest(subscriber_id=sub.id, local_date=day, state="pending", created_at=now)
     digest.items = [
-        DigestItem(insight_id=p.insight.id, rank=rank, score=p.score, why=p.why)
+        DigestItem(insight_id=p.insight.id, rank=rank, score=p.score, why=p.why, also_on=p.also_on)
         for rank, p in enumerate(picks, 1)
     ]
     session.add(digest)
@@ -143,14 +159,14 @@ def _claim(session: Session, digest: Digest) -> bool:
 
 
 def _deliver_one(
-    app: App, transport: Transport, sub: Subscriber, now: datetime, report: DeliveryReport
+    app: App, selector: Selector, transport: Transport, sub: Subscriber, now: datetime, report: DeliveryReport
 ) -> None:
     day, hour = local_date(sub, now)
     if hour < sub.send_hour:
         report.not_due += 1
         return
     with app.session() as session:
-        digest = _prepare(app, session, sub, day, now)
+        digest = _prepare(selector, session, sub, day, now)
         if digest is None:
             report.empty += 1
             return

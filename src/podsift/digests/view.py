@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import css_inline
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from podsift.digests.links import listen_link
 from podsift.ranking.select import Pick
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -31,6 +32,7 @@ class DigestEntry:
     link: str | None
     score: float
     why: str
+    also_on: list[dict[str, str | None]] = field(default_factory=list)
 
     @property
     def quote_differs(self) -> bool:
@@ -63,18 +65,6 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def listen_link(audio_url: str | None, episode_url: str | None, start: float) -> str | None:
-    """Media-fragment link that opens the audio at the insight's second."""
-    if audio_url and _is_web_url(audio_url):
-        return f"{audio_url.split('#', 1)[0]}#t={int(start)}"
-    return episode_url if episode_url and _is_web_url(episode_url) else None
-
-
-def _is_web_url(url: str) -> bool:
-    # Feed text is untrusted: never render javascript:, data: or other schemes as links.
-    return url.lower().startswith(("https://", "http://"))
-
-
 def build_view(subscriber: str, date: str, picks: list[Pick]) -> DigestView:
     entries = []
     for rank, pick in enumerate(picks, 1):
@@ -94,6 +84,7 @@ def build_view(subscriber: str, date: str, picks: list[Pick]) -> DigestView:
                 link=listen_link(episode.audio_url, episode.link, insight.start_seconds),
                 score=pick.score,
                 why=pick.why,
+                also_on=pick.also_on,
             )
         )
     return DigestView(subscriber, date, entries)

@@ -3,10 +3,12 @@
 from podsift.store.db import make_engine, make_session_factory, migrate
 from podsift.store.models import (
     Base,
+    Cluster,
     Digest,
     DigestItem,
     Episode,
     Feed,
+    Feedback,
     Insight,
     LLMCall,
     Subscriber,
@@ -16,10 +18,12 @@ from podsift.store.models import (
 
 __all__ = [
     "Base",
+    "Cluster",
     "Digest",
     "DigestItem",
     "Episode",
     "Feed",
+    "Feedback",
     "Insight",
     "LLMCall",
     "Subscriber",

@@ -144,8 +144,48 @@ class Insight(Base):
     confidence: Mapped[float | None]
     extractor: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # float16 vector of the claim (speaker prefix removed) and the model that made it:
+    # vectors of different models are never compared.
+    embedding: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(sa.String(200))
+    cluster_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("clusters.id", ondelete="SET NULL"), index=True
+    )
 
     episode: Mapped[Episode] = relationship(back_populates="insights")
+    cluster: Mapped[Cluster | None] = relationship(back_populates="members")
+
+
+class Cluster(Base):
+    """One story, told by one or more insights across episodes, shows and days."""
+
+    __tablename__ = "clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The best-written member: the one a digest shows (no FK: it would make a cycle).
+    representative_id: Mapped[int | None]
+    size: Mapped[int] = mapped_column(default=0)
+    show_count: Mapped[int] = mapped_column(default=0)
+    feed_ids: Mapped[list[Any]] = mapped_column(default=list)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    members: Mapped[list[Insight]] = relationship(back_populates="cluster")
+
+
+class Feedback(Base):
+    """A subscriber's thumbs up (+1) or down (-1) on an insight: a ranking signal."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (sa.UniqueConstraint("subscriber_id", "insight_id", name="uq_feedback_vote"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    insight_id: Mapped[int] = mapped_column(sa.ForeignKey("insights.id", ondelete="CASCADE"))
+    vote: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LLMCall(Base):
@@ -179,6 +219,10 @@ class Subscriber(Base):
     send_hour: Mapped[int] = mapped_column(default=7)
     top_n: Mapped[int] = mapped_column(default=5)
     active: Mapped[bool] = mapped_column(default=True)
+    # Followed feeds (ids); None follows every feed. Weights (feed id -> multiplier,
+    # default 1.0) let a subscriber favour or mute a show without unfollowing it.
+    feed_ids: Mapped[list[Any] | None] = mapped_column(sa.JSON)
+    feed_weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -219,6 +263,8 @@ class DigestItem(Base):
     rank: Mapped[int]
     score: Mapped[float]
     why: Mapped[str] = mapped_column(sa.Text, default="")
+    # Other shows' tellings as chosen: a retry sends the same digest even if more shows join.
+    also_on: Mapped[list[Any]] = mapped_column(default=list)
 
     digest: Mapped[Digest] = relationship(back_populates="items")
     insight: Mapped[Insight] = relationship()

@@ -1,0 +1,15 @@
+"""Links into episodes, made safe: feed text is untrusted."""
+
+from __future__ import annotations
+
+
+def listen_link(audio_url: str | None, episode_url: str | None, start: float) -> str | None:
+    """Media-fragment link that opens the audio at the insight's second."""
+    if audio_url and is_web_url(audio_url):
+        return f"{audio_url.split('#', 1)[0]}#t={int(start)}"
+    return episode_url if episode_url and is_web_url(episode_url) else None
+
+
+def is_web_url(url: str) -> bool:
+    # Never render javascript:, data: or other schemes as links.
+    return url.lower().startswith(("https://", "http://"))

