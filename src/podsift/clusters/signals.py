@@ -39,7 +39,6 @@ _NUMBER_WORDS = dict(
         "tenfold=10",
         "half=50%",
         "third=3",
-        "quarter=25",
     ]
 )
 # fmt: off

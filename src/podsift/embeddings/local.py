@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,8 +62,16 @@ class SentenceTransformerEmbedder:
         return normalise(vectors)
 
 
+# One loaded model per process and spec: loading takes seconds, and every App of a
+# process (CLI, scheduler, tests) would otherwise load its own copy.
+_LOADED: dict[tuple[str, str | None, int], SentenceTransformerEmbedder] = {}
+_LOCK = threading.Lock()
+
+
 @EMBEDDINGS.register("local")
 def _local(spec: BackendSpec) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(
-        spec.target, spec.option("device"), batch_size=int(spec.number("batch_size", 64))
-    )
+    key = (spec.target, spec.option("device"), int(spec.number("batch_size", 64)))
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = SentenceTransformerEmbedder(*key)
+        return _LOADED[key]

@@ -3,7 +3,7 @@
 For each eligible insight (one per story cluster), every feature lies in [0, 1]:
 
     relevance      best match to the subscriber's interests: embedding cosine to each interest
-                   phrase, rescaled from [0.2, 0.6] to [0, 1], plus `exact_boost` when the phrase
+                   phrase, rescaled from [0.10, 0.45] to [0, 1], plus `exact_boost` when the phrase
                    itself appears in the insight's words (capped at 1)
     quality        the extractor's own score (importance, novelty, confidence when given)
     corroboration  how many distinct shows told the story: 1 show 0, 2 shows 0.5, 3+ shows 1
@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+import numpy as np
+
 from podsift.settings import SettingsError
 
 
@@ -38,7 +40,7 @@ class RankingWeights:
     corroboration: float = 0.15
     recency: float = 0.10
     novelty: float = 0.15
-    feedback: float = 0.10
+    feedback: float = 0.20
     exact_boost: float = 0.3
     diversity: float = 0.30
     same_show: float = 0.05
@@ -77,5 +79,10 @@ def corroboration(show_count: int) -> float:
     return min(1.0, max(show_count - 1, 0) / 2)
 
 
-def rescale_similarity(cosine: float, low: float = 0.2, high: float = 0.6) -> float:
-    return min(1.0, max(0.0, (cosine - low) / (high - low)))
+# A short interest ("rockets") and a sentence about a rocket launch meet at a cosine of
+# about 0.3 with MiniLM; unrelated pairs sit near 0.0-0.15.
+INTEREST_LOW, INTEREST_HIGH = 0.10, 0.45
+
+
+def rescale_similarity(cosine: np.ndarray) -> np.ndarray:
+    return np.clip((cosine - INTEREST_LOW) / (INTEREST_HIGH - INTEREST_LOW), 0.0, 1.0)

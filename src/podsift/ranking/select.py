@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 from podsift.digests.links import listen_link
 from podsift.embeddings import Embedder
 from podsift.embeddings.vectors import stack
-from podsift.ranking.score import RankingWeights, corroboration
+from podsift.ranking.score import RankingWeights, corroboration, rescale_similarity
 from podsift.store import Digest, DigestItem, Episode, Feed, Feedback, Insight, Subscriber
 
 log = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ def rank(
     vectors = pool.vectors[index] if pool.vectors is not None else None
     n = len(index)
     semantic = _max_cosine(profile.phrase_vectors, vectors, n) if profile.phrases else np.zeros(n, np.float32)
-    relevance = np.clip((semantic - 0.2) / 0.4, 0.0, 1.0)
+    relevance = rescale_similarity(semantic)
     age_days = np.maximum(now.timestamp() - pool.published[index], 0.0) / 86400
     recency = np.clip(1.0 - age_days / max(lookback_days, 1), 0.0, 1.0)
     novelty = (
@@ -336,12 +336,13 @@ def rank(
                 relevance[k] = min(1.0, relevance[k] + w.exact_boost * lexical)
             if lexical >= 1.0:
                 matched[k] = phrase
-            elif relevance[k] >= 0.25 and profile.phrase_vectors is not None and vectors is not None:
+            elif relevance[k] >= 0.5 and profile.phrase_vectors is not None and vectors is not None:
                 matched[k] = profile.phrases[int(np.argmax(profile.phrase_vectors @ vectors[k]))]
             elif lexical >= 0.5:
                 matched[k] = phrase
     scores = combine(relevance)
     chosen = _diverse(short.tolist(), scores, vectors, pool.episode_ids[index], pool.feed_ids[index], w, top)
+    chosen.sort(key=lambda k: -scores[k])  # chosen for spread, shown strongest first
     picks = []
     for k in chosen:
         insight = pool.insights[index[k]]
@@ -398,7 +399,7 @@ def _why(
 ) -> str:
     parts = []
     if phrase:
-        parts.append(f"matches your interest '{phrase}'" + ("" if relevance >= 0.6 else " (loosely)"))
+        parts.append(f"matches your interest '{phrase}'" + ("" if relevance >= 0.75 else " (loosely)"))
     elif has_interests:
         parts.append("outside your stated interests, but one of today's strongest")
     if shows >= 2:

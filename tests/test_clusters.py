@@ -1,0 +1,190 @@
+"""Same-story clustering on real MiniLM embeddings (the packaged all-MiniLM-L6-v2)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from podsift.backends import parse_spec
+from podsift.clusters.evaluate import FAMILIES, cross_validate, evaluate, featurise, load_pairs
+from podsift.clusters.index import ClusterIndex
+from podsift.clusters.judge import LLMStoryJudge
+from podsift.clusters.signals import SameStoryModel, signature
+from podsift.clusters.stage import cluster_insights
+from podsift.embeddings import make_embedder
+from podsift.embeddings.vectors import from_blob, to_blob
+from podsift.insights.llm.clients import OpenAIChat
+from podsift.insights.llm.extractor import CachedCall, CallStore
+from podsift.store import Cluster, Episode, Feed, Insight
+from tests.conftest import FIXTURES
+from tests.fake_llm import FakeLLM
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+PAIRS = FIXTURES / "pairs" / "same_story_pairs.jsonl"
+
+
+@pytest.fixture(scope="module")
+def minilm():  # type: ignore[no-untyped-def]
+    return make_embedder("local")
+
+
+def test_packaged_minilm_gives_normalised_384_dim_vectors(minilm) -> None:  # type: ignore[no-untyped-def]
+    vectors = minilm.embed(["Nuclear power is back.", "Reactors are restarting.", "I like jazz."])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    # float16 storage keeps cosines within 1e-3
+    assert (
+        abs(from_blob(to_blob(vectors[0])) @ from_blob(to_blob(vectors[1])) - vectors[0] @ vectors[1]) < 1e-3
+    )
+
+
+def test_paraphrases_from_different_shows_share_a_cluster_and_other_claims_do_not(minilm) -> None:  # type: ignore[no-untyped-def]
+    story = [
+        "Microsoft signed a twenty-year deal to restart Three Mile Island, putting 835 megawatts back on the grid by 2028 for its data centers.",
+        "Constellation will bring the Three Mile Island plant back online by 2028 and sell all 835 megawatts to Microsoft's AI data centers.",
+        "The Three Mile Island reactor is coming back to life for Microsoft, which will buy its entire 835 megawatt output from 2028.",
+    ]
+    same_topic = [
+        "Amazon bought a data center campus next to the Susquehanna nuclear plant in Pennsylvania for 650 million dollars.",
+        "Google ordered small modular reactors from Kairos Power, with the first one due to run by 2030.",
+        "Germany switched off its last three nuclear reactors in April 2023.",
+    ]
+    texts = story + same_topic
+    index = ClusterIndex(384)
+    counter = itertools.count(1)
+    result = index.assign(minilm.embed(texts), texts, lambda: next(counter))
+    ids = [a.cluster_id for a in result]
+    assert ids[0] == ids[1] == ids[2]
+    assert len({ids[0], *ids[3:]}) == 4  # each different story stands alone
+
+
+def test_shipped_model_on_labelled_pairs_beats_cosine_alone(minilm) -> None:  # type: ignore[no-untyped-def]
+    pairs = load_pairs(PAIRS)
+    labels = [bool(p["same"]) for p in pairs]
+    assert len(pairs) >= 120 and 0.4 < sum(labels) / len(labels) < 0.6
+    features = featurise(pairs, minilm)
+    shipped = evaluate(SameStoryModel(), features, labels)
+    assert shipped.precision >= 0.88 and shipped.recall >= 0.85, shipped
+    held_cosine = cross_validate(features, labels, FAMILIES["cosine only"])
+    held_combined = cross_validate(features, labels, FAMILIES["cosine + entities + figures + terms"])
+    assert held_combined.f1 > held_cosine.f1, (held_combined, held_cosine)
+
+
+def test_figures_that_disagree_mark_different_stories() -> None:
+    a = signature("Nvidia's quarterly revenue rose to 35 billion dollars.")
+    b = signature("Nvidia's quarterly revenue rose to 57 billion dollars.")
+    c = signature("Nvidia's revenue for the quarter reached $35 billion.")
+    assert a.numbers == {"35"} and c.numbers == {"35"}
+    from podsift.clusters.signals import pair_features
+
+    assert pair_features(0.9, a, b).number_clash and not pair_features(0.9, a, c).number_clash
+
+
+class MemoryStore(CallStore):
+    def __init__(self) -> None:
+        self.rows: dict[str, CachedCall] = {}
+
+    def get(self, key: str) -> CachedCall | None:
+        return self.rows.get(key)
+
+    def put(self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float) -> None:
+        self.rows[key] = call
+
+
+def test_borderline_pairs_go_to_the_llm_judge_once(minilm) -> None:  # type: ignore[no-untyped-def]
+    llm = FakeLLM()
+    try:
+        llm.judge = lambda a, b: "Chinese" in a and "Chinese" in b
+        spec = parse_spec(f"openai:judge-model?base_url={llm.base_url}")
+        judge = LLMStoryJudge(OpenAIChat(spec), MemoryStore(), "openai:judge-model")
+        texts = [
+            "Top US AI labs are collaborating to detect adversarial distillation by Chinese firms.",
+            "Despite rivalry, OpenAI, Anthropic and Google work together to stop Chinese companies copying their models.",
+        ]
+        vectors = minilm.embed(texts)
+        # The pair scores about 0.37: below the shipped band, so widen it to show the path.
+        model = SameStoryModel(band=0.25)
+        counter = itertools.count(1)
+        first = ClusterIndex(384, model).assign(vectors, texts, lambda: next(counter), judge)
+        assert first[1].joined and first[1].via_judge and first[1].cluster_id == first[0].cluster_id
+        assert len(llm.judge_requests) == 1
+        again = ClusterIndex(384, model).assign(vectors, texts, lambda: next(counter), judge)
+        assert again[1].via_judge and len(llm.judge_requests) == 1 and judge.cached == 1
+        # Without a judge the same pair stays two stories.
+        alone = ClusterIndex(384, model).assign(vectors, texts, lambda: next(counter))
+        assert not alone[1].joined
+    finally:
+        llm.close()
+
+
+def test_openai_compatible_embeddings_endpoint() -> None:
+    llm = FakeLLM()
+    try:
+        embedder = make_embedder(f"openai:nomic-embed-text?base_url={llm.base_url}&batch_size=2")
+        vectors = embedder.embed(["one fish", "two fish", "red fish", "blue fish", "five"])
+        assert vectors.shape == (5, 64) and embedder.dimensions == 64
+        assert len(llm.embedding_requests) == 3  # batches of two
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    finally:
+        llm.close()
+
+
+def _insight(session, episode: Episode, text: str, n: int) -> Insight:  # type: ignore[no-untyped-def]
+    insight = Insight(
+        episode=episode,
+        text=text,
+        quote=text,
+        quote_hash=f"{episode.id}-{n}",
+        speaker=None,
+        start_seconds=10.0 * n,
+        end_seconds=10.0 * n + 8,
+        score=0.7,
+        extractor="offline",
+        created_at=NOW,
+    )
+    session.add(insight)
+    return insight
+
+
+def test_stage_embeds_once_clusters_incrementally_and_counts_shows(make_core) -> None:  # type: ignore[no-untyped-def]
+    app = make_core()
+    tellings = [
+        "Microsoft signed a twenty-year deal to restart Three Mile Island, putting 835 megawatts back on the grid by 2028.",
+        "Constellation will bring Three Mile Island back online by 2028 and sell all 835 megawatts to Microsoft.",
+        "The Three Mile Island reactor returns for Microsoft, which buys its whole 835 megawatt output from 2028.",
+    ]
+    with app.session() as session:
+        feeds = [Feed(url=f"https://show{i}.example.org/rss", title=f"Show {i}") for i in range(3)]
+        episodes = [
+            Episode(feed=f, key=f"e{i}", fallback_key=f"f{i}", title=f"Ep {i}", published_at=NOW)
+            for i, f in enumerate(feeds)
+        ]
+        session.add_all(episodes)
+        _insight(session, episodes[0], tellings[0], 1)
+        _insight(
+            session,
+            episodes[0],
+            "Heat pumps outsold gas furnaces in the United States for the third year running.",
+            2,
+        )
+        session.commit()
+    first = cluster_insights(app, NOW)
+    assert (first.embedded, first.clustered, first.started) == (2, 2, 2)
+    with app.session() as session:
+        _insight(session, session.get(Episode, 2), tellings[1], 1)
+        _insight(session, session.get(Episode, 3), tellings[2], 1)
+        session.commit()
+    second = cluster_insights(app, NOW)
+    assert (second.embedded, second.clustered, second.joined) == (2, 2, 2)
+    with app.session() as session:
+        clusters = session.scalars(sa.select(Cluster).order_by(Cluster.size.desc())).all()
+        assert [c.size for c in clusters] == [3, 1] and clusters[0].show_count == 3
+        assert sorted(clusters[0].feed_ids) == [1, 2, 3]
+        assert session.get(Insight, clusters[0].representative_id).cluster_id == clusters[0].id
+    again = cluster_insights(app, NOW)
+    assert (again.embedded, again.clustered) == (0, 0)
