@@ -103,6 +103,8 @@ def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
     transport = make_transport(app)
     selector = make_selector(app)
     selector.warm(sub.interests for sub in subscribers)
+    with app.session() as session:
+        selector.prefetch(session, [sub.id for sub in subscribers], now)
     try:
         with progress("delivering digests", len(subscribers)) as bar:
             for sub in subscribers:
