@@ -8,11 +8,12 @@ from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from podsift.delivery.message import AddressError, message_id, parse_address
 from podsift.delivery.stage import deliver_due, local_date
 from podsift.digests.links import listen_link
-from podsift.store import Digest, Episode, Feed, Insight, Subscriber
+from podsift.store import Delivery, Digest, Episode, Feed, Insight, Subscriber
 from podsift.subscribers import SubscriberError, add_subscriber
 from tests.conftest import free_port
 
@@ -150,13 +151,19 @@ def test_permanent_and_transient_smtp_failures(make_core) -> None:  # type: igno
             add_subscriber(app, email)
         report = deliver_due(app, NOW)
         assert report.sent == ["fine@example.com"]
-        assert set(report.failed) == {"bounce@example.com", "later@example.com"}
-        states = {app_sub_email(app, d.subscriber_id): (d.state, d.error_reason) for d in digests(app)}
+        assert set(report.failed) == {"bounce@example.com"}
+        assert set(report.retry_later) == {"later@example.com"}
+        states = {app_sub_email(app, d.digest.subscriber_id): (d.state, d.error_reason) for d in deliveries(app)}
         assert states["bounce@example.com"][0] == "failed" and "550" in states["bounce@example.com"][1]
         assert states["later@example.com"][0] == "pending"  # transient: retried by the next run
         assert server.received == ["fine@example.com"]
     finally:
         server.stop()
+
+
+def deliveries(app) -> list[Delivery]:  # type: ignore[no-untyped-def]
+    with app.session() as s:
+        return list(s.scalars(sa.select(Delivery).options(joinedload(Delivery.digest))))
 
 
 def app_sub_email(app, subscriber_id: int) -> str:  # type: ignore[no-untyped-def]
@@ -169,7 +176,7 @@ def test_transient_failure_is_retried_with_the_same_digest(make_core, smtp_serve
     seed_insights(app)
     add_subscriber(app, "retry@example.com")
     report = deliver_due(app, NOW)
-    assert "connection failed" in report.failed["retry@example.com"]
+    assert "connection failed" in report.retry_later["retry@example.com"]
     (pending,) = digests(app)
     assert pending.state == "pending"
     seed_insights(app, show="Later show")  # new insights arrive before the retry

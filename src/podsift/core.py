@@ -17,6 +17,7 @@ from podsift.store import make_engine, make_session_factory, migrate
 
 if TYPE_CHECKING:
     from podsift.clusters.judge import StoryJudge
+    from podsift.delivery.tokens import Tokens
     from podsift.embeddings import Embedder
     from podsift.net.client import HttpClient
     from podsift.transcripts.asr.registry import SpeechToText
@@ -34,6 +35,7 @@ class App:
     resolver: Resolver = field(default=system_resolver)
     _speech: object = field(default=None, repr=False)
     _embedder: object = field(default=None, repr=False)
+    _tokens: object = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._speech = _UNSET
@@ -73,6 +75,14 @@ class App:
 
             self._embedder = make_embedder(self.settings.embeddings)
         return self._embedder  # type: ignore[return-value]
+
+    def tokens(self) -> Tokens:
+        """Signer for the links in emails (secret from settings or $PODSIFT_HOME/secret.key)."""
+        from podsift.delivery.tokens import Tokens, load_secret
+
+        if self._tokens is None:
+            self._tokens = Tokens(load_secret(self.settings.secret_key, self.settings.home))
+        return self._tokens  # type: ignore[return-value]
 
     def story_judge(self) -> StoryJudge | None:
         """An LLM judge for borderline same-story pairs when a model extracts insights."""

@@ -54,6 +54,15 @@ class Settings:
     digest_top: int = 5
     lookback_days: int = 7
     insights_per_episode: int = 8
+    # Delivery (issue 6). With a base URL, emails carry signed unsubscribe, preferences and
+    # feedback links to `podsift serve`, and new subscribers must confirm their address.
+    base_url: str = ""
+    secret_key: str = ""
+    send_attempts: int = 5
+    suppress_after_bounces: int = 3
+    # A run stops sending after this many connection failures in a row (the mail server
+    # is down): the rest stay pending for the next run.
+    max_connection_failures: int = 3
     # Embeddings, clusters, ranking (issue 5; see ranking/score.py for the weights' meaning)
     embeddings: str = "local"
     cluster_window_days: int = 14

@@ -57,8 +57,15 @@ def build_message(view: DigestView, from_address: str, sent_at: datetime) -> Ema
     msg["Message-ID"] = message_id(view.subscriber, view.date, from_address)
     _, sender = getaddresses([from_address])[0]
     msg["List-Id"] = f"podsift daily digest <digest.{sender.rsplit('@', 1)[-1] or 'podsift.invalid'}>"
+    # RFC 2369 + RFC 8058: clients show an unsubscribe button; with the HTTPS link a single
+    # POST (no cookies, no page) unsubscribes.
+    targets = [f"<{view.unsubscribe_url}>"] if view.unsubscribe_url else []
     if sender:
-        msg["List-Unsubscribe"] = f"<mailto:{sender}?subject=unsubscribe>"
+        targets.append(f"<mailto:{sender}?subject=unsubscribe>")
+    if targets:
+        msg["List-Unsubscribe"] = ", ".join(targets)
+    if view.unsubscribe_url:
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(render(view, "text"))
     msg.add_alternative(render(view, "html"), subtype="html")

@@ -1,15 +1,22 @@
-"""The delivery stage: one digest per subscriber per local day, never sent twice.
+"""The delivery stage: one digest per subscriber per local day, on each of their channels,
+never sent twice, never lost.
 
-Each digest is a row keyed by (subscriber, local date). Its insights are chosen and stored
-before sending, so a retry sends the same digest. The row is claimed with a conditional
-UPDATE (pending -> sending) that only one process can win, and marked sent afterwards.
-A crash between send and mark leaves it `sending`; after `STALE_CLAIM` it is retried,
-which may duplicate that one message (its Message-ID is the same, so clients dedupe).
+A `Digest` row (subscriber, local date) fixes the chosen insights before anything is sent,
+so a retry sends the same digest. Each channel gets a `Delivery` row (digest, channel),
+claimed by a conditional UPDATE (pending -> sending) that only one process can win, and
+marked sent or failed after. A crash between send and mark leaves it `sending`: a claim
+held by a process of this host that no longer exists is taken over at once, any other after
+`STALE_CLAIM`; that one message may then go out twice (same Message-ID, so mail clients
+show one). Transient errors go back to pending with backoff; permanent ones (5xx for the
+address) fail the delivery and count a bounce; after too many connection failures in a row
+the run stops sending and leaves the rest for the next run.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,17 +26,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from podsift.core import App
-from podsift.delivery.message import build_message
+from podsift.delivery.message import build_message, subject_for
 from podsift.delivery.transports import OutboxTransport, SendError, SmtpTransport, Transport
-from podsift.digests.view import DigestView, build_view
+from podsift.digests.view import DigestView, build_view, render
 from podsift.progress import progress
 from podsift.ranking.score import RankingWeights
 from podsift.ranking.select import Pick, Selector
-from podsift.store import Digest, DigestItem, Episode, Insight, Subscriber, utcnow
+from podsift.store import Delivery, Digest, DigestItem, Episode, Insight, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=10)
-MAX_ATTEMPTS = 5
+RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+CLAIMER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -39,7 +47,10 @@ class DeliveryReport:
     not_due: int = 0
     empty: int = 0
     already_sent: int = 0
+    retry_later: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    # Subscribers left for the next run after the mail server kept failing.
+    deferred: int = 0
 
 
 def local_date(subscriber: Subscriber, now: datetime) -> tuple[str, int]:
@@ -68,8 +79,23 @@ def make_selector(app: App) -> Selector:
     )
 
 
+def digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
+    from podsift.subscribers import links_for
+
+    links = links_for(app, sub)
+    if links is None:
+        return build_view(sub.email, day, picks)
+    return build_view(
+        sub.email,
+        day,
+        picks,
+        {"unsubscribe_url": links.unsubscribe, "preferences_url": links.preferences, "feed_url": links.feed},
+        lambda insight_id, vote: links.vote(app, sub, insight_id, vote),
+    )
+
+
 def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView:
-    """The digest for `date` as it was sent, or as it would be chosen now (not recorded)."""
+    """The digest for `date` as it was chosen, or as it would be chosen now (not recorded)."""
     with app.session() as session:
         sub = session.scalar(sa.select(Subscriber).where(Subscriber.email == email))
         if sub is None:
@@ -79,11 +105,11 @@ def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView
             sa.select(Digest).where(Digest.subscriber_id == sub.id, Digest.local_date == day)
         )
         if digest is not None:
-            return build_view(sub.email, day, _stored_picks(session, digest))
-        return build_view(sub.email, day, make_selector(app).pick(session, sub, day, now))
+            return digest_view(app, sub, day, stored_picks(session, digest))
+        return digest_view(app, sub, day, make_selector(app).pick(session, sub, day, now))
 
 
-def _stored_picks(session: Session, digest: Digest) -> list[Pick]:
+def stored_picks(session: Session, digest: Digest) -> list[Pick]:
     rows = session.scalars(
         sa.select(DigestItem)
         .where(DigestItem.digest_id == digest.id)
@@ -93,29 +119,71 @@ def _stored_picks(session: Session, digest: Digest) -> list[Pick]:
     return [Pick(item.insight, item.score, item.why, item.also_on or []) for item in rows]
 
 
+def channels_of(sub: Subscriber) -> list[tuple[str, str | None]]:
+    """(channel key, target) for each place this subscriber's digest goes."""
+    from podsift.subscribers import channel_key
+
+    out: list[tuple[str, str | None]] = []
+    if sub.email_enabled and not sub.suppressed:
+        out.append(("email", None))
+    out += [(channel_key(url), url) for url in sub.channels or []]
+    return out
+
+
+class Breaker:
+    """Stops a run after `limit` connection failures in a row; a success resets it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.failures = max(limit, 1), 0
+
+    @property
+    def open(self) -> bool:
+        return self.failures >= self.limit
+
+    def record(self, error: SendError | None) -> None:
+        self.failures = self.failures + 1 if error is not None and error.connection else 0
+
+
 def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
     now = now or utcnow()
     report = DeliveryReport()
     with app.session() as session:
         subscribers = list(
-            session.scalars(sa.select(Subscriber).where(Subscriber.active).order_by(Subscriber.id))
+            session.scalars(
+                sa.select(Subscriber)
+                .where(Subscriber.active, Subscriber.confirmed, Subscriber.paused.is_(False))
+                .order_by(Subscriber.id)
+            )
         )
     transport = make_transport(app)
     selector = make_selector(app)
-    selector.warm(sub.interests for sub in subscribers)
-    with app.session() as session:
-        selector.prefetch(session, [sub.id for sub in subscribers], now)
+    breaker = Breaker(app.settings.max_connection_failures)
+    due = [s for s in subscribers if local_date(s, now)[1] >= s.send_hour]
+    report.not_due = len(subscribers) - len(due)
+    if due:
+        selector.warm(sub.interests for sub in due)
+        with app.session() as session:
+            selector.prefetch(session, [sub.id for sub in due], now)
     try:
-        with progress("delivering digests", len(subscribers)) as bar:
-            for sub in subscribers:
-                try:
-                    _deliver_one(app, selector, transport, sub, now, report)
-                except Exception as exc:  # one subscriber never stops the others
-                    log.exception("delivery to %s failed", sub.email)
-                    report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
+        with progress("delivering digests", len(due)) as bar:
+            for sub in due:
+                if breaker.open:
+                    report.deferred += 1
+                else:
+                    try:
+                        _deliver_one(app, selector, transport, breaker, sub, now, report)
+                    except Exception as exc:  # one subscriber never stops the others
+                        log.exception("delivery to %s failed", sub.email)
+                        report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
                 bar.advance()
     finally:
         transport.close()
+    if breaker.open:
+        log.error(
+            "stopped sending after %d connection failures in a row; %d subscribers wait for the next run",
+            breaker.failures,
+            report.deferred,
+        )
     return report
 
 
@@ -143,67 +211,166 @@ def _prepare(selector: Selector, session: Session, sub: Subscriber, day: str, no
     return digest
 
 
-def _claim(session: Session, digest: Digest) -> bool:
+def _ensure_deliveries(session: Session, digest: Digest, sub: Subscriber) -> None:
+    existing = set(session.scalars(sa.select(Delivery.channel).where(Delivery.digest_id == digest.id)))
+    for channel, target in channels_of(sub):
+        if channel in existing:
+            continue
+        session.add(Delivery(digest_id=digest.id, channel=channel, target=target))
+        try:
+            session.commit()
+        except IntegrityError:  # another process added it
+            session.rollback()
+
+
+def _claimer_is_gone(claimed_by: str | None) -> bool:
+    host, _, pid = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claim(session: Session, delivery: Delivery, now: datetime, max_attempts: int) -> bool:
     wall = utcnow()
-    result = session.execute(
-        sa.update(Digest)
-        .where(Digest.id == digest.id, Digest.attempts < MAX_ATTEMPTS)
-        .where(
-            sa.or_(
-                Digest.state == "pending",
-                sa.and_(Digest.state == "sending", Digest.claimed_at < wall - STALE_CLAIM),
-            )
+    takeover = delivery.state == "sending" and _claimer_is_gone(delivery.claimed_by)
+    ready = sa.and_(
+        Delivery.state == "pending",
+        sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+    )
+    stale = sa.and_(Delivery.state == "sending", Delivery.claimed_at < wall - STALE_CLAIM)
+    if takeover:
+        stale = sa.or_(
+            stale, sa.and_(Delivery.state == "sending", Delivery.claimed_by == delivery.claimed_by)
         )
-        .values(state="sending", claimed_at=wall, attempts=Digest.attempts + 1)
+    result = session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.attempts < max_attempts, sa.or_(ready, stale))
+        .values(state="sending", claimed_at=wall, claimed_by=CLAIMER, attempts=Delivery.attempts + 1)
     )
     session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _deliver_one(
-    app: App, selector: Selector, transport: Transport, sub: Subscriber, now: datetime, report: DeliveryReport
+    app: App,
+    selector: Selector,
+    transport: Transport,
+    breaker: Breaker,
+    sub: Subscriber,
+    now: datetime,
+    report: DeliveryReport,
 ) -> None:
-    day, hour = local_date(sub, now)
-    if hour < sub.send_hour:
-        report.not_due += 1
-        return
+    day, _ = local_date(sub, now)
     with app.session() as session:
         digest = _prepare(selector, session, sub, day, now)
         if digest is None:
             report.empty += 1
             return
-        if digest.state == "sent":
+        _ensure_deliveries(session, digest, sub)
+        deliveries = list(
+            session.scalars(sa.select(Delivery).where(Delivery.digest_id == digest.id).order_by(Delivery.id))
+        )
+        if all(d.state == "sent" for d in deliveries):
             report.already_sent += 1
             return
-        if not _claim(session, digest):
+        claimed = [
+            d
+            for d in deliveries
+            if d.state in ("pending", "sending") and _claim(session, d, now, app.settings.send_attempts)
+        ]
+        if not claimed:
             return
-        view = build_view(sub.email, day, _stored_picks(session, digest))
+        view = digest_view(app, sub, day, stored_picks(session, digest))
         digest_id = digest.id
-    # Sending happens outside any transaction; the claim above keeps others away.
-    message = build_message(view, app.settings.from_address, now)
+        jobs = [(d.id, d.channel, d.target, d.attempts + 1) for d in claimed]
+    # Sending happens outside any transaction; the claims above keep others away.
+    for delivery_id, channel, target, attempt in jobs:
+        error, location, message_id = None, None, None
+        try:
+            if channel == "email":
+                message = build_message(view, app.settings.from_address, now)
+                message_id = message["Message-ID"]
+                location = _send_email(transport, message, day)
+            else:
+                from podsift.delivery.channels import send_apprise
+
+                location = send_apprise(
+                    target or "",
+                    subject_for(view),
+                    render(view, "md"),
+                    app.settings.allow_hosts,
+                    app.resolver,
+                )
+        except SendError as exc:
+            error = exc
+        breaker.record(error)
+        _finish(app, sub, digest_id, delivery_id, channel, attempt, now, error, location, message_id, report)
+        if breaker.open:
+            return
+
+
+def _send_email(transport: Transport, message: object, day: str) -> str:
+    """One immediate retry on a new connection for a transient failure (a dropped connection
+    or a 4xx): most are over by the time we reconnect."""
     try:
-        location = transport.send(message, day)
+        return transport.send(message, day)  # type: ignore[arg-type]
     except SendError as exc:
-        _finish(
-            app, digest_id, state="failed" if exc.permanent else "pending", error_reason=exc.reason[:2000]
-        )
-        report.failed[sub.email] = exc.reason
-        return
-    _finish(
-        app,
-        digest_id,
-        state="sent",
-        sent_at=utcnow(),
-        location=location,
-        message_id=message["Message-ID"],
-        channel=transport.name,
-        error_reason=None,
-    )
-    report.sent.append(sub.email)
-    report.locations[sub.email] = location
+        if exc.permanent:
+            raise
+        return transport.send(message, day)  # type: ignore[arg-type]
 
 
-def _finish(app: App, digest_id: int, **values: object) -> None:
+def _finish(
+    app: App,
+    sub: Subscriber,
+    digest_id: int,
+    delivery_id: int,
+    channel: str,
+    attempt: int,
+    now: datetime,
+    error: SendError | None,
+    location: str | None,
+    message_id: str | None,
+    report: DeliveryReport,
+) -> None:
+    label = sub.email if channel == "email" else f"{sub.email} ({channel})"
+    if error is None:
+        values: dict[str, object] = {
+            "state": "sent",
+            "sent_at": utcnow(),
+            "location": location,
+            "message_id": message_id,
+            "error_reason": None,
+        }
+        report.sent.append(label)
+        report.locations[label] = location or ""
+    elif error.permanent or attempt >= app.settings.send_attempts:
+        values = {"state": "failed", "error_reason": error.reason[:2000]}
+        report.failed[label] = error.reason
+    else:
+        wait = RETRY_AFTER[min(attempt, len(RETRY_AFTER)) - 1]
+        values = {"state": "pending", "next_attempt_at": now + wait, "error_reason": error.reason[:2000]}
+        report.retry_later[label] = error.reason
     with app.session() as session:
-        session.execute(sa.update(Digest).where(Digest.id == digest_id).values(**values))
+        session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.claimed_by == CLAIMER)
+            .values(**values)
+        )
+        if error is not None and error.permanent and channel == "email":
+            bounces = Subscriber.bounces + 1
+            session.execute(
+                sa.update(Subscriber)
+                .where(Subscriber.id == sub.id)
+                .values(bounces=bounces, suppressed=bounces >= app.settings.suppress_after_bounces)
+            )
+        states = set(session.scalars(sa.select(Delivery.state).where(Delivery.digest_id == digest_id)))
+        summary = "sent" if "sent" in states else "failed" if states == {"failed"} else "pending"
+        session.execute(sa.update(Digest).where(Digest.id == digest_id).values(state=summary))
         session.commit()

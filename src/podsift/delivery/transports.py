@@ -13,9 +13,12 @@ from urllib.parse import unquote, urlsplit
 
 
 class SendError(Exception):
-    def __init__(self, reason: str, *, permanent: bool = False):
+    """permanent: the address or URL is refused for good (5xx); connection: the server could
+    not be reached or hung up (counts toward stopping the run early)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, connection: bool = False):
         super().__init__(reason)
-        self.reason, self.permanent = reason, permanent
+        self.reason, self.permanent, self.connection = reason, permanent, connection
 
 
 class Transport(Protocol):
@@ -103,11 +106,14 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             self.close()
             raise SendError(
-                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
+                permanent=exc.smtp_code >= 500,
+                # 421: the server is closing the channel (busy, shutting down)
+                connection=exc.smtp_code == 421 or isinstance(exc, smtplib.SMTPConnectError),
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise SendError(f"SMTP connection failed: {type(exc).__name__}: {exc}") from exc
+            raise SendError(f"SMTP connection failed: {type(exc).__name__}: {exc}", connection=True) from exc
         return f"smtp://{self.host}:{self.port}"
 
     def close(self) -> None:

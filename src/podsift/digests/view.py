@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class DigestEntry:
     score: float
     why: str
     also_on: list[dict[str, str | None]] = field(default_factory=list)
+    # Signed 👍/👎 links (only when a base URL is configured).
+    vote_up: str | None = None
+    vote_down: str | None = None
 
     @property
     def quote_differs(self) -> bool:
@@ -52,12 +56,18 @@ class DigestView:
     subscriber: str
     date: str
     insights: list[DigestEntry]
+    unsubscribe_url: str | None = None
+    preferences_url: str | None = None
+    feed_url: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "subscriber": self.subscriber,
             "date": self.date,
             "insights": [asdict(e) for e in self.insights],
+            "unsubscribe_url": self.unsubscribe_url,
+            "preferences_url": self.preferences_url,
+            "feed_url": self.feed_url,
         }
 
 
@@ -65,7 +75,13 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
 
 
-def build_view(subscriber: str, date: str, picks: list[Pick]) -> DigestView:
+def build_view(
+    subscriber: str,
+    date: str,
+    picks: list[Pick],
+    links: dict[str, str] | None = None,
+    vote_link: Callable[[int, int], str] | None = None,
+) -> DigestView:
     entries = []
     for rank, pick in enumerate(picks, 1):
         insight, episode = pick.insight, pick.insight.episode
@@ -85,9 +101,11 @@ def build_view(subscriber: str, date: str, picks: list[Pick]) -> DigestView:
                 score=pick.score,
                 why=pick.why,
                 also_on=pick.also_on,
+                vote_up=vote_link(insight.id, 1) if vote_link else None,
+                vote_down=vote_link(insight.id, -1) if vote_link else None,
             )
         )
-    return DigestView(subscriber, date, entries)
+    return DigestView(subscriber, date, entries, **(links or {}))
 
 
 _env = Environment(

@@ -4,6 +4,7 @@ from podsift.store.db import make_engine, make_session_factory, migrate
 from podsift.store.models import (
     Base,
     Cluster,
+    Delivery,
     Digest,
     DigestItem,
     Episode,
@@ -19,6 +20,7 @@ from podsift.store.models import (
 __all__ = [
     "Base",
     "Cluster",
+    "Delivery",
     "Digest",
     "DigestItem",
     "Episode",

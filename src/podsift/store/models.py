@@ -223,6 +223,19 @@ class Subscriber(Base):
     # default 1.0) let a subscriber favour or mute a show without unfollowing it.
     feed_ids: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     feed_weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Double opt-in: no digest before the address is confirmed (when a base URL is set).
+    confirmed: Mapped[bool] = mapped_column(default=True)
+    confirmed_at: Mapped[datetime | None]
+    paused: Mapped[bool] = mapped_column(default=False)
+    unsubscribed_at: Mapped[datetime | None]
+    # Signed links carry this; re-subscribing bumps it, so old links stop working.
+    token_version: Mapped[int] = mapped_column(default=1)
+    email_enabled: Mapped[bool] = mapped_column(default=True)
+    # Permanent (5xx) refusals of the address; at SUPPRESS_AFTER it is suppressed.
+    bounces: Mapped[int] = mapped_column(default=0)
+    suppressed: Mapped[bool] = mapped_column(default=False)
+    # Apprise URLs (Slack, Discord, Telegram, ntfy, Matrix, json://...): the digest as Markdown.
+    channels: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -251,6 +264,36 @@ class Digest(Base):
     items: Mapped[list[DigestItem]] = relationship(
         back_populates="digest", cascade="all, delete-orphan", order_by="DigestItem.rank"
     )
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="digest", cascade="all, delete-orphan")
+
+
+class Delivery(Base):
+    """One digest on one channel ("email", "apprise:<hash>"): claimed atomically, sent once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("digest_id", "channel", name="uq_delivery_channel"),
+        sa.Index("ix_delivery_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(sa.ForeignKey("digests.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(80))
+    target: Mapped[str | None] = mapped_column(sa.Text)  # the Apprise URL (secret: never logged)
+    # pending -> sending -> sent | failed
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    # host:pid of the claimer: a claim held by a process that is gone is taken over at once.
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    location: Mapped[str | None] = mapped_column(sa.Text)
+    error_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    digest: Mapped[Digest] = relationship(back_populates="deliveries")
 
 
 class DigestItem(Base):
