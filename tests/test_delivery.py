@@ -153,7 +153,9 @@ def test_permanent_and_transient_smtp_failures(make_core) -> None:  # type: igno
         assert report.sent == ["fine@example.com"]
         assert set(report.failed) == {"bounce@example.com"}
         assert set(report.retry_later) == {"later@example.com"}
-        states = {app_sub_email(app, d.digest.subscriber_id): (d.state, d.error_reason) for d in deliveries(app)}
+        states = {
+            app_sub_email(app, d.digest.subscriber_id): (d.state, d.error_reason) for d in deliveries(app)
+        }
         assert states["bounce@example.com"][0] == "failed" and "550" in states["bounce@example.com"][1]
         assert states["later@example.com"][0] == "pending"  # transient: retried by the next run
         assert server.received == ["fine@example.com"]

@@ -190,6 +190,18 @@ def feeds_backfill(
 # --- subscribers --------------------------------------------------------------------------
 
 
+def _shows(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    if value.strip().lower() in ("", "all"):
+        return []
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"--shows takes feed ids from `podsift feeds list` (1,4,7) or 'all', not {value!r}")
+        raise
+
+
 @subs_app.command("add")
 def subscribers_add(
     email: str,
@@ -197,35 +209,164 @@ def subscribers_add(
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "UTC",
     hour: Annotated[int, typer.Option(help="Local hour (0-23) to send the digest.")] = 7,
     top: Annotated[int | None, typer.Option(help="Insights per digest (default 5).")] = None,
+    channel: Annotated[list[str] | None, typer.Option(help="An Apprise URL (repeat for more).")] = None,
+    shows: Annotated[str | None, typer.Option(help="Feed ids to follow (default: all).")] = None,
+    skip_confirm: Annotated[bool, typer.Option(help="Admin: no confirmation email.")] = False,
 ) -> None:
+    """Subscribe an address. With PODSIFT_BASE_URL set it must confirm by email first."""
     from podsift.delivery.message import AddressError
     from podsift.subscribers import SubscriberError, add_subscriber
 
     try:
-        sub = add_subscriber(_core(), email, interests, timezone, hour, top)
+        sub = add_subscriber(
+            _core(),
+            email,
+            interests,
+            timezone,
+            hour,
+            top,
+            channels=channel,
+            feed_ids=_shows(shows) or None,
+            skip_confirm=skip_confirm,
+        )
     except (SubscriberError, AddressError) as exc:
         _fail(str(exc))
         return
+    state = "" if sub.confirmed else "; confirmation email sent, nothing goes out until it is confirmed"
     out.print(
-        f"subscribed {sub.email} ({sub.timezone}, {sub.send_hour:02d}:00, top {sub.top_n})", highlight=False
+        f"subscribed {sub.email} ({sub.timezone}, {sub.send_hour:02d}:00, top {sub.top_n}){state}",
+        highlight=False,
     )
 
 
-@subs_app.command("list")
-def subscribers_list() -> None:
-    from podsift.subscribers import list_subscribers
+@subs_app.command("set")
+def subscribers_set(
+    email: str,
+    interests: Annotated[str | None, typer.Option(help="Comma-separated topics, people, companies.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone.")] = None,
+    hour: Annotated[int | None, typer.Option(help="Local hour (0-23).")] = None,
+    top: Annotated[int | None, typer.Option(help="Insights per digest.")] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Apprise URLs (replace the list; '' clears).")
+    ] = None,
+    shows: Annotated[str | None, typer.Option(help="Feed ids to follow, or 'all'.")] = None,
+    paused: Annotated[
+        bool | None, typer.Option("--pause/--resume", help="Pause or resume the digest.")
+    ] = None,
+    email_enabled: Annotated[bool | None, typer.Option("--email/--no-email", help="Send by email.")] = None,
+) -> None:
+    """Change a subscriber's settings; options not given stay as they are."""
+    from podsift.delivery.message import AddressError
+    from podsift.subscribers import SubscriberError, update_subscriber
 
-    table = Table("email", "interests", "timezone", "hour", "top", "active")
-    for sub in list_subscribers(_core()):
+    values = {
+        "interests": interests,
+        "timezone": timezone,
+        "send_hour": hour,
+        "top_n": top,
+        "paused": paused,
+        "email_enabled": email_enabled,
+        "channels": [c for c in channel if c] if channel is not None else None,
+    }
+    changes = {k: v for k, v in values.items() if v is not None}
+    if shows is not None:
+        changes["feed_ids"] = _shows(shows) or None
+    if not changes:
+        _fail("nothing to change (see --help)")
+    try:
+        sub = update_subscriber(_core(), email, **changes)
+    except (SubscriberError, AddressError) as exc:
+        _fail(str(exc))
+        return
+    out.print(f"updated {sub.email}: {', '.join(sorted(changes))}", highlight=False)
+
+
+@subs_app.command("remove")
+def subscribers_remove(email: str) -> None:
+    """Delete a subscriber with their digests and votes."""
+    from podsift.delivery.message import AddressError
+    from podsift.subscribers import SubscriberError, remove_subscriber
+
+    try:
+        remove_subscriber(_core(), email)
+    except (SubscriberError, AddressError) as exc:
+        _fail(str(exc), 1)
+        return
+    out.print(f"removed {email}", highlight=False)
+
+
+@subs_app.command("list")
+def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
+    from podsift.subscribers import channel_key, list_subscribers
+
+    subs = list_subscribers(_core())
+    if as_json:
+        for sub in subs:
+            state = (
+                "unsubscribed"
+                if not sub.active
+                else "unconfirmed"
+                if not sub.confirmed
+                else "paused"
+                if sub.paused
+                else "active"
+            )
+            row = {
+                "email": sub.email,
+                "state": state,
+                "interests": sub.interests,
+                "timezone": sub.timezone,
+                "send_hour": sub.send_hour,
+                "top": sub.top_n,
+                "shows": sub.feed_ids,
+                "suppressed": sub.suppressed,
+                "email_enabled": sub.email_enabled,
+                "channels": [channel_key(c) for c in sub.channels or []],
+            }
+            sys.stdout.write(json.dumps(row) + "\n")
+        return
+    table = Table("email", "state", "interests", "timezone", "hour", "top", "channels")
+    for sub in subs:
+        state = (
+            "unsubscribed"
+            if not sub.active
+            else "unconfirmed"
+            if not sub.confirmed
+            else "paused"
+            if sub.paused
+            else "active"
+        )
+        if sub.suppressed:
+            state += " (email suppressed)"
+        channels = (["email"] if sub.email_enabled else []) + [channel_key(c) for c in sub.channels or []]
         table.add_row(
             sub.email,
+            state,
             sub.interests,
             sub.timezone,
             str(sub.send_hour),
             str(sub.top_n),
-            "yes" if sub.active else "no",
+            ", ".join(channels),
         )
     out.print(table)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    scheduler: Annotated[bool, typer.Option(help="Also scan and deliver on schedule.")] = True,
+    tick: Annotated[float, typer.Option(help="Seconds between scheduler ticks.")] = 60.0,
+) -> None:
+    """Serve the web endpoints (unsubscribe, preferences, feedback, feeds) and run the scheduler."""
+    import uvicorn
+
+    from podsift.scheduler import Scheduler
+    from podsift.web.app import create_web_app
+
+    core = _core()
+    web = create_web_app(core, Scheduler(core, tick) if scheduler else None)
+    uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True)
 
 
 models_app = typer.Typer(no_args_is_help=True, help="Local models (speech to text).")
@@ -378,6 +519,8 @@ def config_command() -> None:
 
     settings = Settings.load()
     values = {k: str(v) for k, v in asdict(settings).items() if k != "extra"}
+    if values.get("secret_key"):
+        values["secret_key"] = "***"
     for key in ("smtp_url", "database_url"):
         parts = urlsplit(values[key])
         if parts.password:
