@@ -238,3 +238,35 @@ def corpus_dir(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"{folder} is not available")
     return folder
+
+
+@dataclass
+class WebServer:
+    base_url: str
+    server: object
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[..., WebServer]]:
+    """`start(core)` serves `podsift serve`'s web app for `core` on 127.0.0.1 (real uvicorn)."""
+    import uvicorn
+
+    from podsift.web.app import create_web_app
+
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(core: App, port: int) -> WebServer:
+        config = uvicorn.Config(create_web_app(core), host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        running.append((server, thread))
+        return WebServer(f"http://127.0.0.1:{port}", server)
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(5)
