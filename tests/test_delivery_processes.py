@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -29,12 +30,21 @@ def run_env(tmp_path: Path, database_url: str, smtp_url: str) -> dict[str, str]:
 
 
 def start_run(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    # Logs go to a file: a pipe nobody reads while waiting would fill and block the child.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process object)
+    proc = subprocess.Popen(
         [sys.executable, "-m", "podsift", "run", "--now", NOW.isoformat()],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def log_of(proc: subprocess.Popen[bytes]) -> str:
+    proc.log.seek(0)  # type: ignore[attr-defined]
+    return proc.log.read().decode(errors="replace")[-3000:]  # type: ignore[attr-defined]
 
 
 def test_kill_9_mid_delivery_then_rerun_loses_nobody(make_core, tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
@@ -52,14 +62,12 @@ def test_kill_9_mid_delivery_then_rerun_loses_nobody(make_core, tmp_path, databa
             deadline = time.monotonic() + 90
             while len(server.messages) < kill_at and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert proc.poll() is None, (
-                f"run ended before {kill_at} messages: {proc.stderr.read().decode()[-2000:]}"
-            )  # type: ignore[union-attr]
+            assert proc.poll() is None, f"run ended before {kill_at} messages: {log_of(proc)}"  # type: ignore[union-attr]
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             kills += 1
         final = start_run(env)
-        assert final.wait(timeout=120) == 0, final.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+        assert final.wait(timeout=120) == 0, log_of(final)  # type: ignore[union-attr]
         per_address = Counter(to for to, _ in server.messages)
         assert set(per_address) == set(emails)  # nobody without a digest
         duplicates = sum(n - 1 for n in per_address.values())
@@ -82,7 +90,7 @@ def test_four_runs_at_once_send_one_message_each(make_core, tmp_path, database_u
         env = run_env(tmp_path, database_url, server.url)
         procs = [start_run(env) for _ in range(4)]
         for proc in procs:
-            assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert proc.wait(timeout=180) == 0, log_of(proc)  # type: ignore[union-attr]
         per_address = Counter(to for to, _ in server.messages)
         assert per_address == Counter({e: 1 for e in emails})
     finally:
