@@ -369,6 +369,26 @@ def serve_command(
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True)
 
 
+admin_app = typer.Typer(no_args_is_help=True, help="The web app's admin account.")
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    user: Annotated[str, typer.Argument(help="Admin user name.")] = "admin",
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+) -> None:
+    """Create (or replace) the admin account; the password is stored as a scrypt hash."""
+    from podsift.web.auth import admin_file, create_admin
+
+    core = _core()
+    try:
+        create_admin(core, user, password)
+    except ValueError as exc:
+        _fail(str(exc))
+    out.print(f"admin {user} saved in {admin_file(core)}", highlight=False)
+
+
 models_app = typer.Typer(no_args_is_help=True, help="Local models (speech to text).")
 app.add_typer(models_app, name="models")
 

@@ -63,6 +63,14 @@ class Settings:
     # A run stops sending after this many connection failures in a row (the mail server
     # is down): the rest stay pending for the next run.
     max_connection_failures: int = 3
+    # Web app (issue 7): the admin account and podcast directories.
+    admin_user: str = "admin"
+    # scrypt hash from `podsift admin create` (stored in $PODSIFT_HOME/admin.json otherwise)
+    admin_password_hash: str = ""
+    itunes_base_url: str = "https://itunes.apple.com"
+    podcastindex_base_url: str = "https://api.podcastindex.org/api/1.0"
+    podcastindex_key: str = ""
+    podcastindex_secret: str = ""
     # Embeddings, clusters, ranking (issue 5; see ranking/score.py for the weights' meaning)
     embeddings: str = "local"
     cluster_window_days: int = 14

@@ -181,6 +181,7 @@ class SubscriberLinks:
     unsubscribe: str
     preferences: str
     feed: str
+    web: str  # today's digest and the archive in the browser
 
     def vote(self, app: App, sub: Subscriber, insight_id: int, vote: int) -> str:
         token = app.tokens().make("feedback", sub.id, sub.token_version, i=insight_id, d=vote)
@@ -196,6 +197,7 @@ def links_for(app: App, sub: Subscriber) -> SubscriberLinks | None:
         unsubscribe=f"{base}/unsubscribe/{tokens.make('unsubscribe', sub.id, sub.token_version)}",
         preferences=f"{base}/preferences/{tokens.make('preferences', sub.id, sub.token_version)}",
         feed=f"{base}/feed/{tokens.make('feed', sub.id, sub.token_version)}.atom",
+        web=f"{base}/me/{tokens.make('preferences', sub.id, sub.token_version)}/today",
     )
 
 

@@ -89,7 +89,12 @@ def digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> Diges
         sub.email,
         day,
         picks,
-        {"unsubscribe_url": links.unsubscribe, "preferences_url": links.preferences, "feed_url": links.feed},
+        {
+            "unsubscribe_url": links.unsubscribe,
+            "preferences_url": links.preferences,
+            "feed_url": links.feed,
+            "web_url": links.web,
+        },
         lambda insight_id, vote: links.vote(app, sub, insight_id, vote),
     )
 

@@ -41,7 +41,9 @@ class DigestEntry:
     @property
     def quote_differs(self) -> bool:
         """Worth showing the quote beside the text (offline insights often are the quote)."""
-        return _words(self.quote) != _words(self.text)
+        from podsift.clusters.signals import strip_speaker
+
+        return _words(self.quote) != _words(strip_speaker(self.text))
 
     @property
     def timestamp(self) -> str:
@@ -59,6 +61,7 @@ class DigestView:
     unsubscribe_url: str | None = None
     preferences_url: str | None = None
     feed_url: str | None = None
+    web_url: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -68,6 +71,7 @@ class DigestView:
             "unsubscribe_url": self.unsubscribe_url,
             "preferences_url": self.preferences_url,
             "feed_url": self.feed_url,
+            "web_url": self.web_url,
         }
 
 

@@ -1,4 +1,4 @@
-"""`podsift serve`: the signed-link endpoints (confirm, unsubscribe, feedback, preferences,
+"""`podsift serve`: the web app (pages.py, admin.py, api.py), the signed-link endpoints (confirm, unsubscribe, feedback, preferences,
 private Atom feed) and, optionally, the in-process scheduler.
 
 Every state change is a POST: a GET (what link scanners and previews do) shows a page with
@@ -63,12 +63,18 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
             if scheduler is not None:
                 scheduler.stop()
 
-    web = FastAPI(title="podsift", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    # Interactive docs would need a CDN script (blocked by the CSP); /openapi.json describes the API.
+    web = FastAPI(title="podsift", lifespan=lifespan, docs_url=None, redoc_url=None)
     web.add_middleware(SecurityHeaders)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     web.state.core = core
     web.state.templates = templates
+    from podsift.web import admin, api, pages
+
+    web.include_router(pages.router)
+    web.include_router(admin.router)
+    web.include_router(api.router)
 
     def page(
         request: Request,
@@ -77,13 +83,10 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
         action: str | None = None,
         button: str = "",
         status: int = 200,
+        links: list[tuple[str, str]] | None = None,
     ) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request,
-            "message.html",
-            {"heading": heading, "text": text, "action": action, "button": button},
-            status_code=status,
-        )
+        context = {"heading": heading, "text": text, "action": action, "button": button, "links": links or []}
+        return templates.TemplateResponse(request, "message.html", context, status_code=status)
 
     def invalid(request: Request, exc: TokenError) -> HTMLResponse:
         return page(request, "Link not valid", f"{exc}. Nothing was changed.", status=400)
@@ -152,10 +155,12 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
             sub = confirm(core, token)
         except TokenError as exc:
             return invalid(request, exc)
+        token = core.tokens().make("preferences", sub.id, sub.token_version)
         return page(
             request,
             "Confirmed",
             f"{sub.email} will get its first digest at {sub.send_hour}:00 ({sub.timezone}).",
+            links=[("Choose your interests and shows", f"/preferences/{token}")],
         )
 
     # --- feedback ---------------------------------------------------------------------------
@@ -184,7 +189,10 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
             _, _, vote = record_vote(core, token)
         except TokenError as exc:
             return invalid(request, exc)
-        return page(request, "Thanks", "Noted: " + ("more like this." if vote > 0 else "less like this."))
+        noted = "Noted: " + ("more like this." if vote > 0 else "less like this.")
+        if request.headers.get("HX-Request"):  # the digest page's buttons swap in this line
+            return HTMLResponse(f'<span role="status" class="ok">{noted}</span>')
+        return page(request, "Thanks", noted)
 
     # --- preferences ------------------------------------------------------------------------
     def preferences_context(sub: Subscriber, token: str) -> dict[str, Any]:
@@ -197,6 +205,8 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
             "sub": sub,
             "feeds": feeds,
             "action": f"/preferences/{token}",
+            "archive_url": f"/me/{token}/today",
+            "nav": [("Today", f"/me/{token}/today"), ("Preferences", f"/preferences/{token}")],
             "feed_url": links.feed if links else "",
             "unsubscribe_url": links.unsubscribe if links else "",
         }

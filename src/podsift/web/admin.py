@@ -1,0 +1,255 @@
+"""Admin pages: sign-in, shows (status, add, OPML in/out, remove, re-scan) and discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from podsift.store import Episode, Feed, Transcript, utcnow
+from podsift.web import auth
+from podsift.web.pages import browser_anchor, core_of, render, with_browser_cookie
+
+router = APIRouter(prefix="/admin")
+NAV = [("Shows", "/admin/shows"), ("Discover", "/admin/discover")]
+
+
+def admin_of(request: Request) -> str | None:
+    return auth.session_user(core_of(request), request.cookies.get(auth.SESSION_COOKIE))
+
+
+def to_login() -> RedirectResponse:
+    return RedirectResponse("/admin/login", status_code=303)
+
+
+def csrf_for(request: Request) -> str:
+    return auth.csrf_token(core_of(request), request.cookies.get(auth.SESSION_COOKIE) or "")
+
+
+async def checked_form(request: Request) -> Any | None:
+    """The POSTed form when the admin is signed in and the CSRF token matches, else None."""
+    form = await request.form()
+    if admin_of(request) is None:
+        return None
+    if not auth.csrf_ok(
+        core_of(request), request.cookies.get(auth.SESSION_COOKIE), str(form.get("csrf", ""))
+    ):
+        return None
+    return form
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    csrf = auth.csrf_token(core_of(request), browser_anchor(request))
+    return with_browser_cookie(request, render(request, "admin_login.html", {"csrf": csrf}))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    core = core_of(request)
+    form = await request.form()
+    csrf = auth.csrf_token(core, browser_anchor(request))
+    if not auth.csrf_ok(core, request.cookies.get(auth.BROWSER_COOKIE), str(form.get("csrf", ""))):
+        return with_browser_cookie(
+            request,
+            render(request, "admin_login.html", {"csrf": csrf, "error": "The form expired; try again."}, 400),
+        )
+    await asyncio.sleep(0.2)  # slows guessing down a little; a proxy should rate-limit too
+    cookie = auth.login(core, str(form.get("user", "")), str(form.get("password", "")))
+    if cookie is None:
+        return render(request, "admin_login.html", {"csrf": csrf, "error": "Wrong user or password."}, 401)
+    response = RedirectResponse("/admin/shows", status_code=303)
+    response.set_cookie(
+        auth.SESSION_COOKIE,
+        cookie,
+        max_age=auth.SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    if await checked_form(request) is None:
+        return to_login()
+    response = RedirectResponse("/admin/login", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE)
+    return response
+
+
+def feed_rows(core: Any) -> list[dict[str, Any]]:
+    with core.session() as session:
+        episodes = dict(
+            session.execute(sa.select(Episode.feed_id, sa.func.count()).group_by(Episode.feed_id)).all()
+        )
+        sources = session.execute(
+            sa.select(Episode.feed_id, Transcript.source, sa.func.count())
+            .join(Transcript, Transcript.episode_id == Episode.id)
+            .group_by(Episode.feed_id, Transcript.source)
+        ).all()
+        feeds = list(session.scalars(sa.select(Feed).order_by(Feed.title, Feed.id)))
+    per_feed: dict[int, dict[str, int]] = {}
+    for feed_id, source, count in sources:
+        per_feed.setdefault(feed_id, {})[source] = count
+    rows = []
+    for f in feeds:
+        counts = per_feed.get(f.id, {})
+        total = sum(counts.values())
+        rows.append(
+            {
+                "id": f.id,
+                "title": f.title,
+                "url": f.url,
+                "status": f.status,
+                "error": f.error_reason,
+                "last_checked": f.last_checked_at.strftime("%Y-%m-%d %H:%M UTC")
+                if f.last_checked_at
+                else None,
+                "next_check": f.next_check_at.strftime("%Y-%m-%d %H:%M UTC") if f.next_check_at else None,
+                "episodes": episodes.get(f.id, 0),
+                "publisher_share": f"{100 * counts.get('publisher', 0) / total:.0f}% of {total}"
+                if total
+                else "–",
+            }
+        )
+    return rows
+
+
+def shows_page(
+    request: Request, message: str | None = None, error: str | None = None, status: int = 200
+) -> Response:
+    if admin_of(request) is None:
+        return to_login()
+    context = {
+        "feeds": feed_rows(core_of(request)),
+        "csrf": csrf_for(request),
+        "nav": NAV,
+        "message": message,
+        "error": error,
+    }
+    return render(request, "admin_shows.html", context, status)
+
+
+@router.get("/shows", response_class=HTMLResponse)
+def shows(request: Request) -> Response:
+    return shows_page(request)
+
+
+@router.post("/shows/add", response_class=HTMLResponse)
+async def add_show(request: Request) -> Response:
+    from podsift.sources.scan import add_feeds
+
+    form = await checked_form(request)
+    if form is None:
+        return (
+            to_login()
+            if admin_of(request) is None
+            else shows_page(request, error="The form expired; try again.", status=400)
+        )
+    url = str(form.get("url", "")).strip()
+    added, problems = await asyncio.to_thread(add_feeds, core_of(request), [url])
+    if problems:
+        return shows_page(request, error="; ".join(problems), status=400)
+    text = f"Following {url}" if added else f"Already following {url}"
+    if request.headers.get("HX-Request"):
+        return HTMLResponse(f'<p role="status" class="ok">{html.escape(text)}</p>')
+    return shows_page(request, message=text)
+
+
+@router.post("/shows/import", response_class=HTMLResponse)
+async def import_opml(request: Request) -> Response:
+    from podsift.sources.scan import import_opml as do_import
+
+    form = await checked_form(request)
+    if form is None:
+        return (
+            to_login()
+            if admin_of(request) is None
+            else shows_page(request, error="The form expired; try again.", status=400)
+        )
+    upload = form.get("opml")
+    data = await upload.read() if hasattr(upload, "read") else b""
+    try:
+        added, problems = await asyncio.to_thread(do_import, core_of(request), data[: 5 * 1024 * 1024])
+    except ValueError as exc:
+        return shows_page(request, error=f"Could not read that OPML: {exc}", status=400)
+    return shows_page(
+        request, message=f"Imported {len(added)} new show(s)", error="; ".join(problems) or None
+    )
+
+
+@router.get("/shows/export.opml")
+def export_opml(request: Request) -> Response:
+    from podsift.sources.scan import export_opml as do_export
+
+    if admin_of(request) is None:
+        return to_login()
+    return Response(
+        do_export(core_of(request)),
+        media_type="text/x-opml; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="podsift.opml"'},
+    )
+
+
+@router.post("/shows/{feed_id}/remove", response_class=HTMLResponse)
+async def remove_show(request: Request, feed_id: int) -> Response:
+    if await checked_form(request) is None:
+        return (
+            to_login()
+            if admin_of(request) is None
+            else shows_page(request, error="The form expired; try again.", status=400)
+        )
+    core = core_of(request)
+    with core.session() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            return shows_page(request, error="No such show", status=404)
+        url = feed.url
+        session.delete(feed)
+        session.commit()
+    return shows_page(request, message=f"Removed {url}")
+
+
+@router.post("/shows/{feed_id}/rescan", response_class=HTMLResponse)
+async def rescan_show(request: Request, feed_id: int) -> Response:
+    if await checked_form(request) is None:
+        return (
+            to_login()
+            if admin_of(request) is None
+            else shows_page(request, error="The form expired; try again.", status=400)
+        )
+    core = core_of(request)
+    with core.session() as session:
+        session.execute(
+            sa.update(Feed)
+            .where(Feed.id == feed_id)
+            .values(next_check_at=utcnow(), etag=None, last_modified=None, body_hash=None)
+        )
+        session.commit()
+    return shows_page(request, message="It will be checked on the next scan")
+
+
+@router.get("/discover", response_class=HTMLResponse)
+async def discover_page(request: Request, q: str = "") -> Response:
+    from podsift.sources.discover import discover
+
+    if admin_of(request) is None:
+        return to_login()
+    shows, episodes, errors = ([], [], [])
+    if q.strip():
+        shows, episodes, errors = await asyncio.to_thread(discover, core_of(request), q.strip()[:200])
+    context = {
+        "q": q,
+        "shows": shows,
+        "episodes": episodes,
+        "errors": errors,
+        "csrf": csrf_for(request),
+        "nav": NAV,
+    }
+    return render(request, "admin_discover.html", context)

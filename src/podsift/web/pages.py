@@ -1,0 +1,322 @@
+"""Subscriber pages: sign-up, today and the archive (by the signed link in every email),
+and the public permalink of each story."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import nh3
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from podsift.core import App
+from podsift.delivery.tokens import TokenError
+from podsift.digests.links import is_web_url, listen_link
+from podsift.digests.view import DigestEntry
+from podsift.store import Cluster, Digest, Episode, Feed, Insight, Subscriber, Transcript, utcnow
+from podsift.web import auth
+
+router = APIRouter()
+PASSAGE_SECONDS = 25.0
+
+
+def core_of(request: Request) -> App:
+    return request.app.state.core  # type: ignore[no-any-return]
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)  # type: ignore[no-any-return]
+
+
+def browser_anchor(request: Request, response: Response | None = None) -> str:
+    """A random per-browser value the public forms' CSRF tokens are bound to."""
+    anchor = request.cookies.get(auth.BROWSER_COOKIE)
+    if not anchor:
+        anchor = secrets.token_urlsafe(16)
+        request.state.new_browser_cookie = anchor
+    return anchor
+
+
+def with_browser_cookie(request: Request, response: Response) -> Response:
+    anchor = getattr(request.state, "new_browser_cookie", None)
+    if anchor:
+        response.set_cookie(
+            auth.BROWSER_COOKIE, anchor, httponly=True, samesite="lax", secure=request.url.scheme == "https"
+        )
+    return response
+
+
+def recent_topics(core: App, limit: int = 20) -> list[str]:
+    """Interest suggestions: topics the extractor gave recent insights, most frequent first."""
+    since = utcnow() - timedelta(days=14)
+    counts: Counter[str] = Counter()
+    with core.session() as session:
+        for (topics,) in session.execute(
+            sa.select(Insight.topics).where(Insight.created_at >= since).limit(2000)
+        ):
+            for topic in topics or []:
+                if isinstance(topic, str) and 2 < len(topic) < 40:
+                    counts[topic.strip().lower()] += 1
+    return [t for t, _ in counts.most_common(limit)]
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> HTMLResponse:
+    return render(request, "home.html", {"nav": [("Sign up", "/signup")]})
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_page(request: Request) -> Response:
+    core = core_of(request)
+    context = {
+        "csrf": auth.csrf_token(core, browser_anchor(request)),
+        "topics": recent_topics(core),
+        "form": {},
+    }
+    return with_browser_cookie(request, render(request, "signup.html", context))
+
+
+@router.post("/signup", response_class=HTMLResponse)
+async def signup(request: Request) -> Response:
+    from podsift.delivery.message import AddressError
+    from podsift.subscribers import SubscriberError, add_subscriber
+
+    core = core_of(request)
+    form = await request.form()
+    anchor = browser_anchor(request)
+    values = {k: str(form.get(k, "")) for k in ("email", "interests", "timezone", "send_hour", "top_n")}
+    context: dict[str, Any] = {
+        "csrf": auth.csrf_token(core, anchor),
+        "topics": recent_topics(core),
+        "form": values,
+    }
+    if not auth.csrf_ok(core, request.cookies.get(auth.BROWSER_COOKIE), str(form.get("csrf", ""))):
+        context["error"] = "The form expired. Please submit it again."
+        return with_browser_cookie(request, render(request, "signup.html", context, 400))
+    try:
+        with core.session() as session:
+            existing = session.scalar(
+                sa.select(Subscriber).where(Subscriber.email == values["email"].strip().lower())
+            )
+        if existing is not None and existing.active:
+            # Say the same as for a new address: the form must not reveal who subscribes.
+            return render(
+                request,
+                "message.html",
+                {
+                    "heading": "Check your email",
+                    "text": "If this address is new, a confirmation link is on its way.",
+                },
+            )
+        add_subscriber(
+            core,
+            values["email"],
+            values["interests"],
+            values["timezone"] or "UTC",
+            int(values["send_hour"] or 7),
+            int(values["top_n"] or 5),
+        )
+    except (SubscriberError, AddressError, ValueError) as exc:
+        context["error"] = str(exc)
+        return with_browser_cookie(request, render(request, "signup.html", context, 400))
+    text = "We sent a confirmation link. Your first digest comes after you confirm."
+    if not core.settings.base_url:
+        text = "You are subscribed."
+    return render(request, "message.html", {"heading": "Check your email", "text": text})
+
+
+def subscriber_or_error(request: Request, token: str) -> Subscriber | HTMLResponse:
+    from podsift.subscribers import subscriber_for
+
+    try:
+        sub, _ = subscriber_for(core_of(request), "preferences", token)
+    except TokenError as exc:
+        return render(request, "message.html", {"heading": "Link not valid", "text": f"{exc}."}, 400)
+    return sub
+
+
+def _timestamp(seconds: float) -> str:
+    return DigestEntry(0, "", "", None, None, None, None, None, seconds, seconds, None, 0.0, "").timestamp
+
+
+def passage(transcript: Transcript | None, start: float, end: float) -> list[dict[str, Any]]:
+    if transcript is None:
+        return []
+    out = []
+    for seg in transcript.segments:
+        s, e = float(seg.get("start", 0)), float(seg.get("end", 0))
+        if e >= start - PASSAGE_SECONDS and s <= end + PASSAGE_SECONDS:
+            out.append(
+                {
+                    "time": _timestamp(s),
+                    "speaker": seg.get("speaker"),
+                    "text": seg.get("text", ""),
+                    "hit": e > start and s < end,
+                }
+            )
+    return out[:40]
+
+
+def vote_path(core: App, sub: Subscriber, insight_id: int, vote: int) -> str:
+    return f"/feedback/{core.tokens().make('feedback', sub.id, sub.token_version, i=insight_id, d=vote)}"
+
+
+def digest_items(core: App, sub: Subscriber, digest: Digest) -> list[dict[str, Any]]:
+    from podsift.delivery.stage import stored_picks
+
+    items = []
+    with core.session() as session:
+        for pick in stored_picks(session, digest):
+            insight, episode = pick.insight, pick.insight.episode
+            transcript = session.scalar(sa.select(Transcript).where(Transcript.episode_id == episode.id))
+            audio = episode.audio_url if episode.audio_url and is_web_url(episode.audio_url) else None
+            entry = DigestEntry(
+                0,
+                insight.text,
+                insight.quote,
+                None,
+                None,
+                None,
+                None,
+                None,
+                insight.start_seconds,
+                insight.end_seconds,
+                None,
+                0.0,
+                "",
+            )
+            items.append(
+                {
+                    "insight_id": insight.id,
+                    "cluster_id": insight.cluster_id,
+                    "text": insight.text,
+                    "quote": insight.quote,
+                    "quote_differs": entry.quote_differs,
+                    "speaker": insight.speaker,
+                    "show": episode.feed.title,
+                    "episode": episode.title,
+                    "timestamp": entry.timestamp,
+                    "start": insight.start_seconds,
+                    # Media fragment: the browser starts the audio at the insight's second.
+                    "audio": f"{audio.split('#', 1)[0]}#t={int(insight.start_seconds)}" if audio else None,
+                    "passage": passage(transcript, insight.start_seconds, insight.end_seconds),
+                    "also_on": pick.also_on,
+                    "why": pick.why,
+                    "up": vote_path(core, sub, insight.id, 1),
+                    "down": vote_path(core, sub, insight.id, -1),
+                }
+            )
+    return items
+
+
+def _digest_page(request: Request, token: str, date: str | None) -> Response:
+    core = core_of(request)
+    sub = subscriber_or_error(request, token)
+    if isinstance(sub, HTMLResponse):
+        return sub
+    with core.session() as session:
+        dates = list(
+            session.scalars(
+                sa.select(Digest.local_date)
+                .where(Digest.subscriber_id == sub.id)
+                .order_by(Digest.local_date.desc())
+                .limit(365)
+            )
+        )
+        day = date or (dates[0] if dates else None)
+        digest = (
+            session.scalar(sa.select(Digest).where(Digest.subscriber_id == sub.id, Digest.local_date == day))
+            if day
+            else None
+        )
+    base = f"/me/{token}"
+    context = {
+        "date": day or "today",
+        "items": digest_items(core, sub, digest) if digest else [],
+        "dates": dates,
+        "base": base,
+        "nav": [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")],
+    }
+    return render(request, "digest_page.html", context, 200 if digest or date is None else 404)
+
+
+@router.get("/me/{token}", response_class=HTMLResponse)
+def me(token: str) -> RedirectResponse:
+    return RedirectResponse(f"/me/{token}/today", status_code=303)
+
+
+@router.get("/me/{token}/today", response_class=HTMLResponse)
+def today(request: Request, token: str) -> Response:
+    return _digest_page(request, token, None)
+
+
+@router.get("/me/{token}/digest/{date}", response_class=HTMLResponse)
+def digest_on(request: Request, token: str, date: str) -> Response:
+    return _digest_page(request, token, date)
+
+
+def cluster_tellings(core: App, cluster_id: int) -> tuple[Cluster, list[dict[str, Any]]] | None:
+    with core.session() as session:
+        cluster = session.get(Cluster, cluster_id)
+        if cluster is None:
+            return None
+        rows = session.execute(
+            sa.select(Insight, Episode, Feed.title)
+            .join(Episode, Episode.id == Insight.episode_id)
+            .join(Feed, Feed.id == Episode.feed_id)
+            .where(Insight.cluster_id == cluster_id)
+            .order_by(Insight.created_at)
+        ).all()
+        tellings = [
+            {
+                "insight_id": i.id,
+                "text": i.text,
+                "quote": i.quote,
+                "speaker": i.speaker,
+                "show": show,
+                "episode": e.title,
+                "start": i.start_seconds,
+                "timestamp": _timestamp(i.start_seconds),
+                "link": listen_link(e.audio_url, e.link, i.start_seconds),
+            }
+            for i, e, show in rows
+        ]
+        return cluster, tellings
+
+
+@router.get("/insight/{cluster_id}", response_class=HTMLResponse)
+def insight_page(request: Request, cluster_id: int) -> HTMLResponse:
+    found = cluster_tellings(core_of(request), cluster_id)
+    if found is None:
+        return render(request, "message.html", {"heading": "Not found", "text": "No such insight."}, 404)
+    cluster, tellings = found
+    notes = ""
+    with core_of(request).session() as session:
+        rep = session.get(Insight, cluster.representative_id) if cluster.representative_id else None
+        if rep is not None and rep.episode.description:
+            # Show notes are publisher HTML: keep plain formatting and links, drop the rest.
+            notes = nh3.clean(
+                rep.episode.description[:5000],
+                tags={"p", "br", "a", "em", "strong", "ul", "ol", "li"},
+                link_rel="noopener noreferrer nofollow",
+                url_schemes={"http", "https"},
+            )
+    headline = next(
+        (t["text"] for t in tellings if t["insight_id"] == cluster.representative_id),
+        tellings[0]["text"] if tellings else "",
+    )
+    return render(
+        request,
+        "insight.html",
+        {
+            "headline": headline,
+            "notes": notes,
+            "shows": cluster.show_count,
+            "first_seen": cluster.first_seen.date().isoformat(),
+            "tellings": tellings,
+        },
+    )
