@@ -167,7 +167,8 @@ def test_sign_up_read_listen_vote_unsubscribe_in_a_browser(
     )
     create_admin(app, "admin", "correct horse battery")
     web = web_server(app, port)
-    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    # A phone, in New Zealand: sign-up should pick the time zone up from the browser.
+    page = browser.new_page(viewport={"width": 390, "height": 844}, timezone_id="Pacific/Auckland")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
@@ -207,10 +208,8 @@ def test_sign_up_read_listen_vote_unsubscribe_in_a_browser(
     assert "Saved" in page.inner_text("main")
     shot(page, "04-preferences")
     with app.session() as s:
-        assert (
-            s.scalar(sa.select(Subscriber.interests).where(Subscriber.email == "reader@example.com"))
-            == "grid batteries, heat pumps"
-        )
+        reader = s.scalar(sa.select(Subscriber).where(Subscriber.email == "reader@example.com"))
+        assert (reader.interests, reader.timezone) == ("grid batteries, heat pumps", "Pacific/Auckland")
 
     # The pipeline runs; the digest arrives by email with a link to read it in the browser.
     # (in a thread: Playwright's sync API keeps an event loop running in this one)
