@@ -295,6 +295,14 @@ def subscribers_remove(email: str) -> None:
     out.print(f"removed {email}", highlight=False)
 
 
+def _state(sub: object) -> str:
+    if not sub.active:  # type: ignore[attr-defined]
+        return "unsubscribed"
+    if not sub.confirmed:  # type: ignore[attr-defined]
+        return "unconfirmed"
+    return "paused" if sub.paused else "active"  # type: ignore[attr-defined]
+
+
 @subs_app.command("list")
 def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
     from podsift.subscribers import channel_key, list_subscribers
@@ -302,15 +310,7 @@ def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON 
     subs = list_subscribers(_core())
     if as_json:
         for sub in subs:
-            state = (
-                "unsubscribed"
-                if not sub.active
-                else "unconfirmed"
-                if not sub.confirmed
-                else "paused"
-                if sub.paused
-                else "active"
-            )
+            state = _state(sub)
             row = {
                 "email": sub.email,
                 "state": state,
@@ -327,15 +327,7 @@ def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON 
         return
     table = Table("email", "state", "interests", "timezone", "hour", "top", "channels")
     for sub in subs:
-        state = (
-            "unsubscribed"
-            if not sub.active
-            else "unconfirmed"
-            if not sub.confirmed
-            else "paused"
-            if sub.paused
-            else "active"
-        )
+        state = _state(sub)
         if sub.suppressed:
             state += " (email suppressed)"
         channels = (["email"] if sub.email_enabled else []) + [channel_key(c) for c in sub.channels or []]

@@ -83,6 +83,13 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def refused(request: Request) -> Response:
+    """Not signed in: to the login page; signed in with a stale or forged CSRF token: 400."""
+    if admin_of(request) is None:
+        return to_login()
+    return shows_page(request, error="The form expired; try again.", status=400)
+
+
 def feed_rows(core: Any) -> list[dict[str, Any]]:
     with core.session() as session:
         episodes = dict(
@@ -147,11 +154,7 @@ async def add_show(request: Request) -> Response:
 
     form = await checked_form(request)
     if form is None:
-        return (
-            to_login()
-            if admin_of(request) is None
-            else shows_page(request, error="The form expired; try again.", status=400)
-        )
+        return refused(request)
     url = str(form.get("url", "")).strip()
     added, problems = await asyncio.to_thread(add_feeds, core_of(request), [url])
     if problems:
@@ -168,11 +171,7 @@ async def import_opml(request: Request) -> Response:
 
     form = await checked_form(request)
     if form is None:
-        return (
-            to_login()
-            if admin_of(request) is None
-            else shows_page(request, error="The form expired; try again.", status=400)
-        )
+        return refused(request)
     upload = form.get("opml")
     data = await upload.read() if hasattr(upload, "read") else b""
     try:
@@ -200,11 +199,7 @@ def export_opml(request: Request) -> Response:
 @router.post("/shows/{feed_id}/remove", response_class=HTMLResponse)
 async def remove_show(request: Request, feed_id: int) -> Response:
     if await checked_form(request) is None:
-        return (
-            to_login()
-            if admin_of(request) is None
-            else shows_page(request, error="The form expired; try again.", status=400)
-        )
+        return refused(request)
     core = core_of(request)
     with core.session() as session:
         feed = session.get(Feed, feed_id)
@@ -219,11 +214,7 @@ async def remove_show(request: Request, feed_id: int) -> Response:
 @router.post("/shows/{feed_id}/rescan", response_class=HTMLResponse)
 async def rescan_show(request: Request, feed_id: int) -> Response:
     if await checked_form(request) is None:
-        return (
-            to_login()
-            if admin_of(request) is None
-            else shows_page(request, error="The form expired; try again.", status=400)
-        )
+        return refused(request)
     core = core_of(request)
     with core.session() as session:
         session.execute(
