@@ -71,6 +71,9 @@ def test_kill_9_mid_delivery_then_rerun_loses_nobody(make_core, tmp_path, databa
         per_address = Counter(to for to, _ in server.messages)
         assert set(per_address) == set(emails)  # nobody without a digest
         duplicates = sum(n - 1 for n in per_address.values())
+        print(
+            f"kill -9 x{kills}: {len(emails)} expected, {len(per_address)} delivered, {duplicates} duplicated, {len(set(emails) - set(per_address))} lost"
+        )
         # At most the one message in flight at each kill goes out twice (same Message-ID).
         assert duplicates <= kills, per_address
         ids = {to: {mid for t, mid in server.messages if t == to} for to in emails}
