@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from podsift.clusters.evaluate import FAMILIES, cross_validate, evaluate, featurise, fit, load_pairs  # noqa: E402
+from podsift.clusters.evaluate import FAMILIES, cross_validate, evaluate, featurise, fit, load_pairs, score  # noqa: E402
 from podsift.clusters.signals import SameStoryModel  # noqa: E402
 from podsift.embeddings import make_embedder  # noqa: E402
 
@@ -51,6 +51,16 @@ def main() -> None:
     )
     borderline = sum(shipped.decide(f) == "borderline" for f in features)
     print(f"borderline pairs (sent to the LLM judge when one is configured): {borderline}/{len(pairs)}")
+    # The most a judge can add: every borderline pair decided right (an upper bound; no
+    # real model runs here).
+    oracle = score(
+        (
+            (shipped.decide(f) == "same") or (shipped.decide(f) == "borderline" and y)
+            for f, y in zip(features, labels, strict=True)
+        ),
+        labels,
+    )
+    print(f"with a perfect judge on those: P={oracle.precision} R={oracle.recall} F1={oracle.f1}")
 
 
 if __name__ == "__main__":

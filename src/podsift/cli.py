@@ -254,6 +254,9 @@ def subscribers_set(
         bool | None, typer.Option("--pause/--resume", help="Pause or resume the digest.")
     ] = None,
     email_enabled: Annotated[bool | None, typer.Option("--email/--no-email", help="Send by email.")] = None,
+    weight: Annotated[
+        list[str] | None, typer.Option(help="FEED_ID=WEIGHT: favour (>1) or mute (0) a show (repeat).")
+    ] = None,
 ) -> None:
     """Change a subscriber's settings; options not given stay as they are."""
     from podsift.delivery.message import AddressError
@@ -271,6 +274,11 @@ def subscribers_set(
     changes = {k: v for k, v in values.items() if v is not None}
     if shows is not None:
         changes["feed_ids"] = _shows(shows) or None
+    if weight:
+        try:
+            changes["feed_weights"] = {int(k): float(v) for k, _, v in (w.partition("=") for w in weight)}
+        except ValueError:
+            _fail("--weight takes FEED_ID=WEIGHT, e.g. --weight 3=1.5")
     if not changes:
         _fail("nothing to change (see --help)")
     try:

@@ -15,7 +15,17 @@ from podsift.delivery.message import parse_address
 from podsift.delivery.tokens import TokenError
 from podsift.store import Feed, Feedback, Insight, Subscriber, utcnow
 
-EDITABLE = ("interests", "timezone", "send_hour", "top_n", "paused", "feed_ids", "channels", "email_enabled")
+EDITABLE = (
+    "interests",
+    "timezone",
+    "send_hour",
+    "top_n",
+    "paused",
+    "feed_ids",
+    "channels",
+    "email_enabled",
+    "feed_weights",
+)
 
 
 class SubscriberError(ValueError):
@@ -62,6 +72,11 @@ def _check(values: dict[str, Any], default_top: int) -> dict[str, Any]:
         values["channels"] = [validate_channel(u) for u in values["channels"] if u.strip()]
     if "interests" in values:
         values["interests"] = (values["interests"] or "").strip()[:2000]
+    if "feed_weights" in values:
+        weights = {str(int(k)): float(v) for k, v in (values["feed_weights"] or {}).items()}
+        if any(not 0 <= w <= 10 for w in weights.values()):
+            raise SubscriberError("show weights must be between 0 (mute) and 10")
+        values["feed_weights"] = weights
     return values
 
 
@@ -141,6 +156,8 @@ def update_subscriber(app: App, email: str, **values: Any) -> Subscriber:
         sub = session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
         if sub is None:
             raise SubscriberError(f"no subscriber {address}")
+        if "feed_weights" in values:  # named shows change; the others keep their weight
+            values["feed_weights"] = {**(sub.feed_weights or {}), **values["feed_weights"]}
         for name, value in values.items():
             setattr(sub, name, value)
         session.commit()
