@@ -233,3 +233,25 @@ def test_subscriber_with_no_vectors_still_gets_a_digest(themed_day) -> None:  # 
     picks = pick(themed_day, "space@example.com", selector)
     assert len(picks) == 5 and themes_of(picks)[0] == "space"
     assert deliver_due(themed_day, DAY1 + timedelta(hours=8)).sent
+
+
+def test_interest_phrases_are_embedded_once_across_runs(themed_day) -> None:  # type: ignore[no-untyped-def]
+    calls: list[list[str]] = []
+    first = make_selector(themed_day)
+    real = first.embedder
+
+    class Counting:
+        name, dimensions = real.name, real.dimensions
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            calls.append(list(texts))
+            return real.embed(texts)
+
+    first.embedder = Counting()
+    first.warm(["space exploration, rockets", "energy storage; renewables", "rockets"])
+    assert sorted(calls[0]) == ["energy storage", "renewables", "rockets", "space exploration"]
+    later = make_selector(themed_day)  # the next run
+    later.embedder = Counting()
+    later.warm(["rockets, heat pumps"])
+    assert calls[1:] == [["heat pumps"]]  # only the new phrase
+    assert abs(float(later._phrases["rockets"] @ first._phrases["rockets"]) - 1.0) < 1e-3

@@ -12,6 +12,7 @@ offline.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -19,13 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from podsift.embeddings import Embedder
+from podsift.embeddings import Embedder, from_blob, to_blob
 from podsift.ranking.pool import CandidatePool, DayView, lexical_relevance
 from podsift.ranking.profiles import SubscriberHistory, VectorLookup, load_histories
 from podsift.ranking.score import RankingWeights, rescale_similarity
-from podsift.store import Insight, Subscriber
+from podsift.store import Insight, PhraseVector, Subscriber
 
 log = logging.getLogger(__name__)
 SHORTLIST = 60
@@ -215,6 +218,10 @@ def _why(phrase: str | None, has_interests: bool, relevance: float, shows: int, 
     return "; ".join(parts)
 
 
+def _phrase_key(phrase: str) -> str:
+    return hashlib.sha256(phrase.encode()).hexdigest()
+
+
 class Selector:
     """Per-run selection: loads the pool and the histories once, embeds each distinct
     interest once, and ranks each subscriber in milliseconds."""
@@ -246,12 +253,43 @@ class Selector:
             self._vectors = VectorLookup(self._pool, name)
         return self._pool
 
-    def warm(self, interests: Iterable[str]) -> None:
-        """Embed every distinct interest phrase in one batch."""
+    def warm(self, interests: Iterable[str], session: Session | None = None) -> None:
+        """Vectors for every distinct interest phrase: stored ones from the database, the
+        rest embedded in one batch and stored (in `session` when the caller holds one: on
+        SQLite a second transaction would wait for the first)."""
         wanted = sorted({p for text in interests for p in interest_phrases(text)} - set(self._phrases))
-        if wanted and self.embedder is not None:
-            for phrase, vector in zip(wanted, self.embedder.embed(wanted), strict=True):
-                self._phrases[phrase] = vector
+        if not wanted or self.embedder is None:
+            return
+        if session is None:
+            with self.sessions() as own:
+                self._load_or_embed(own, wanted, self.embedder)
+        else:
+            self._load_or_embed(session, wanted, self.embedder)
+
+    def _load_or_embed(self, session: Session, wanted: list[str], embedder: Embedder) -> None:
+        keys = {_phrase_key(p): p for p in wanted}
+        for start in range(0, len(wanted), 5000):
+            batch = [_phrase_key(p) for p in wanted[start : start + 5000]]
+            for key, blob in session.execute(
+                sa.select(PhraseVector.phrase_hash, PhraseVector.vector).where(
+                    PhraseVector.model == embedder.name, PhraseVector.phrase_hash.in_(batch)
+                )
+            ):
+                self._phrases[keys[key]] = from_blob(blob)
+        missing = [p for p in wanted if p not in self._phrases]
+        if not missing:
+            return
+        vectors = embedder.embed(missing)
+        for phrase, vector in zip(missing, vectors, strict=True):
+            self._phrases[phrase] = vector
+        session.add_all(
+            PhraseVector(model=embedder.name, phrase_hash=_phrase_key(p), phrase=p[:1000], vector=to_blob(v))
+            for p, v in zip(missing, vectors, strict=True)
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # another process stored some of them first
+            session.rollback()
 
     def prefetch(self, session: Session, subscriber_ids: list[int], now: datetime) -> None:
         """Histories and votes of many subscribers in a few queries."""
@@ -272,7 +310,7 @@ class Selector:
         phrases = interest_phrases(sub.interests)
         usable = self.embedder is not None and self._pool is not None and self._pool.vectors is not None
         if usable and phrases:
-            self.warm([",".join(phrases)])
+            self.warm([",".join(phrases)], session)
         vectors = self._vectors
         recent = now - timedelta(days=self.novelty_days)
         # Today's own digest (a preview or a retry of it) excludes nothing.

@@ -173,6 +173,21 @@ class Cluster(Base):
     members: Mapped[list[Insight]] = relationship(back_populates="cluster")
 
 
+class PhraseVector(Base):
+    """An interest phrase's vector, kept so each phrase is embedded once per model, not once
+    per run (10,000 subscribers' free-text interests would otherwise cost minutes a run)."""
+
+    __tablename__ = "phrase_vectors"
+    __table_args__ = (sa.UniqueConstraint("model", "phrase_hash", name="uq_phrase_vector"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(sa.String(200))
+    phrase_hash: Mapped[str] = mapped_column(sa.String(64))
+    phrase: Mapped[str] = mapped_column(sa.Text)
+    vector: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Feedback(Base):
     """A subscriber's thumbs up (+1) or down (-1) on an insight: a ranking signal."""
 
