@@ -323,7 +323,7 @@ def phase_select(args: argparse.Namespace) -> dict[str, float]:
     picked = 0
     with sessions() as session:
         subscribers = list(session.scalars(sa.select(Subscriber).order_by(Subscriber.id)))
-        selector.warm(s.interests for s in subscribers)
+        selector.warm((s.interests for s in subscribers), session)
         loaded = time.perf_counter()
         selector.pool(session, NOW)
         pool_seconds = time.perf_counter() - loaded
