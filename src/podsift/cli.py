@@ -491,8 +491,11 @@ def run_command(
         f"speech to text: {a.transcribed} transcribed ({a.audio_seconds / 60:.1f} min of audio), "
         f"{a.cached} from cache, {a.waiting} waiting, {len(a.failed)} failed\n"
         f"insights: {i.insights} from {i.episodes} episode(s), {i.dropped_ungrounded} dropped as ungrounded\n"
+        f"stories: {report.clusters.clustered} insight(s) filed, {report.clusters.joined} joined a story told "
+        f"before{'; embeddings failed: ' + report.clusters.error if report.clusters.error else ''}\n"
         f"digests: {len(d.sent)} sent, {d.already_sent} already sent today, {d.empty} with nothing new, "
-        f"{d.not_due} not due yet, {len(d.failed)} failed  ({report.seconds:.1f} s)",
+        f"{d.not_due} not due yet, {len(d.retry_later)} to retry, {len(d.failed)} failed, "
+        f"{d.deferred} deferred  ({report.seconds:.1f} s)",
         highlight=False,
     )
     for email, where in d.locations.items():
@@ -501,6 +504,8 @@ def run_command(
         err.print(f"[yellow]feed {url}[/yellow]: {reason}", highlight=False)
     for email, reason in d.failed.items():
         err.print(f"[red]digest for {email}[/red]: {reason}", highlight=False)
+    for email, reason in d.retry_later.items():
+        err.print(f"[yellow]digest for {email} will be retried[/yellow]: {reason}", highlight=False)
 
 
 @app.command("digest")
