@@ -245,3 +245,12 @@ def test_json_api_is_described_and_guarded(site) -> None:  # type: ignore[no-unt
     story = json.loads(browser.go("GET", f"/api/insights/{cluster_id}")[1])
     assert story["show_count"] == 1 and story["tellings"][0]["quote"].startswith("quote")
     assert browser.go("GET", "/api/insights/999999")[0] == 404
+
+
+def test_sign_up_suggests_what_recent_insights_talk_about(site) -> None:  # type: ignore[no-untyped-def]
+    app, browser = site
+    seed_insights(app, NOW, count=6)
+    page = browser.go("GET", "/signup")[1]
+    options = re.findall(r'<option value="([^"]+)">', page)
+    assert "Texas" in options and "EU AI Act" in options and "Apple Podcasts" in options, options
+    assert "The" not in options and "Grid" not in options
