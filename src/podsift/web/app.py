@@ -27,6 +27,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from podsift.core import App
 from podsift.delivery.tokens import TokenError
 from podsift.store import Digest, Feed, Subscriber, utcnow
+from podsift.web.pages import token_subscriber
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -100,12 +101,10 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
     # --- unsubscribe ------------------------------------------------------------------------
     @web.get("/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
-        from podsift.subscribers import subscriber_for
-
-        try:
-            sub, _ = subscriber_for(core, "unsubscribe", token)
-        except TokenError as exc:
-            return invalid(request, exc)
+        found = token_subscriber(request, "unsubscribe", token)
+        if isinstance(found, HTMLResponse):
+            return found
+        sub, _ = found
         if not sub.active:
             return page(request, "You are unsubscribed", f"{sub.email} gets no more digests.")
         return page(
@@ -131,12 +130,10 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
     # --- double opt-in ----------------------------------------------------------------------
     @web.get("/confirm/{token}", response_class=HTMLResponse)
     def confirm_page(request: Request, token: str) -> HTMLResponse:
-        from podsift.subscribers import subscriber_for
-
-        try:
-            sub, _ = subscriber_for(core, "confirm", token)
-        except TokenError as exc:
-            return invalid(request, exc)
+        found = token_subscriber(request, "confirm", token)
+        if isinstance(found, HTMLResponse):
+            return found
+        sub, _ = found
         if sub.confirmed:
             return page(request, "Confirmed", f"{sub.email} is subscribed.")
         return page(
@@ -166,12 +163,10 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
     # --- feedback ---------------------------------------------------------------------------
     @web.get("/feedback/{token}", response_class=HTMLResponse)
     def feedback_page(request: Request, token: str) -> HTMLResponse:
-        from podsift.subscribers import subscriber_for
-
-        try:
-            _, data = subscriber_for(core, "feedback", token)
-        except TokenError as exc:
-            return invalid(request, exc)
+        found = token_subscriber(request, "feedback", token)
+        if isinstance(found, HTMLResponse):
+            return found
+        _, data = found
         more = data.get("d") == 1
         return page(
             request,
@@ -213,22 +208,20 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
 
     @web.get("/preferences/{token}", response_class=HTMLResponse)
     def preferences_page(request: Request, token: str) -> HTMLResponse:
-        from podsift.subscribers import subscriber_for
-
-        try:
-            sub, _ = subscriber_for(core, "preferences", token)
-        except TokenError as exc:
-            return invalid(request, exc)
+        found = token_subscriber(request, "preferences", token)
+        if isinstance(found, HTMLResponse):
+            return found
+        sub, _ = found
         return templates.TemplateResponse(request, "preferences.html", preferences_context(sub, token))
 
     @web.post("/preferences/{token}", response_class=HTMLResponse)
     async def preferences_save(request: Request, token: str) -> HTMLResponse:
-        from podsift.subscribers import SubscriberError, subscriber_for, update_subscriber
+        from podsift.subscribers import SubscriberError, update_subscriber
 
-        try:
-            sub, _ = subscriber_for(core, "preferences", token)
-        except TokenError as exc:
-            return invalid(request, exc)
+        found = token_subscriber(request, "preferences", token)
+        if isinstance(found, HTMLResponse):
+            return found
+        sub, _ = found
         form = await request.form()
         values: dict[str, Any] = {
             "interests": str(form.get("interests", "")),

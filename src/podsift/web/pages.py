@@ -65,7 +65,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)  # type: ignore[no-any-return]
 
 
-def browser_anchor(request: Request, response: Response | None = None) -> str:
+def browser_anchor(request: Request) -> str:
     """A random per-browser value the public forms' CSRF tokens are bound to."""
     anchor = request.cookies.get(auth.BROWSER_COOKIE)
     if not anchor:
@@ -190,14 +190,17 @@ async def signup(request: Request) -> Response:
     return render(request, "message.html", {"heading": "Check your email", "text": text})
 
 
-def subscriber_or_error(request: Request, token: str) -> Subscriber | HTMLResponse:
+def token_subscriber(
+    request: Request, purpose: str, token: str
+) -> tuple[Subscriber, dict[str, Any]] | HTMLResponse:
+    """The subscriber and payload of a genuine, current link; else the "link not valid" page."""
     from podsift.subscribers import subscriber_for
 
     try:
-        sub, _ = subscriber_for(core_of(request), "preferences", token)
+        return subscriber_for(core_of(request), purpose, token)
     except TokenError as exc:
-        return render(request, "message.html", {"heading": "Link not valid", "text": f"{exc}."}, 400)
-    return sub
+        context = {"heading": "Link not valid", "text": f"{exc}. Nothing was changed."}
+        return render(request, "message.html", context, 400)
 
 
 def _timestamp(seconds: float) -> str:
@@ -276,9 +279,10 @@ def digest_items(core: App, sub: Subscriber, digest: Digest) -> list[dict[str, A
 
 def _digest_page(request: Request, token: str, date: str | None) -> Response:
     core = core_of(request)
-    sub = subscriber_or_error(request, token)
-    if isinstance(sub, HTMLResponse):
-        return sub
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
     with core.session() as session:
         dates = list(
             session.scalars(
