@@ -40,17 +40,24 @@ class DigestEntry:
 
     @property
     def quote_differs(self) -> bool:
-        """Worth showing the quote beside the text (offline insights often are the quote)."""
-        from podsift.clusters.signals import strip_speaker
-
-        return _words(self.quote) != _words(strip_speaker(self.text))
+        return quote_differs(self.quote, self.text)
 
     @property
     def timestamp(self) -> str:
-        total = int(self.start)
-        h, rem = divmod(total, 3600)
-        m, s = divmod(rem, 60)
-        return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+        return format_timestamp(self.start)
+
+
+def quote_differs(quote: str, text: str) -> bool:
+    """Worth showing the quote beside the text (offline insights often are the quote)."""
+    from podsift.clusters.signals import strip_speaker
+
+    return _words(quote) != _words(strip_speaker(text))
+
+
+def format_timestamp(seconds: float) -> str:
+    h, rem = divmod(int(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 @dataclass

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from podsift.clusters.signals import strip_speaker
 from podsift.core import App
 from podsift.delivery.tokens import TokenError
-from podsift.digests.links import is_web_url, listen_link
-from podsift.digests.view import DigestEntry
+from podsift.digests.links import listen_link
+from podsift.digests.view import format_timestamp, quote_differs
 from podsift.store import Cluster, Digest, Episode, Feed, Insight, Subscriber, Transcript, utcnow
 from podsift.web import auth
 
@@ -203,10 +203,6 @@ def token_subscriber(
         return render(request, "message.html", context, 400)
 
 
-def _timestamp(seconds: float) -> str:
-    return DigestEntry(0, "", "", None, None, None, None, None, seconds, seconds, None, 0.0, "").timestamp
-
-
 def passage(transcript: Transcript | None, start: float, end: float) -> list[dict[str, Any]]:
     if transcript is None:
         return []
@@ -216,7 +212,7 @@ def passage(transcript: Transcript | None, start: float, end: float) -> list[dic
         if e >= start - PASSAGE_SECONDS and s <= end + PASSAGE_SECONDS:
             out.append(
                 {
-                    "time": _timestamp(s),
+                    "time": format_timestamp(s),
                     "speaker": seg.get("speaker"),
                     "text": seg.get("text", ""),
                     "hit": e > start and s < end,
@@ -237,36 +233,20 @@ def digest_items(core: App, sub: Subscriber, digest: Digest) -> list[dict[str, A
         for pick in stored_picks(session, digest):
             insight, episode = pick.insight, pick.insight.episode
             transcript = session.scalar(sa.select(Transcript).where(Transcript.episode_id == episode.id))
-            audio = episode.audio_url if episode.audio_url and is_web_url(episode.audio_url) else None
-            entry = DigestEntry(
-                0,
-                insight.text,
-                insight.quote,
-                None,
-                None,
-                None,
-                None,
-                None,
-                insight.start_seconds,
-                insight.end_seconds,
-                None,
-                0.0,
-                "",
-            )
             items.append(
                 {
                     "insight_id": insight.id,
                     "cluster_id": insight.cluster_id,
                     "text": insight.text,
                     "quote": insight.quote,
-                    "quote_differs": entry.quote_differs,
+                    "quote_differs": quote_differs(insight.quote, insight.text),
                     "speaker": insight.speaker,
                     "show": episode.feed.title,
                     "episode": episode.title,
-                    "timestamp": entry.timestamp,
+                    "timestamp": format_timestamp(insight.start_seconds),
                     "start": insight.start_seconds,
                     # Media fragment: the browser starts the audio at the insight's second.
-                    "audio": f"{audio.split('#', 1)[0]}#t={int(insight.start_seconds)}" if audio else None,
+                    "audio": listen_link(episode.audio_url, None, insight.start_seconds),
                     "passage": passage(transcript, insight.start_seconds, insight.end_seconds),
                     "also_on": pick.also_on,
                     "why": pick.why,
@@ -345,7 +325,7 @@ def cluster_tellings(core: App, cluster_id: int) -> tuple[Cluster, list[dict[str
                 "show": show,
                 "episode": e.title,
                 "start": i.start_seconds,
-                "timestamp": _timestamp(i.start_seconds),
+                "timestamp": format_timestamp(i.start_seconds),
                 "link": listen_link(e.audio_url, e.link, i.start_seconds),
             }
             for i, e, show in rows
