@@ -44,22 +44,19 @@ class ClusterIndex:
     def vectors(self) -> np.ndarray:
         return self._vectors[: len(self)]
 
-    def add(self, vector: np.ndarray, cluster_id: int, text: str) -> None:
-        if len(self) == len(self._vectors):
-            grown = np.zeros((len(self._vectors) * 2, self._vectors.shape[1]), dtype=np.float32)
-            grown[: len(self)] = self._vectors
-            self._vectors = grown
-        self._vectors[len(self)] = vector
-        self.cluster_ids.append(cluster_id)
-        self.texts.append(text)
-
-    def add_many(self, vectors: np.ndarray, cluster_ids: Sequence[int], texts: Sequence[str]) -> None:
-        needed = len(self) + len(vectors)
+    def _reserve(self, extra: int) -> None:
+        needed = len(self) + extra
         if needed > len(self._vectors):
             grown = np.zeros((max(needed, len(self._vectors) * 2), self._vectors.shape[1]), dtype=np.float32)
             grown[: len(self)] = self.vectors
             self._vectors = grown
-        self._vectors[len(self) : needed] = vectors
+
+    def add(self, vector: np.ndarray, cluster_id: int, text: str) -> None:
+        self.add_many(vector[None, :], [cluster_id], [text])
+
+    def add_many(self, vectors: np.ndarray, cluster_ids: Sequence[int], texts: Sequence[str]) -> None:
+        self._reserve(len(vectors))
+        self._vectors[len(self) : len(self) + len(vectors)] = vectors
         self.cluster_ids.extend(cluster_ids)
         self.texts.extend(texts)
 

@@ -344,7 +344,3 @@ class Selector:
         )
         objects = pool.insight_objects(session, [int(pool.ids[r.row]) for r in ranked])
         return [Pick(objects[int(pool.ids[r.row])], r.score, r.why, pool.also_on(r.row)) for r in ranked]
-
-    def forget(self, subscriber_id: int) -> None:
-        """Drop a cached history (after a digest for this subscriber was recorded)."""
-        self._histories.pop(subscriber_id, None)
