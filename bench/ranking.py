@@ -273,7 +273,6 @@ def build_database(path: Path, args: argparse.Namespace) -> None:
                         "subscriber_id": s + 1,
                         "local_date": (NOW - timedelta(days=day)).date().isoformat(),
                         "state": "sent",
-                        "attempts": 1,
                         "created_at": NOW - timedelta(days=day),
                     }
                 )

@@ -265,16 +265,9 @@ class Digest(Base):
         sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
     local_date: Mapped[str] = mapped_column(sa.String(10))  # YYYY-MM-DD in the subscriber's zone
-    # pending -> sending -> sent | failed
+    # Summary of its deliveries: sent (on any channel) | failed (on all) | pending.
     state: Mapped[str] = mapped_column(sa.String(16), default="pending")
-    message_id: Mapped[str | None] = mapped_column(sa.String(255))
-    channel: Mapped[str | None] = mapped_column(sa.String(32))
-    location: Mapped[str | None] = mapped_column(sa.Text)  # outbox path, or smtp host
-    error_reason: Mapped[str | None] = mapped_column(sa.Text)
-    attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    claimed_at: Mapped[datetime | None]
-    sent_at: Mapped[datetime | None]
 
     items: Mapped[list[DigestItem]] = relationship(
         back_populates="digest", cascade="all, delete-orphan", order_by="DigestItem.rank"
