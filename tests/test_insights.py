@@ -33,8 +33,8 @@ def test_ground_maps_quote_to_segment_times() -> None:
     t = parse_transcript((FIXTURES / "transcripts" / "policy-signals-12.vtt").read_bytes())
     grounded = ground("compute thresholds are a poor proxy for risk", t)
     assert grounded is not None
-    quote, start, end = grounded
-    assert quote == "Compute thresholds are a poor proxy for risk" and (start, end) == (36.0, 50.0)
+    assert grounded.quote == "Compute thresholds are a poor proxy for risk"
+    assert (grounded.start, grounded.end) == (36.0, 50.0)
     assert ground("a fabricated claim nobody made", t) is None
 
 
@@ -101,15 +101,15 @@ def test_offline_on_real_episodes_is_grounded_and_skips_ads(path: Path) -> None:
     assert len(candidates) == 5
     for c in candidates:
         grounded = ground(c.quote, transcript)
-        assert grounded is not None and grounded[0] == c.quote
-        assert 0 <= grounded[1] <= grounded[2] <= transcript.duration
+        assert grounded is not None and grounded.quote == c.quote
+        assert 0 <= grounded.start <= grounded.end <= transcript.duration
         assert 15 <= len(c.quote.split()) <= 90
         assert not c.quote.rstrip().endswith("?")
         assert (c.speaker or "").lower() != "break"
         for marker in [*SPONSOR_LABELS.get(path.name, []), *INTRO_LABELS]:
             assert marker.lower() not in c.quote.lower(), (marker, c.quote)
     # Spread over the episode, not clustered in one place.
-    starts = sorted(ground(c.quote, transcript)[1] for c in candidates)  # type: ignore[index]
+    starts = sorted(ground(c.quote, transcript).start for c in candidates)  # type: ignore[union-attr]
     assert starts[-1] - starts[0] > transcript.duration * 0.2
 
 

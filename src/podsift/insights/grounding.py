@@ -9,12 +9,14 @@ matches none of them is not in the episode, and its insight is dropped.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
 from podsift.transcripts.model import Transcript
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_STAMP = re.compile(r"\[\d{1,2}:\d{2}(?::\d{2})?\]")
 FUZZY_MIN_SCORE = 90.0
 FUZZY_MAX_QUOTE = 600  # characters; longer "quotes" are paraphrase, not quotation
 
@@ -57,7 +59,7 @@ def _fuzzy(words: list[str], text: str) -> tuple[int, int] | None:
         return None
     first = _word_at(starts, alignment.dest_start)
     last = _word_at(starts, max(alignment.dest_end - 1, alignment.dest_start))
-    return spans[first][0], spans[last][1]
+    return _trim_to_quote((spans[first][0], spans[last][1]), words, text)
 
 
 def _word_at(starts: list[int], offset: int) -> int:
@@ -71,11 +73,46 @@ def _word_at(starts: list[int], offset: int) -> int:
     return lo
 
 
-def ground(quote: str, transcript: Transcript) -> tuple[str, float, float] | None:
-    """(verbatim quote as it stands in the transcript, start s, end s), or None."""
+def strip_labels(quote: str, speakers: set[str]) -> str:
+    """A model's quote without the "[mm:ss]" stamps and "Name:" labels of the prompt's
+    transcript lines, which are not words anyone said."""
+    out = _STAMP.sub(" ", quote).strip()
+    changed = True
+    while changed:
+        changed = False
+        for name in speakers:
+            if out.lower().startswith(name.lower()) and out[len(name) : len(name) + 1] == ":":
+                out, changed = out[len(name) + 1 :].strip(), True
+    return out
+
+
+def _trim_to_quote(span: tuple[int, int], words: list[str], text: str) -> tuple[int, int]:
+    """A fuzzy match may take in a neighbour's words at either end (the previous
+    speaker's "Right." before the quote): drop edge words the quote does not contain."""
+    wanted = set(words)
+    matches = [m for m in _WORD.finditer(text, span[0], span[1])]
+    while len(matches) > 1 and matches[0].group(0).lower() not in wanted:
+        matches.pop(0)
+    while len(matches) > 1 and matches[-1].group(0).lower() not in wanted:
+        matches.pop()
+    return (matches[0].start(), matches[-1].end()) if matches else span
+
+
+@dataclass(frozen=True)
+class Grounded:
+    quote: str  # verbatim, as it stands in the transcript
+    start: float  # seconds
+    end: float
+    speaker: str | None  # the transcript's label where the quote begins, if it has one
+
+
+def ground(quote: str, transcript: Transcript) -> Grounded | None:
+    """Where the quote stands in the episode, or None when it is not in it."""
     text = transcript.text
+    speakers = {s.speaker for s in transcript.segments if s.speaker}
+    quote = strip_labels(quote, speakers)
     span = locate(quote, text)
     if span is None:
         return None
     start, end = transcript.span_times(*span)
-    return text[span[0] : span[1]], start, end
+    return Grounded(text[span[0] : span[1]], start, end, transcript.speaker_at(span[0]))

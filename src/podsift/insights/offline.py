@@ -2,9 +2,11 @@
 
 A passage is one to four consecutive sentences of one speaker's turn. It scores for
 carrying a claim (causal or contrastive structure, specifics such as numbers and names,
-centrality to the episode's vocabulary) and loses for filler, questions, sponsor reads,
-intros/outros and banter. The best non-overlapping passages become insights whose quote is
-the passage verbatim and whose text is the same passage cleaned of disfluencies.
+centrality to the episode's vocabulary) and loses for filler; the quality floor
+(`insights/quality.py`) refuses intros, biographies, sponsor reads, housekeeping, prompts
+and passages that lean on earlier talk, so the best passages that remain become insights.
+The quote is the passage verbatim; the text names the speaker and keeps the passage's one
+or two strongest sentences, cleaned of disfluencies and asides, within 60 words.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from podsift.backends import BackendSpec
+from podsift.insights.quality import ARTEFACT, LEAD_IN, SPONSOR, leans_back, passage_problem
 from podsift.insights.registry import Candidate, EpisodeInfo, register
 from podsift.transcripts.model import Transcript
 
-_SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+[\"'”’)]*|$)")
+# A sentence ends at . ! ? … (with closing quotes) followed by a space or the end: "2.0",
+# "1.5 billion" and "Node.js" stay whole.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)]*(?=\s|$)")
+_ABBREVIATION = re.compile(r"(?:\b(?:mr|mrs|ms|dr|st|vs|etc|inc|jr|sr|prof|approx|no)|\b[A-Z]|e\.g|i\.e)$", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.]*%?")
 
 CLAIM_MARKERS = re.compile(
@@ -40,29 +46,20 @@ FILLER = re.compile(
     r"right\?|laughs|crosstalk)\b",
     re.I,
 )
-SPONSOR = re.compile(
-    r"(brought to you by|sponsored by|our sponsor|this episode is sponsored|thanks to our sponsor|"
-    r"promo code|use code|coupon|discount|free trial|sign up (?:at|today)|visit \S+\.(?:com|fm|io)|"
-    r"\b\w+\.(?:com|fm|io|co)/\S*|support (?:for )?the show|patreon|our partners? at|"
-    r"check (?:them|it) out at|head (?:over )?to \S+\.(?:com|fm|io))",
+# The end of a sponsor read: "Now, back to…", "Anyway…", "Okay, so…".
+BACK_FROM_BREAK = re.compile(
+    r"^(?:now,? )?(?:back to|and we're back|welcome back|anyway|all right|alright|okay,? so|so,? back|"
+    r"let's get back|returning to|where were we)\b",
     re.I,
 )
-INTRO_OUTRO = re.compile(
-    r"(welcome (?:back )?to|thanks for (?:listening|having me|coming on|joining)|great to be here|"
-    r"good to (?:be here|see you|have you)|subscribe|rate (?:and|&) review|see you next time|"
-    r"until next time|this is episode|i'm your host|my co-?host|joining me today|"
-    r"how are you|how's it going|let's (?:get started|dive in|kick)|that's (?:all|it) for|"
-    r"thank you (?:so much|very much)|appreciate (?:it|you)|before we (?:begin|start|get)|"
-    r"on today's (?:show|episode)|in today's episode)",
+# Words that keep a sponsor read going: its offer and its call to action.
+SPONSOR_TALK = re.compile(
+    r"\b(?:sign up|free|try|trial|visit|code|offer|today|plans?|pricing|customers|teams|"
+    r"get started|check (?:it|them) out|learn more|thanks to|sponsor\w*|partner\w*|courses?|you'll (?:learn|build|get|"
+    r"find|love)|our (?:newest|latest)|\w+\.(?:com|fm|io|dev|ai))\b",
     re.I,
 )
-DANGLING_START = re.compile(
-    r"^[\"'“]?(that|this|it|it's|they|them|those|these|he|she|which|so|and|but|or|also|then|there|"
-    r"because|yeah|right|exactly|same|student)\b",
-    re.I,
-)
-# The first straight quote in the passage closes a quotation that began before it.
-CLOSES_A_QUOTE = re.compile(r'^[^"]*[\w.,!?]"(\s|$)')
+OPENING_CONJUNCTION = re.compile(r"^(?:and|so|or|well|now|like|actually)\b", re.I)
 NON_SPEAKERS = re.compile(r"^(break|jingles?|music|ad|sponsor|intro|outro|narrator)$", re.I)
 STOPWORDS = frozenset(
     [
@@ -247,7 +244,10 @@ STOPWORDS = frozenset(
         "i'd",
     ]
 )
-SPONSOR_ZONE_SENTENCES = 8
+SPONSOR_ZONE_MAX = 16  # sentences; a read that runs longer than this is rare
+SPONSOR_QUIET_RUN = 4  # sentences in a row without offer talk: the read is over
+PAUSE_SECONDS = 1.5  # a gap in the audio this long ends a read (an edit point)
+TEXT_MAX_WORDS = 60
 
 
 @dataclass
@@ -257,11 +257,35 @@ class _Sentence:
     text: str
     speaker: str | None
     turn: int
+    time: float = 0.0  # start second of its first segment
+    gap_before: float = 0.0  # silence before it, when it begins a segment
     sponsor: bool = False
+    unusable: bool = False  # carries a transcript artefact: never part of a quote
+
+
+def split_sentences(text: str, begin: int, finish: int) -> list[tuple[int, int]]:
+    """Character spans of the sentences in text[begin:finish]."""
+    spans: list[tuple[int, int]] = []
+    start = begin
+    for match in _SENTENCE_END.finditer(text, begin, finish):
+        before = text[start : match.start()]
+        if match.group(0).startswith(".") and _ABBREVIATION.search(before[-6:]):
+            continue  # "Dr. Smith", "e.g. this", "J. R."
+        spans.append((start, match.end()))
+        start = match.end()
+    if start < finish:
+        spans.append((start, finish))
+    out = []
+    for a, b in spans:
+        raw = text[a:b]
+        lead, body = len(raw) - len(raw.lstrip()), raw.strip()
+        if body:
+            out.append((a + lead, a + lead + len(body)))
+    return out
 
 
 def _turn_sentences(transcript: Transcript) -> list[_Sentence]:
-    """Sentences with offsets, never crossing a change of speaker."""
+    """Sentences with offsets and times, never crossing a change of speaker."""
     sentences: list[_Sentence] = []
     offsets = transcript.offsets()
     segments = transcript.segments
@@ -272,29 +296,62 @@ def _turn_sentences(transcript: Transcript) -> list[_Sentence]:
         while j + 1 < len(segments) and segments[j + 1].speaker == segments[i].speaker:
             j += 1
         begin, finish = offsets[i], offsets[j] + len(segments[j].text)
-        for match in _SENTENCE.finditer(text, begin, finish):
-            raw = match.group(0)
-            lead = len(raw) - len(raw.lstrip())
-            body = raw.strip()
-            if body:
-                s = match.start() + lead
-                sentences.append(_Sentence(s, s + len(body), body, segments[i].speaker, turn))
+        k = i
+        for a, b in split_sentences(text, begin, finish):
+            gap = 0.0
+            while k < j and offsets[k + 1] <= a:
+                k += 1
+                if offsets[k] == a:
+                    gap = segments[k].start - segments[k - 1].end
+            body = text[a:b]
+            sentences.append(
+                _Sentence(a, b, body, segments[i].speaker, turn, segments[k].start, gap, False,
+                          bool(ARTEFACT.search(body)))
+            )
         turn, i = turn + 1, j + 1
-    _mark_sponsor_zones(sentences)
+    mark_sponsor_zones(sentences)
     return sentences
 
 
-def _mark_sponsor_zones(sentences: list[_Sentence]) -> None:
-    """A sponsor read runs on after its trigger phrase: mark the rest of that turn too."""
-    zone_left, zone_turn = 0, -1
+def mark_sponsor_zones(sentences: list[_Sentence]) -> None:
+    """A sponsor read runs from its trigger phrase ("brought to you by") to where the read
+    ends: a change of speaker, a pause (an edit point), a return-from-break phrase ("All
+    right, let's talk about…"), or a run of SPONSOR_QUIET_RUN sentences without the read's
+    offer talk. Whatever way it ends, a trailing run of two or more sentences with no offer
+    talk is the show again, not the read: a read ends on its call to action."""
+    zone: list[_Sentence] = []
+    quiet = 0
+
+    def close() -> None:
+        trailing = quiet if quiet >= 2 else 0
+        for sentence in zone[: len(zone) - trailing]:
+            sentence.sponsor = True
+        zone.clear()
+
     for sentence in sentences:
         if SPONSOR.search(sentence.text):
-            zone_left, zone_turn = SPONSOR_ZONE_SENTENCES, sentence.turn
-        if zone_left and sentence.turn == zone_turn:
-            sentence.sponsor = True
-            zone_left -= 1
-        else:
-            zone_left = 0
+            if zone and sentence.turn != zone[0].turn:
+                close()
+            zone.append(sentence)
+            quiet = 0
+            continue
+        if not zone:
+            continue
+        if (
+            sentence.turn != zone[0].turn
+            or sentence.gap_before >= PAUSE_SECONDS
+            or BACK_FROM_BREAK.match(sentence.text)
+            or len(zone) >= SPONSOR_ZONE_MAX
+        ):
+            close()
+            quiet = 0
+            continue
+        quiet = 0 if SPONSOR_TALK.search(sentence.text) else quiet + 1
+        zone.append(sentence)
+        if quiet >= SPONSOR_QUIET_RUN:
+            close()
+            quiet = 0
+    close()
 
 
 def background_vocabulary(texts: list[str]) -> dict[str, float]:
@@ -325,6 +382,63 @@ def clean_disfluencies(text: str) -> str:
     return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)
 
 
+def drop_asides(text: str) -> str:
+    """Asides a reader can skip: "(…)", " - roughly every night - ", ", basically,"."""
+    out = re.sub(r"\s*\([^)]{0,80}\)", "", text)
+    out = re.sub(r"\s+[-–—]\s+[^-–—.!?]{1,60}?\s+[-–—]\s+", " ", out)
+    out = re.sub(r",?\s*\b(basically|actually|literally|honestly|obviously|like)\b,", ",", out, flags=re.I)
+    out = re.sub(r"^,\s*|(?<=[.!?])\s*,", "", out)
+    return re.sub(r"\s*,\s*,", ",", out)
+
+
+def _trim_words(text: str, limit: int) -> str:
+    """At most `limit` words, cut at the last clause boundary that fits."""
+    words = text.split()
+    if len(words) <= limit:
+        return text
+    head = " ".join(words[:limit])
+    cut = max(head.rfind(","), head.rfind(";"), head.rfind(":"))
+    if cut > len(head) // 2:
+        head = head[:cut]
+    return head.rstrip(" ,;:") + "…"
+
+
+def _sentence_value(text: str) -> float:
+    return (
+        len(CLAIM_MARKERS.findall(text))
+        + 1.2 * min(len(SPECIFICS.findall(text)), 3)
+        - (3.0 if text.rstrip().endswith("?") else 0.0)
+        - (1.0 if len(text.split()) < 6 else 0.0)
+        - (1.0 if not re.search(r"[.!?…][\"'”’)]*$", text.rstrip()) else 0.0)  # cut off mid-sentence
+    )
+
+
+def insight_text(sentences: list[str], speaker: str | None) -> str:
+    """The reader's text for a passage: its strongest one or two sentences (never one that
+    leans on a sentence left out), cleaned, within TEXT_MAX_WORDS words, with the speaker."""
+    cleaned = [drop_asides(clean_disfluencies(LEAD_IN.sub("", s))) for s in sentences]
+    total = sum(len(s.split()) for s in cleaned)
+    best: tuple[float, int, int] | None = None
+    for a in range(len(cleaned)):
+        if a and any(_sentence_value(s) > 0.5 for s in cleaned[:a]):
+            break  # start later only past set-up (a question, a short lead-in), never mid-thought
+        if a and leans_back(sentences[a]):
+            continue
+        for b in range(a, min(a + 2, len(cleaned))):
+            words = sum(len(s.split()) for s in cleaned[a : b + 1])
+            if b > a and (words > TEXT_MAX_WORDS or _sentence_value(cleaned[b]) <= 0.5):
+                break  # a second sentence only when it adds to the claim
+            if words < min(12, total):
+                continue  # "Audio Boom." is not a claim
+            value = sum(_sentence_value(s) for s in cleaned[a : b + 1]) - 0.02 * max(words - 45, 0)
+            if best is None or value > best[0]:
+                best = (value, a, b)
+    a, b = (best[1], best[2]) if best else (0, len(cleaned) - 1)
+    claim = _trim_words(" ".join(cleaned[a : b + 1]), TEXT_MAX_WORDS)
+    claim = claim[:1].upper() + claim[1:]
+    return f"{speaker}: {claim}" if speaker and is_name(speaker) else claim
+
+
 class OfflineExtractor:
     name = "offline"
     uses_background = True  # the stage passes the show's usual vocabulary
@@ -333,6 +447,13 @@ class OfflineExtractor:
         self.min_words, self.max_words = min_words, max_words
 
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]:
+        return [c for c, _, _ in self.propose(episode, transcript, limit)]
+
+    def propose(
+        self, episode: EpisodeInfo, transcript: Transcript, limit: int
+    ) -> list[tuple[Candidate, str, str]]:
+        """The best passages as candidates, each with the sentences just before and after
+        it in the episode (context for a model that refines them)."""
         sentences = _turn_sentences(transcript)
         if not sentences:
             return []
@@ -341,7 +462,7 @@ class OfflineExtractor:
         scored: list[tuple[float, int, int]] = []
         for i in range(len(sentences)):
             for j in range(i, min(i + 4, len(sentences))):
-                if sentences[j].turn != sentences[i].turn:
+                if sentences[j].turn != sentences[i].turn or sentences[j].unusable:
                     break
                 window = sentences[i : j + 1]
                 words = sum(len(s.text.split()) for s in window)
@@ -370,8 +491,10 @@ class OfflineExtractor:
     ) -> float:
         text = " ".join(s.text for s in window)
         speaker = window[0].speaker or ""
-        if any(s.sponsor for s in window) or NON_SPEAKERS.match(speaker.strip()):
+        if any(s.sponsor or s.unusable for s in window) or NON_SPEAKERS.match(speaker.strip()):
             return -10.0
+        if passage_problem(text):
+            return -10.0  # below the floor: never chosen, whatever else it has
         words = text.split()
         n = len(words)
         content = _content_words(text)
@@ -397,18 +520,14 @@ class OfflineExtractor:
             + 0.25 * centrality
             - 0.8 * fillers / max(n / 20, 1)
         )
-        if text.count('"') % 2 or text.count("“") != text.count("”") or CLOSES_A_QUOTE.match(text):
-            score -= 1.5  # starts or ends inside someone's quotation: not self-contained
-        if DANGLING_START.match(window[0].text):
-            score -= 1.5  # "That will come before..." leans on what came before: not self-contained
+        if OPENING_CONJUNCTION.match(text):
+            score -= 0.8  # "And so…", "So…": often continues a thought begun before the passage
+        if text.lstrip()[:1] in "\"“":
+            score -= 1.0  # opens on reported speech: often a scene, not the speaker's claim
         if score > 0:
             score *= 0.3 + distinct  # 1.3 for all-new words, 0.3 for the show's stock phrases
-        if window[-1].text.rstrip().endswith("?"):
-            score -= 2.5
         score -= 1.2 * sum(s.text.rstrip().endswith("?") for s in window[:-1])
-        if INTRO_OUTRO.search(text):
-            score -= 3.0
-        start, _ = transcript.span_times(window[0].start, window[-1].end)
+        start = window[0].time
         if start < 0.03 * duration or start > 0.97 * duration:
             score -= 1.0  # openings and closings are mostly greetings and plugs
         if n < 25:
@@ -421,7 +540,7 @@ class OfflineExtractor:
         sentences: list[_Sentence],
         transcript: Transcript,
         limit: int,
-    ) -> list[Candidate]:
+    ) -> list[tuple[Candidate, str, str]]:
         chosen: list[tuple[float, int, int]] = []
         chosen_words: list[set[str]] = []
         for score, i, j in scored:
@@ -440,19 +559,19 @@ class OfflineExtractor:
         for score, i, j in chosen:
             quote = text[sentences[i].start : sentences[j].end]
             speaker = sentences[i].speaker
-            cleaned = clean_disfluencies(quote)
-            out.append(
-                Candidate(
-                    text=f"{speaker}: {cleaned}" if speaker and _is_name(speaker) else cleaned,
-                    quote=quote,
-                    speaker=speaker,
-                    score=round(max(0.0, min(1.0, score / top)), 4),
-                )
+            before = " ".join(s.text for s in sentences[max(i - 2, 0) : i])
+            after = " ".join(s.text for s in sentences[j + 1 : j + 3])
+            candidate = Candidate(
+                text=insight_text([s.text for s in sentences[i : j + 1]], speaker),
+                quote=quote,
+                speaker=speaker,
+                score=round(max(0.0, min(1.0, score / top)), 4),
             )
+            out.append((candidate, before, after))
         return out
 
 
-def _is_name(speaker: str) -> bool:
+def is_name(speaker: str) -> bool:
     """'Adam Jacob' is a name; 'SPEAKER_2', 'Speaker 1' and 'Break' are not."""
     return not re.match(
         r"^(speaker|spk|guest|host)[ _]?\d*$", speaker.strip(), re.I

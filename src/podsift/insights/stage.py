@@ -12,8 +12,9 @@ from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from podsift.core import App
-from podsift.insights.grounding import ground
-from podsift.insights.offline import background_vocabulary
+from podsift.insights.grounding import Grounded, ground
+from podsift.insights.offline import background_vocabulary, is_name
+from podsift.insights.quality import candidate_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
 from podsift.store import Episode, Insight, utcnow
@@ -28,6 +29,7 @@ class InsightReport:
     episodes: int = 0
     insights: int = 0
     dropped_ungrounded: int = 0
+    dropped_floor: dict[str, int] = field(default_factory=dict)  # refused by the quality floor, by reason
     failed: dict[int, str] = field(default_factory=dict)
 
 
@@ -71,13 +73,13 @@ def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
 
 
 def merge_near_copies(
-    grounded: list[tuple[Candidate, tuple[str, float, float]]], limit: int
-) -> list[tuple[Candidate, tuple[str, float, float]]]:
+    grounded: list[tuple[Candidate, Grounded]], limit: int
+) -> list[tuple[Candidate, Grounded]]:
     """Overlapping chunks and repetitive episodes yield near-copies: keep the best of each."""
-    kept: list[tuple[Candidate, tuple[str, float, float]]] = []
+    kept: list[tuple[Candidate, Grounded]] = []
     for candidate, where in sorted(grounded, key=lambda pair: -pair[0].score):
         if any(
-            fuzz.token_set_ratio(where[0], other[0]) >= 85
+            fuzz.token_set_ratio(where.quote, other.quote) >= 85
             or fuzz.token_set_ratio(candidate.text, c.text) >= 85
             for c, other in kept
         ):
@@ -120,22 +122,26 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
         if grounded is None:
             report.dropped_ungrounded += 1
             continue
-        grounded_candidates.append((candidate, grounded))
+        # The transcript's own label beats the model's guess of who spoke.
+        speaker = grounded.speaker if grounded.speaker and is_name(grounded.speaker) else candidate.speaker
+        problem = candidate_problem(candidate.text, grounded.quote, speaker)
+        if problem:
+            report.dropped_floor[problem] = report.dropped_floor.get(problem, 0) + 1
+            continue
+        grounded_candidates.append((replace(candidate, speaker=speaker), grounded))
     rows: dict[str, Insight] = {}
-    for candidate, (quote, start, end) in merge_near_copies(
-        grounded_candidates, app.settings.insights_per_episode
-    ):
-        quote_hash = hashlib.sha256(quote.encode()).hexdigest()
+    for candidate, where in merge_near_copies(grounded_candidates, app.settings.insights_per_episode):
+        quote_hash = hashlib.sha256(where.quote.encode()).hexdigest()
         rows.setdefault(
             quote_hash,
             Insight(
                 episode_id=episode_id,
                 text=candidate.text,
-                quote=quote,
+                quote=where.quote,
                 quote_hash=quote_hash,
                 speaker=candidate.speaker,
-                start_seconds=start,
-                end_seconds=end,
+                start_seconds=where.start,
+                end_seconds=where.end,
                 score=candidate.score,
                 topics=candidate.tags,
                 importance=candidate.importance,

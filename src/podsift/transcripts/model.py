@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -65,6 +66,12 @@ class Transcript:
             if off < end_char:
                 last = i
         return self.segments[first].start, max(self.segments[last].end, self.segments[first].start)
+
+    def speaker_at(self, char: int) -> str | None:
+        """The speaker label of the segment that holds text[char], if the transcript has one."""
+        offsets = self.offsets()
+        index = max(bisect.bisect_right(offsets, char) - 1, 0)
+        return self.segments[index].speaker if self.segments else None
 
     def content_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
