@@ -24,7 +24,9 @@ def transcript_lines(prompt: str) -> list[tuple[str | None, str]]:
 
 
 def honest_model(prompt: str) -> str:
-    """Picks claim-like lines and quotes them faithfully."""
+    """Picks claim-like lines and quotes them faithfully (refine prompts: refine_answer)."""
+    if "<passage id=" in prompt:
+        return refine_answer(prompt)
     insights = []
     for speaker, text in transcript_lines(prompt):
         words = text.split()
@@ -43,6 +45,21 @@ def honest_model(prompt: str) -> str:
                 }
             )
     return json.dumps({"insights": insights[:4]})
+
+
+PASSAGE = re.compile(r'<passage id="(\d+)" speaker="([^"]*)">.*?<quote>(.*?)</quote>', re.S)
+
+
+def refine_answer(prompt: str) -> str:
+    """Refine mode: keeps passages with a claim word, writes them up naming the speaker."""
+    items = []
+    for pid, speaker, quote in PASSAGE.findall(prompt):
+        who = speaker if not speaker.startswith("unknown") else "A speaker on the show"
+        claim = " ".join(quote.split()[:16]).rstrip(".,")
+        keep = bool(re.search(r"\b(because|will|means|must|more|less|\d)\b", quote))
+        items.append({"id": int(pid), "keep": keep, "score": 0.8 if keep else 0.1, "reason": "scripted",
+                      "insight": f"{who} says that {claim[0].lower() + claim[1:]}. This matters for the field." if keep else ""})
+    return json.dumps({"items": items})
 
 
 def obedient_model(prompt: str) -> str:

@@ -12,16 +12,16 @@ import sqlalchemy as sa
 
 from podsift.insights.llm.parse import InvalidAnswer, parse_answer, to_candidates
 from podsift.insights.llm.prompt import (
-    INSIGHT_SCHEMA,
     PROMPT_VERSION,
     build_messages,
     chunk_segments,
     estimate_tokens,
+    insight_schema,
 )
 from podsift.insights.registry import EpisodeInfo
 from podsift.pipeline import run
 from podsift.sources.scan import add_feeds
-from podsift.store import Episode, Insight, LLMCall
+from podsift.store import Episode, Insight, LLMCall, LLMRequest
 from podsift.transcripts.model import Segment
 from podsift.transcripts.parsers import parse_transcript
 from tests.conftest import CORPUS, FIXTURES
@@ -172,7 +172,7 @@ def serve_episode(http_server, transcript: str = "policy-signals-12.vtt", guid: 
 def openai_core(make_core, http_server, llm, settings: dict[str, object] | None = None, **options: object):  # type: ignore[no-untyped-def]
     query = "&".join(
         f"{k}={v}"
-        for k, v in {"base_url": llm.base_url, "api_key": "sk-test", "retries": 2, **options}.items()
+        for k, v in {"base_url": llm.base_url, "api_key": "sk-test", "retries": 2, "mode": "full", **options}.items()
     )
     return make_core(
         allow_hosts=(http_server.host,), llm=f"openai:test-model?{query}", asr="none", **(settings or {})
@@ -195,9 +195,9 @@ def test_openai_extraction_requests_grounding_and_cache(http_server, make_core, 
         request["response_format"]["type"] == "json_schema"
         and request["response_format"]["json_schema"]["strict"] is True
     )
-    assert set(request["response_format"]["json_schema"]["schema"]["properties"]) == set(
-        INSIGHT_SCHEMA["properties"]
-    )  # type: ignore[arg-type]
+    sent = request["response_format"]["json_schema"]["schema"]
+    assert sent == insight_schema(sent["properties"]["insights"]["maxItems"])  # every limit checked is sent
+    assert request["max_tokens"] <= 1024
     assert llm.headers[0]["authorization"] == "Bearer sk-test"
     assert '"people": ["Daniel Reyes"]' in request["messages"][1]["content"]
     found = insights(app)
@@ -272,12 +272,16 @@ def test_re_ask_recovers(http_server, make_core, llm) -> None:  # type: ignore[n
 def test_timeout_marks_llm_failed_and_the_run_goes_on(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
     serve_episode(http_server)
     llm.script = [2.0]
-    app = openai_core(make_core, http_server, llm, timeout=0.5, retries=0)
+    app = openai_core(make_core, http_server, llm, timeout=0.5, retries=2)
     add_feeds(app, [http_server.url("/policy.xml")])
-    run(app, NOW)
+    report = run(app, NOW)
+    assert len(llm.requests) == 1  # a timed-out request is not sent again in the same run
     with app.session() as s:
-        state, reason = s.execute(sa.select(Episode.state, Episode.error_reason)).one()
-    assert state == "llm_failed" and "Timeout" in reason
+        state, reason, retry_at = s.execute(sa.select(Episode.state, Episode.error_reason, Episode.retry_at)).one()
+        logged = s.execute(sa.select(LLMRequest.outcome, LLMRequest.tokens_in)).all()
+    assert state == "llm_failed" and "timed out" in reason and list(report.insights.failed) == [1]
+    assert retry_at is not None and retry_at > NOW
+    assert logged and logged[0][0] == "timeout" and logged[0][1] > 100  # counted though unanswered
 
 
 def test_fabricated_quotes_are_dropped_and_counted(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
@@ -325,7 +329,7 @@ def test_anthropic_messages_backend(http_server, make_core, llm) -> None:  # typ
     app = make_core(
         allow_hosts=(http_server.host,),
         asr="none",
-        llm=f"anthropic:claude-test?base_url={llm.anthropic_url}&api_key=ak-test",
+        llm=f"anthropic:claude-test?base_url={llm.anthropic_url}&api_key=ak-test&mode=full",
     )
     add_feeds(app, [http_server.url("/policy.xml")])
     run(app, NOW)
@@ -377,7 +381,8 @@ def test_budget_stops_the_run_and_leaves_episodes_for_later(http_server, make_co
     app = openai_core(make_core, http_server, llm, price_in=1000.0, budget_usd=0.01)
     add_feeds(app, [http_server.url("/policy.xml"), http_server.url("/grid.xml")])
     report = run(app, NOW)
-    assert len(llm.requests) == 1 and "cost budget" in next(iter(report.insights.failed.values()))
+    assert len(llm.requests) == 1 and report.insights.waiting == 1
+    assert "cost budget" in (report.insights.stopped or "") and report.insights.failed == {}
     with app.session() as s:
         states = sorted(s.scalars(sa.select(Episode.state)))
     assert states == ["extracted", "transcribed"]  # the second waits for the next run, not failed

@@ -23,6 +23,8 @@ feeds_app = typer.Typer(no_args_is_help=True, help="Follow, list and export show
 subs_app = typer.Typer(no_args_is_help=True, help="People who get digests.")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(subs_app, name="subscribers")
+episodes_app = typer.Typer(no_args_is_help=True, help="Episodes whose processing failed.")
+app.add_typer(episodes_app, name="episodes")
 out = Console()
 err = Console(stderr=True)
 
@@ -51,6 +53,10 @@ def _parse_now(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+NOISY_LIBRARIES = ("httpx", "httpx2", "httpcore", "openai", "anthropic", "urllib3", "faster_whisper",
+                   "sentence_transformers", "apprise", "alembic", "uvicorn.access")  # fmt: skip
+
+
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False) -> None:
     logging.basicConfig(
@@ -58,6 +64,9 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log eac
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:  # libraries' INFO lines (every HTTP request, model loads) only with -v
+        for name in NOISY_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # --- feeds --------------------------------------------------------------------------------
@@ -413,26 +422,27 @@ def models_install(
 
 @app.command("stats")
 def stats_command() -> None:
-    """Tokens and cost of model calls, per episode."""
-    from podsift.insights.stats import usage_by_episode
+    """Every model request (answered or not), its tokens and seconds; cost per episode."""
+    from podsift.insights.stats import usage_by_episode, usage_by_model
 
-    rows = usage_by_episode(_core())
-    table = Table("show", "episode", "model", "calls", "tokens in", "tokens out", "cost (USD)")
+    core = _core()
+    models = Table("model", "purpose", "requests", "failed", "tokens in", "tokens out", "seconds",
+                   "guard trips", "fell back")  # fmt: skip
+    for m in usage_by_model(core):
+        models.add_row(m.model, m.purpose, str(m.requests), str(m.failed), str(m.tokens_in), str(m.tokens_out),
+                       f"{m.seconds:.0f}", str(m.guard_trips), str(m.guard_fallbacks))  # fmt: skip
+    out.print(models)
+    rows = usage_by_episode(core)
+    table = Table("show", "episode", "model", "requests", "failed", "tokens in", "tokens out", "cost (USD)")
     for r in rows:
-        table.add_row(
-            r.show or "",
-            r.episode or "",
-            r.model,
-            str(r.calls),
-            str(r.tokens_in),
-            str(r.tokens_out),
-            f"{r.cost_usd:.4f}",
-        )
+        table.add_row(r.show or "", r.episode or "", r.model, str(r.calls), str(r.failed), str(r.tokens_in),
+                      str(r.tokens_out), f"{r.cost_usd:.4f}")  # fmt: skip
     table.add_row(
         "total",
         "",
         "",
         str(sum(r.calls for r in rows)),
+        str(sum(r.failed for r in rows)),
         str(sum(r.tokens_in for r in rows)),
         str(sum(r.tokens_out for r in rows)),
         f"{sum(r.cost_usd for r in rows):.4f}",
@@ -490,7 +500,9 @@ def run_command(
         f"transcripts: {t.fetched} fetched, {t.needs_asr} need speech-to-text, {t.skipped} skipped\n"
         f"speech to text: {a.transcribed} transcribed ({a.audio_seconds / 60:.1f} min of audio), "
         f"{a.cached} from cache, {a.waiting} waiting, {len(a.failed)} failed\n"
-        f"insights: {i.insights} from {i.episodes} episode(s), {i.dropped_ungrounded} dropped as ungrounded\n"
+        f"insights: {i.insights} from {i.episodes} episode(s), {i.dropped_ungrounded} dropped as ungrounded, "
+        f"{sum(i.dropped_floor.values())} below the quality floor{_reasons(i.dropped_floor)}, "
+        f"{len(i.failed)} episode(s) failed (retried on a later run), {i.waiting} waiting for the next run\n"
         f"stories: {report.clusters.clustered} insight(s) filed, {report.clusters.joined} joined a story told "
         f"before{'; embeddings failed: ' + report.clusters.error if report.clusters.error else ''}\n"
         f"digests: {len(d.sent)} sent, {d.already_sent} already sent today, {d.empty} with nothing new, "
@@ -502,10 +514,41 @@ def run_command(
         out.print(f"  {email} -> {where}", highlight=False)
     for url, reason in s.failed.items():
         err.print(f"[yellow]feed {url}[/yellow]: {reason}", highlight=False)
+    if i.stopped:
+        err.print(f"[yellow]extraction stopped early[/yellow]: {i.stopped}", highlight=False)
+    for episode_id, reason in i.failed.items():
+        err.print(f"[yellow]episode {episode_id} extraction failed[/yellow]: {reason[:300]}", highlight=False)
     for email, reason in d.failed.items():
         err.print(f"[red]digest for {email}[/red]: {reason}", highlight=False)
     for email, reason in d.retry_later.items():
         err.print(f"[yellow]digest for {email} will be retried[/yellow]: {reason}", highlight=False)
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return f" ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})" if counts else ""
+
+
+@episodes_app.command("retry")
+def episodes_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Episode ids (default: every failed one).")] = None,
+) -> None:
+    """Queue failed insight extractions again for the next run."""
+    from podsift.insights.stage import requeue_failed
+
+    count = requeue_failed(_core(), ids or None)
+    out.print(f"{count} episode(s) queued for extraction again", highlight=False)
+
+
+@episodes_app.command("failed")
+def episodes_failed() -> None:
+    """Episodes whose extraction failed, with the reason and the next try."""
+    from podsift.insights.stage import failed_episodes
+
+    table = Table("id", "show", "episode", "attempts", "next try (UTC)", "reason")
+    for row in failed_episodes(_core()):
+        table.add_row(str(row.id), row.show or "", row.title or "", str(row.attempts),
+                      row.retry_at.strftime("%Y-%m-%d %H:%M") if row.retry_at else "-", (row.reason or "")[:120])  # fmt: skip
+    out.print(table)
 
 
 @app.command("digest")

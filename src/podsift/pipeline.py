@@ -42,11 +42,7 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     delivery = deliver_due(app, now)
     speech = transcribe_pending(app)
     if speech.transcribed or speech.cached:
-        later = extract_insights(app, now)
-        insights.episodes += later.episodes
-        insights.insights += later.insights
-        insights.dropped_ungrounded += later.dropped_ungrounded
-        insights.failed.update(later.failed)
+        insights.merge(extract_insights(app, now))
         later_clusters = cluster_insights(app, now)
         clusters.clustered += later_clusters.clustered
         clusters.joined += later_clusters.joined

@@ -54,6 +54,9 @@ class Settings:
     digest_top: int = 5
     lookback_days: int = 7
     insights_per_episode: int = 8
+    # A run spends at most this long extracting (a slow local model takes minutes per
+    # episode); the rest waits for the next run. 0: no limit.
+    extract_budget_seconds: float = 3600.0
     # Delivery (issue 6). With a base URL, emails carry signed unsubscribe, preferences and
     # feedback links to `podsift serve`, and new subscribers must confirm their address.
     base_url: str = ""

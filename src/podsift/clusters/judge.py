@@ -13,8 +13,8 @@ import json
 import logging
 from typing import Any, Protocol
 
-from podsift.insights.llm.clients import ChatClient
-from podsift.insights.llm.extractor import CachedCall, CallStore
+from podsift.insights.llm.clients import ChatClient, ChatTimeout
+from podsift.insights.llm.extractor import CachedCall, CallStore, RequestEntry
 
 log = logging.getLogger(__name__)
 JUDGE_VERSION = "same-story-1"
@@ -58,12 +58,19 @@ class LLMStoryJudge:
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": f"<claim_a>{first}</claim_a>\n<claim_b>{second}</claim_b>"},
         ]
+        entry = RequestEntry(self.name, "judge", "ok")
         try:
-            result = self.client.complete(messages, JUDGE_SCHEMA)
-        except Exception as exc:  # after the SDK's own retries
+            result = self.client.complete(messages, JUDGE_SCHEMA, max_tokens=120)
+        except Exception as exc:  # timeouts, refusals after the client's own retries
             log.warning("same-story judge failed: %s: %s", type(exc).__name__, exc)
+            entry.outcome = "timeout" if isinstance(exc, ChatTimeout) else "error"
+            entry.detail = f"{type(exc).__name__}: {exc}"[:500]
+            self.store.log_request(entry)
             return None
         verdict = _parse(result.text)
+        entry.tokens_in, entry.tokens_out, entry.seconds = result.tokens_in, result.tokens_out, result.seconds
+        entry.outcome = "ok" if verdict is not None else ("truncated" if result.truncated else "invalid")
+        self.store.log_request(entry)
         if verdict is not None:
             self.store.put(
                 key, None, self.name, CachedCall(result.text, result.tokens_in, result.tokens_out), 0.0

@@ -413,9 +413,9 @@ def _sentence_value(text: str) -> float:
     )
 
 
-def insight_text(sentences: list[str], speaker: str | None) -> str:
-    """The reader's text for a passage: its strongest one or two sentences (never one that
-    leans on a sentence left out), cleaned, within TEXT_MAX_WORDS words, with the speaker."""
+def claim_span(sentences: list[str]) -> tuple[int, int]:
+    """The passage's strongest one or two sentences (never one that leans on a sentence
+    left out, never a second that adds nothing), within TEXT_MAX_WORDS words."""
     cleaned = [drop_asides(clean_disfluencies(LEAD_IN.sub("", s))) for s in sentences]
     total = sum(len(s.split()) for s in cleaned)
     best: tuple[float, int, int] | None = None
@@ -428,13 +428,20 @@ def insight_text(sentences: list[str], speaker: str | None) -> str:
             words = sum(len(s.split()) for s in cleaned[a : b + 1])
             if b > a and (words > TEXT_MAX_WORDS or _sentence_value(cleaned[b]) <= 0.5):
                 break  # a second sentence only when it adds to the claim
-            if words < min(12, total):
-                continue  # "Audio Boom." is not a claim
             value = sum(_sentence_value(s) for s in cleaned[a : b + 1]) - 0.02 * max(words - 45, 0)
+            if words < min(12, total):
+                value -= 2.0  # "Audio Boom." is not a claim
             if best is None or value > best[0]:
                 best = (value, a, b)
-    a, b = (best[1], best[2]) if best else (0, len(cleaned) - 1)
-    claim = _trim_words(" ".join(cleaned[a : b + 1]), TEXT_MAX_WORDS)
+    return (best[1], best[2]) if best else (0, len(cleaned) - 1)
+
+
+def insight_text(sentences: list[str], speaker: str | None) -> str:
+    """The reader's text for a passage: its claim span, cleaned, within TEXT_MAX_WORDS
+    words, with the speaker's name."""
+    a, b = claim_span(sentences)
+    cleaned = [drop_asides(clean_disfluencies(LEAD_IN.sub("", s))) for s in sentences[a : b + 1]]
+    claim = _trim_words(" ".join(cleaned), TEXT_MAX_WORDS)
     claim = claim[:1].upper() + claim[1:]
     return f"{speaker}: {claim}" if speaker and is_name(speaker) else claim
 
@@ -546,6 +553,11 @@ class OfflineExtractor:
         for score, i, j in scored:
             if len(chosen) >= limit or score <= 0:
                 break
+            # The quote is what the text says: a window of three claims gives its strongest,
+            # and leaves the others free to be chosen on their own.
+            a, b = claim_span([s.text for s in sentences[i : j + 1]])
+            if sum(len(s.text.split()) for s in sentences[i + a : i + b + 1]) >= self.min_words:
+                i, j = i + a, i + b
             if any(not (j < ci or i > cj) for _, ci, cj in chosen):
                 continue  # overlaps a passage already taken
             words = set(_content_words(" ".join(s.text for s in sentences[i : j + 1])))

@@ -194,8 +194,8 @@ def passage_problem(text: str) -> str | None:
 def written_problem(text: str, speaker: str | None = None) -> str | None:
     """Why a written insight (a model's or the offline text) may not go into a digest."""
     body = text
-    if speaker and body.lower().startswith(speaker.lower()):
-        body = body[len(speaker) :].lstrip(" :,-—")
+    if speaker and body.lower().startswith(speaker.lower() + ":"):  # the offline "Name: claim"
+        body = body[len(speaker) + 1 :].lstrip()
     words = re.findall(r"[\w'’%$.-]+", body)
     if len(words) < 8:
         return "too-short"  # "Jeff Smith", "Jeff Smith is the host." are not claims

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from rapidfuzz import fuzz
@@ -31,6 +32,18 @@ class InsightReport:
     dropped_ungrounded: int = 0
     dropped_floor: dict[str, int] = field(default_factory=dict)  # refused by the quality floor, by reason
     failed: dict[int, str] = field(default_factory=dict)
+    waiting: int = 0  # left for the next run (wall-time or token budget spent)
+    stopped: str | None = None  # why extraction stopped early, if it did
+
+    def merge(self, other: InsightReport) -> None:
+        self.episodes += other.episodes
+        self.insights += other.insights
+        self.dropped_ungrounded += other.dropped_ungrounded
+        for reason, count in other.dropped_floor.items():
+            self.dropped_floor[reason] = self.dropped_floor.get(reason, 0) + count
+        self.failed.update(other.failed)
+        self.waiting = other.waiting
+        self.stopped = other.stopped or self.stopped
 
 
 def episode_info(episode: Episode) -> EpisodeInfo:
@@ -46,30 +59,101 @@ def episode_info(episode: Episode) -> EpisodeInfo:
     )
 
 
+RETRY_BASE_MINUTES = 30  # then 2 h, 8 h, 24 h: a model server that was down gets time to recover
+RETRY_MAX_ATTEMPTS = 5
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return timedelta(minutes=min(RETRY_BASE_MINUTES * 4 ** max(attempts - 1, 0), 24 * 60))
+
+
 def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
+    """Extract from every transcribed episode, and from failed ones whose retry time has
+    come, oldest first, within the run's wall-time budget for extraction."""
     report = InsightReport()
     now = now or utcnow()
+    budget = app.settings.extract_budget_seconds
     with app.session() as session:
-        ids = list(
-            session.scalars(sa.select(Episode.id).where(Episode.state == "transcribed").order_by(Episode.id))
+        due = sa.or_(
+            Episode.state == "transcribed",
+            sa.and_(
+                Episode.state == "llm_failed",
+                Episode.attempts < RETRY_MAX_ATTEMPTS,
+                sa.or_(Episode.retry_at.is_(None), Episode.retry_at <= now),
+            ),
         )
-    with progress("extracting insights", len(ids)) as bar:
-        for episode_id in ids:
+        work = session.execute(
+            sa.select(Episode.id, Episode.duration_seconds).where(due).order_by(Episode.id)
+        ).all()
+    started = time.monotonic()
+    weights = [float(duration or 1800) for _, duration in work]  # remaining time scales with audio
+    with progress("extracting insights", len(work), weights) as bar:
+        for (episode_id, _), weight in zip(work, weights, strict=True):
+            if budget and time.monotonic() - started > budget:
+                report.waiting = len(work) - bar.done
+                report.stopped = f"the extraction budget of {budget:.0f} s for this run is spent"
+                log.warning("%s; %d episode(s) wait for the next run", report.stopped, report.waiting)
+                break
             try:
                 _extract_one(app, episode_id, report, now)
             except BudgetExhausted as exc:
-                report.failed[episode_id] = str(exc)
-                log.warning("%s; %d episode(s) wait for the next run", exc, len(ids) - report.episodes)
+                report.waiting, report.stopped = len(work) - bar.done, str(exc)
+                log.warning("%s; %d episode(s) wait for the next run", exc, report.waiting)
                 break
-            except ExtractionError as exc:  # invalid answers, API errors after retries
-                app.mark_episode(episode_id, "llm_failed", str(exc))
+            except ExtractionError as exc:  # the model server down, every request refused
+                _mark_llm_failed(app, episode_id, str(exc), now)
                 report.failed[episode_id] = str(exc)
             except Exception as exc:  # one bad episode never stops the run
                 log.exception("insight extraction failed for episode %s", episode_id)
                 app.mark_episode(episode_id, "failed", f"extraction: {type(exc).__name__}: {exc}")
                 report.failed[episode_id] = str(exc)
-            bar.advance()
+            bar.advance(weight=weight)
     return report
+
+
+def _mark_llm_failed(app: App, episode_id: int, reason: str, now: datetime) -> None:
+    with app.session() as session:
+        episode = session.get_one(Episode, episode_id)
+        episode.attempts += 1
+        episode.state, episode.error_reason = "llm_failed", reason[:2000]
+        episode.retry_at = now + retry_delay(episode.attempts)
+        session.commit()
+
+
+@dataclass
+class FailedEpisode:
+    id: int
+    show: str | None
+    title: str | None
+    attempts: int
+    retry_at: datetime | None
+    reason: str | None
+
+
+def failed_episodes(app: App) -> list[FailedEpisode]:
+    from podsift.store import Feed
+
+    with app.session() as session:
+        rows = session.execute(
+            sa.select(Episode.id, Feed.title, Episode.title, Episode.attempts, Episode.retry_at, Episode.error_reason)
+            .join(Feed, Feed.id == Episode.feed_id)
+            .where(Episode.state == "llm_failed")
+            .order_by(Episode.id)
+        ).all()
+    return [FailedEpisode(*row) for row in rows]
+
+
+def requeue_failed(app: App, episode_ids: list[int] | None = None) -> int:
+    """Put failed extractions (all, or these) back in the queue for the next run."""
+    with app.session() as session:
+        query = sa.update(Episode).where(Episode.state == "llm_failed")
+        if episode_ids:
+            query = query.where(Episode.id.in_(episode_ids))
+        result = session.execute(
+            query.values(state="transcribed", attempts=0, retry_at=None, error_reason=None)
+        )
+        session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def merge_near_copies(
@@ -109,7 +193,7 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
     # Read, extract, write: no transaction stays open while a model is thinking.
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state != "transcribed" or episode.transcript is None:
+        if episode.state not in ("transcribed", "llm_failed") or episode.transcript is None:
             return
         transcript = load_transcript(episode.transcript)
         info = episode_info(episode)
@@ -153,10 +237,10 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
         )
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state != "transcribed":
+        if episode.state not in ("transcribed", "llm_failed"):
             return  # another worker finished it meanwhile
         session.add_all(rows.values())
-        episode.state = "extracted"
+        episode.state, episode.retry_at, episode.error_reason = "extracted", None, None
         session.commit()
     report.insights += len(rows)
     report.episodes += 1

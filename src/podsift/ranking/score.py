@@ -18,8 +18,10 @@ For each eligible insight (one per story cluster), every feature lies in [0, 1]:
 A subscriber with no interests has w_r = 0 and the other weights scaled to the same total, so
 they get the strongest, most corroborated stories. The top N are then picked by maximal
 marginal relevance: each next pick maximises score − diversity × (highest cosine to a pick
-already made) − same_show × (picks already from its show); never two from one cluster, and a
-second from one episode only when nothing else is left.
+already made) − same_show × (picks already from its show) − same_episode × (picks already
+from its episode); never two from one cluster. A second claim from one episode is chosen when
+it beats the alternatives by more than the penalty: 0.25 is less than what full relevance
+(0.40) adds, so a strong on-topic claim wins over a weak off-topic one.
 
 `PODSIFT_RANKING_WEIGHTS="relevance=0.5,diversity=0.4"` overrides any of them.
 """
@@ -44,6 +46,7 @@ class RankingWeights:
     exact_boost: float = 0.3
     diversity: float = 0.30
     same_show: float = 0.05
+    same_episode: float = 0.25
 
     @classmethod
     def parse(cls, spec: str) -> RankingWeights:

@@ -177,29 +177,29 @@ def _diverse(
     w: RankingWeights,
     top: int,
 ) -> list[int]:
-    """Maximal marginal relevance; a second insight from one episode only as a last resort."""
+    """Maximal marginal relevance, with a penalty for each pick already made from the same
+    episode (and a smaller one for the same show): a strong on-topic second claim from one
+    episode still beats a weak off-topic one from another."""
     n = len(shortlist)
     similar = vectors @ vectors.T if vectors is not None else np.zeros((n, n), dtype=np.float32)
     closest = np.full(n, -np.inf)  # highest cosine to any pick so far
     same_show = np.zeros(n)
+    same_episode = np.zeros(n)
     taken = np.zeros(n, dtype=bool)
-    episode_taken = np.zeros(n, dtype=bool)
     chosen: list[int] = []
-    for allow_same_episode in (False, True):
-        while len(chosen) < top:
-            value = scores - w.same_show * same_show
-            if chosen:
-                value = value - w.diversity * closest
-            blocked = taken if allow_same_episode else taken | episode_taken
-            value = np.where(blocked, -np.inf, value)
-            best = int(np.argmax(value))
-            if not np.isfinite(value[best]):
-                break
-            chosen.append(best)
-            taken[best] = True
-            episode_taken |= episodes == episodes[best]
-            same_show += feeds == feeds[best]
-            closest = np.maximum(closest, similar[best])
+    while len(chosen) < top:
+        value = scores - w.same_show * same_show - w.same_episode * same_episode
+        if chosen:
+            value = value - w.diversity * closest
+        value = np.where(taken, -np.inf, value)
+        best = int(np.argmax(value))
+        if not np.isfinite(value[best]):
+            break
+        chosen.append(best)
+        taken[best] = True
+        same_episode += episodes == episodes[best]
+        same_show += feeds == feeds[best]
+        closest = np.maximum(closest, similar[best])
     return [shortlist[k] for k in chosen]
 
 

@@ -92,10 +92,12 @@ class Episode(Base):
     # [{"start": seconds, "title": ...}] from the chapters JSON; [] when it could not be read.
     chapters: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     # archived (back catalogue, recorded only) | new | needs_asr | transcribed |
-    # extracted | skipped (nothing to transcribe) | failed
+    # extracted | skipped (nothing to transcribe) | failed | llm_failed (extraction failed:
+    # tried again at retry_at, with backoff, or re-queued by `podsift episodes retry`)
     state: Mapped[str] = mapped_column(sa.String(16), default="new")
     error_reason: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
+    retry_at: Mapped[datetime | None]
     discovered_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -201,6 +203,29 @@ class Feedback(Base):
     insight_id: Mapped[int] = mapped_column(sa.ForeignKey("insights.id", ondelete="CASCADE"))
     vote: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LLMRequest(Base):
+    """Every request sent to a model, answered or not, and every faithfulness-guard trip:
+    what `podsift stats` counts (the cache in llm_calls holds only good answers)."""
+
+    __tablename__ = "llm_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    model: Mapped[str] = mapped_column(sa.String(200))
+    # extract | refine | judge | guard
+    purpose: Mapped[str] = mapped_column(sa.String(32))
+    # ok | truncated | invalid | timeout | error | unsupported (a response format refused);
+    # for purpose=guard: trip (re-asked) | fallback (offline text used)
+    outcome: Mapped[str] = mapped_column(sa.String(32))
+    episode_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("episodes.id", ondelete="SET NULL"), index=True
+    )
+    tokens_in: Mapped[int] = mapped_column(default=0)
+    tokens_out: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class LLMCall(Base):

@@ -1,33 +1,71 @@
-"""The LLM extractor: chunk, prompt, parse, police, merge; cached and budgeted.
+"""The LLM extractor: refine offline candidates (default) or read the whole transcript.
 
-`PODSIFT_LLM=openai:MODEL?base_url=...&price_in=0.15&price_out=0.6&chunk_tokens=6000`
-or `anthropic:MODEL?...`. One re-ask on an invalid answer, then the episode fails with
-the reason. Calls are cached by (episode, transcript hash, prompt version, model, chunk),
-so a re-run makes no call; tokens and cost are stored per call.
+`PODSIFT_LLM=openai:MODEL?base_url=...&mode=refine|full&context=8192&timeout=600&max_tokens=1024`
+or `anthropic:MODEL?...`.
+
+- `mode=refine` (the default): the offline extractor proposes a few grounded passages per
+  episode with their neighbouring sentences; the model judges each (a self-contained,
+  non-obvious claim? a score with a reason) and writes the insight in the target style. A
+  written insight must pass the faithfulness guard (numbers, names, quoted terms all in
+  what the model saw): otherwise one re-ask, then the offline text. Costs a fixed few
+  thousand tokens per episode, whatever its length.
+- `mode=full`: the transcript in chunks sized to the server's context, the model finds the
+  insights and quotes them. For strong models.
+
+Every request is logged with its outcome (`podsift stats`); good answers are cached by
+(episode, transcript hash, prompt version, model, chunk), so a re-run makes no call. A bad
+item is dropped, not the answer; a bad chunk or batch, not the episode; the episode fails
+(and is retried on a later run) only when no request of it got an answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from podsift.backends import BackendSpec
-from podsift.insights.llm.clients import AnthropicChat, ChatClient, OpenAIChat
-from podsift.insights.llm.parse import InvalidAnswer, parse_answer, to_candidates
+from podsift.insights.llm.clients import (
+    AnthropicChat,
+    ChatClient,
+    ChatError,
+    ChatResult,
+    ChatTimeout,
+    OpenAIChat,
+    prompt_tokens,
+)
+from podsift.insights.llm.faithfulness import unsupported_terms
+from podsift.insights.llm.parse import InvalidAnswer, Parsed, _Insight, parse_items, to_candidates
 from podsift.insights.llm.prompt import (
-    INSIGHT_SCHEMA,
     PROMPT_VERSION,
+    TOKENS_PER_INSIGHT,
     build_messages,
     chunk_segments,
+    insight_schema,
     reask_message,
 )
+from podsift.insights.llm.refine import (
+    REFINE_VERSION,
+    Proposal,
+    Refined,
+    guard_message,
+    refine_messages,
+    refine_schema,
+)
+from podsift.insights.offline import OfflineExtractor
+from podsift.insights.quality import written_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError, register
 from podsift.transcripts.model import Transcript
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+PROMPT_OVERHEAD = 700  # tokens of instructions and metadata around a chunk
+MIN_SCORE = 0.35  # a refined candidate the model scores lower is not an insight
 
 
 @dataclass
@@ -38,13 +76,28 @@ class CachedCall:
 
 
 class CallStore:
-    """Where calls are cached and costed; the app binds a database-backed one."""
+    """Where calls are cached and every request is logged; the app binds a database one."""
 
     def get(self, key: str) -> CachedCall | None:
         return None
 
     def put(self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float) -> None:
         pass
+
+    def log_request(self, entry: RequestEntry) -> None:
+        pass
+
+
+@dataclass
+class RequestEntry:
+    model: str
+    purpose: str  # extract | refine | judge | guard
+    outcome: str  # ok | truncated | invalid | timeout | error | trip | fallback
+    episode_id: int | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+    detail: str | None = None
 
 
 @dataclass
@@ -53,25 +106,42 @@ class Usage:
     cached: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    seconds: float = 0.0
     cost_usd: float = 0.0
+    guard_trips: int = 0
+    guard_fallbacks: int = 0
+    failed_requests: int = 0
     dropped_unsafe: list[str] = field(default_factory=list)
 
 
+class RequestFailed(Exception):
+    """One chunk or batch got no usable answer; the rest of the episode goes on."""
+
+
 class LLMExtractor:
+    uses_background = True  # refine mode's offline proposals use the show's vocabulary
+
     def __init__(self, spec: BackendSpec, client_factory: Callable[[BackendSpec], ChatClient]) -> None:
         self.spec = spec
         self._client: ChatClient | None = None
         self._client_factory = client_factory
         self.model = spec.target
         self.name = f"{spec.scheme}:{spec.target}"
+        self.mode = spec.option("mode") or "refine"
+        if self.mode not in ("refine", "full"):
+            raise ValueError(f"mode={self.mode!r}: use refine or full")
         self.chunk_tokens = int(spec.number("chunk_tokens", 6000))
         self.overlap_tokens = int(spec.number("overlap_tokens", 300))
+        self.max_tokens = int(spec.number("max_tokens", 1024))
+        self.candidates = int(spec.number("candidates", 6))
+        self.batch = max(1, int(spec.number("batch", 3)))
         self.price_in = spec.number("price_in", 0.0) / 1e6  # USD per token
         self.price_out = spec.number("price_out", 0.0) / 1e6
         self.budget_tokens = int(spec.number("budget_tokens", 2_000_000))
         self.budget_usd = spec.number("budget_usd", 0.0)  # 0: no cost cap
         self.store: CallStore = CallStore()
         self.usage = Usage()
+        self.offline = OfflineExtractor()
 
     @property
     def client(self) -> ChatClient:
@@ -80,81 +150,209 @@ class LLMExtractor:
         return self._client
 
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]:
-        chunks = chunk_segments(transcript.segments, self.chunk_tokens, self.overlap_tokens)
-        per_chunk = max(2, -(-limit // max(len(chunks), 1)) + 1)
+        if self.mode == "full":
+            return self._full(episode, transcript, limit)
+        return self._refine(episode, transcript, limit)
+
+    # -- refine mode ----------------------------------------------------------------------
+
+    def _refine(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]:
+        proposals = [
+            Proposal(i + 1, candidate, before, after)
+            for i, (candidate, before, after) in enumerate(
+                self.offline.propose(episode, transcript, max(limit, self.candidates))
+            )
+        ]
+        out: list[Candidate] = []
+        answered = 0
+        for start in range(0, len(proposals), self.batch):
+            batch = proposals[start : start + self.batch]
+            try:
+                judged = self._judge(episode, transcript, batch)
+                answered += 1
+            except RequestFailed as exc:
+                log.warning("%s: a refine batch of %s failed (%s); offline texts kept", self.name, episode.key, exc)
+                judged = {p.id: None for p in batch}
+            for proposal in batch:
+                candidate = self._refined(episode, proposal, judged.get(proposal.id))
+                if candidate is not None:
+                    out.append(candidate)
+        if proposals and not answered:
+            raise ExtractionError(f"{self.name}: no refine request was answered")
+        return sorted(out, key=lambda c: -c.score)[:limit]
+
+    def _judge(self, episode: EpisodeInfo, transcript: Transcript, batch: list[Proposal]) -> dict[int, Refined | None]:
+        messages = refine_messages(episode, batch)
+        key = self._key(episode, transcript, REFINE_VERSION, *[p.candidate.quote for p in batch])
+        max_tokens = min(self.max_tokens, 170 * len(batch) + 80)
+        parsed = self._ask("refine", key, messages, refine_schema(len(batch)), max_tokens, "items", Refined, episode)
+        return {item.id: item for item in parsed.items}
+
+    def _refined(self, episode: EpisodeInfo, proposal: Proposal, item: Refined | None) -> Candidate | None:
+        offline = proposal.candidate
+        if item is None:  # not judged (the batch failed or the model skipped it): offline text
+            return Candidate(offline.text, offline.quote, offline.speaker, round(0.8 * offline.score, 4))
+        if not item.keep or item.score < MIN_SCORE:
+            return None
+        text = item.insight.strip()
+        sources = proposal.sources(episode)
+        missing = unsupported_terms(text, sources)
+        problem = written_problem(text)
+        if missing or problem:
+            self.usage.guard_trips += 1
+            detail = f"unsupported: {', '.join(missing)}" if missing else f"floor: {problem}"
+            self.store.log_request(RequestEntry(self.name, "guard", "trip", episode.episode_id, detail=detail[:500]))
+            text = self._reask_one(episode, proposal, item, missing, problem) or ""
+        if not text:
+            self.usage.guard_fallbacks += 1
+            self.store.log_request(RequestEntry(self.name, "guard", "fallback", episode.episode_id))
+            text = offline.text
+        return Candidate(
+            text=text,
+            quote=offline.quote,
+            speaker=offline.speaker,
+            score=round(0.5 * offline.score + 0.5 * item.score, 4),
+            importance=item.score,
+            confidence=item.score,
+        )
+
+    def _reask_one(
+        self, episode: EpisodeInfo, proposal: Proposal, item: Refined, missing: list[str], problem: str | None
+    ) -> str | None:
+        """One more try for one insight, saying what was wrong; None when it is still wrong."""
+        messages = [*refine_messages(episode, [proposal]), guard_message(item.insight, missing, problem)]
+        key = self._key(episode, None, REFINE_VERSION, "guard", proposal.candidate.quote, item.insight)
+        try:
+            parsed = self._ask("refine", key, messages, refine_schema(1), 240, "items", Refined, episode)
+        except RequestFailed:
+            return None
+        for again in parsed.items:
+            text = again.insight.strip()
+            if again.keep and not unsupported_terms(text, proposal.sources(episode)) and not written_problem(text):
+                return text
+        return None
+
+    # -- full mode ------------------------------------------------------------------------
+
+    def _full(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]:
+        context = self.client.context_window()
+        per_chunk_guess = 4
+        max_tokens = min(self.max_tokens, per_chunk_guess * TOKENS_PER_INSIGHT + 100, context // 3)
+        chunk_tokens = max(100, min(self.chunk_tokens, context - max_tokens - PROMPT_OVERHEAD))
+        chunks = chunk_segments(transcript.segments, chunk_tokens, min(self.overlap_tokens, chunk_tokens // 5))
+        per_chunk = max(1, min((max_tokens - 100) // TOKENS_PER_INSIGHT, -(-limit // len(chunks)) + 1))
         trusted = " ".join(
             filter(None, [episode.show, episode.title, episode.description, episode.link, *episode.persons])
         )
         candidates: list[Candidate] = []
-        transcript_hash = transcript.content_hash()
+        failures: list[str] = []
         for chunk in chunks:
-            key = hashlib.sha256(
-                "|".join(
-                    [
-                        episode.key,
-                        transcript_hash,
-                        PROMPT_VERSION,
-                        self.name,
-                        str(chunk.index),
-                        str(per_chunk),
-                    ]
-                ).encode()
-            ).hexdigest()
+            key = self._key(episode, transcript, PROMPT_VERSION, str(chunk.index), str(per_chunk))
             messages = build_messages(episode, chunk, len(chunks), per_chunk)
-            answer = self._answer(key, messages, episode.episode_id)
-            kept, dropped = to_candidates(answer, trusted)
+            try:
+                parsed = self._ask("extract", key, messages, insight_schema(per_chunk), max_tokens, "insights",
+                                   _Insight, episode)  # fmt: skip
+            except RequestFailed as exc:
+                failures.append(f"chunk {chunk.index + 1}/{len(chunks)}: {exc}")
+                continue
+            kept, dropped = to_candidates(parsed.items, trusted)
             self.usage.dropped_unsafe.extend(dropped)
             candidates.extend(kept)
+        if failures and len(failures) == len(chunks):
+            raise ExtractionError(f"{self.name}: every chunk failed; " + "; ".join(failures)[:1500])
+        for failure in failures:
+            log.warning("%s: %s of %s failed; the other chunks count", self.name, failure, episode.key)
         # Grounding and merging near-copies across overlapping chunks happen in the stage.
         return candidates
 
-    def _answer(self, key: str, messages: list[dict[str, str]], episode_id: int | None) -> Any:
+    # -- one question, cached, logged, re-asked once ----------------------------------------
+
+    def _key(self, episode: EpisodeInfo, transcript: Transcript | None, version: str, *parts: str) -> str:
+        head = [episode.key, transcript.content_hash() if transcript else "", version, self.name, self.mode]
+        return hashlib.sha256("|".join([*head, *parts]).encode()).hexdigest()
+
+    def _ask(
+        self,
+        purpose: str,
+        key: str,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
+        field_name: str,
+        model: type[T],
+        episode: EpisodeInfo,
+    ) -> Parsed[T]:
         cached = self.store.get(key)
         if cached is not None:
             self.usage.cached += 1
             try:
-                return parse_answer(cached.response)
+                return parse_items(cached.response, field_name, model)
             except InvalidAnswer:
                 pass  # a cache entry from an older parser: ask again
-        first = self._call(messages)
-        try:
-            insights = parse_answer(first.response)
-            final = first
-        except InvalidAnswer as exc:
-            retry = [
-                *messages,
-                {"role": "assistant", "content": first.response[:4000]},
-                reask_message(str(exc)),
-            ]
-            final = self._call(retry)
-            final.tokens_in += first.tokens_in
-            final.tokens_out += first.tokens_out
-            try:
-                insights = parse_answer(final.response)
-            except InvalidAnswer as again:
-                self.store.put(key + ":invalid", episode_id, self.name, final, self._cost(final))
-                raise ExtractionError(f"invalid answer after one re-ask: {again}") from again
-        self.store.put(key, episode_id, self.name, final, self._cost(final))
-        return insights
+        result = self._call(purpose, messages, schema, max_tokens, episode)
+        parsed, error = self._parse(result, field_name, model)
+        if parsed is None or (not parsed.items and parsed.errors):
+            if result.truncated:
+                raise RequestFailed(f"answer cut off at max_tokens={max_tokens} with no complete item")
+            errors = error or "\n".join(parsed.errors if parsed else [])
+            retry = [*messages, {"role": "assistant", "content": result.text[:1500]}, reask_message(errors)]
+            result = self._call(purpose, retry, schema, max_tokens, episode)
+            parsed, error = self._parse(result, field_name, model)
+            if parsed is None:
+                raise RequestFailed(f"invalid answer after one re-ask: {error}")
+        self.store.put(key, episode.episode_id, self.name, CachedCall(result.text, result.tokens_in, result.tokens_out),
+                       self._cost(result.tokens_in, result.tokens_out))  # fmt: skip
+        return parsed
 
-    def _call(self, messages: list[dict[str, str]]) -> CachedCall:
+    @staticmethod
+    def _parse(result: ChatResult, field_name: str, model: type[T]) -> tuple[Parsed[T] | None, str | None]:
+        try:
+            return parse_items(result.text, field_name, model), None
+        except InvalidAnswer as exc:
+            return None, str(exc)
+
+    def _call(
+        self, purpose: str, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int,
+        episode: EpisodeInfo,
+    ) -> ChatResult:  # fmt: skip
         if self.usage.tokens_in + self.usage.tokens_out >= self.budget_tokens:
             raise BudgetExhausted(f"token budget of {self.budget_tokens} for this run is spent")
         if self.budget_usd and self.usage.cost_usd >= self.budget_usd:
             raise BudgetExhausted(f"cost budget of ${self.budget_usd:g} for this run is spent")
+        # A request that gets no answer still read its prompt (or was about to): count it.
+        entry = RequestEntry(self.name, purpose, "ok", episode.episode_id, tokens_in=prompt_tokens(messages))
         try:
-            result = self.client.complete(messages, INSIGHT_SCHEMA)
-        except Exception as exc:  # SDK errors after its own retries: status, timeout, connection
-            raise ExtractionError(f"{self.name}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+            result = self.client.complete(messages, schema, max_tokens)
+        except ChatTimeout as exc:
+            entry.outcome, entry.detail = "timeout", str(exc)
+            self._record_failure(entry)
+            raise RequestFailed(f"timed out: {exc}") from exc
+        except (ChatError, ValueError) as exc:
+            entry.outcome, entry.detail = "error", str(exc)[:500]
+            self._record_failure(entry)
+            raise RequestFailed(str(exc)[:300]) from exc
         self.usage.calls += 1
         self.usage.tokens_in += result.tokens_in
         self.usage.tokens_out += result.tokens_out
-        call = CachedCall(result.text, result.tokens_in, result.tokens_out)
-        self.usage.cost_usd += self._cost(call)
-        return call
+        self.usage.seconds += result.seconds
+        self.usage.cost_usd += self._cost(result.tokens_in, result.tokens_out)
+        entry.tokens_in, entry.tokens_out, entry.seconds = result.tokens_in, result.tokens_out, result.seconds
+        if result.truncated:
+            entry.outcome = "truncated"
+        else:
+            try:
+                json.loads(result.text.strip().removeprefix("```json").removesuffix("```"))
+            except ValueError:
+                entry.outcome = "invalid"
+        self.store.log_request(entry)
+        return result
 
-    def _cost(self, call: CachedCall) -> float:
-        return call.tokens_in * self.price_in + call.tokens_out * self.price_out
+    def _record_failure(self, entry: RequestEntry) -> None:
+        self.usage.failed_requests += 1
+        self.store.log_request(entry)
+
+    def _cost(self, tokens_in: int, tokens_out: int) -> float:
+        return tokens_in * self.price_in + tokens_out * self.price_out
 
 
 @register("openai")

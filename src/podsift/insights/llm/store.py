@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from podsift.insights.llm.extractor import CachedCall, CallStore
+from podsift.insights.llm.extractor import CachedCall, CallStore, RequestEntry
 from podsift.insights.llm.prompt import PROMPT_VERSION
-from podsift.store import LLMCall
+from podsift.store import LLMCall, LLMRequest
 
 
 class DatabaseCallStore(CallStore):
@@ -38,3 +38,19 @@ class DatabaseCallStore(CallStore):
                 session.commit()
             except IntegrityError:  # another worker cached the same call
                 session.rollback()
+
+    def log_request(self, entry: RequestEntry) -> None:
+        with self.sessions() as session:
+            session.add(
+                LLMRequest(
+                    model=entry.model[:200],
+                    purpose=entry.purpose,
+                    outcome=entry.outcome,
+                    episode_id=entry.episode_id,
+                    tokens_in=entry.tokens_in,
+                    tokens_out=entry.tokens_out,
+                    seconds=round(entry.seconds, 3),
+                    detail=entry.detail,
+                )
+            )
+            session.commit()

@@ -1,0 +1,69 @@
+"""The faithfulness guard on text a model wrote (pure: no I/O).
+
+Every number, name and quoted term in a written insight must appear in what the model was
+shown: the passage, its context, or the episode's metadata (show, title, people, speaker
+labels). "$500 billion" needs a 500 there; "OpenAI" needs OpenAI; "'distillation'" needs
+distillation. A sentence's first word is not taken for a name unless it is one elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_QUOTED = re.compile(r"[\"“‘']([^\"”’']{2,60})[\"”’']")
+# Capitalised words and acronyms: "Greg Osuri", "OpenAI", "GPU", "Gen 3".
+_NAME = re.compile(r"\b(?:[A-Z][a-z]*[A-Z][\w-]*|[A-Z]{2,}s?|[A-Z][a-z][\w'’-]*)\b")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\"\s*)([A-Z][\w'’-]*)")
+_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "thousand": 1000, "half": 50, "twice": 2, "double": 2, "doubling": 2, "triple": 3, "dozen": 12,
+}  # fmt: skip
+# Words a model capitalises that are not names: never checked.
+_COMMON = frozenset(
+    "I The A An This That These Those It Its They Their He She His Her We Our You Your In On At "
+    "For With By From As If When While But And Or So Because However According Both Such "
+    "Some Many Most More Less Even Only Also Not No Yes".split()
+)
+
+
+def _numbers(text: str) -> set[str]:
+    found = {n.replace(",", "").rstrip(".").lstrip("0") or "0" for n in _NUMBER.findall(text)}
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in _WORDS:
+            found.add(str(_WORDS[word]))
+    return found
+
+
+def _is_year_or_small(number: str) -> bool:
+    return number in {"1", "2"}  # "one of", "two sides": too common to police
+
+
+def unsupported_terms(written: str, sources: list[str]) -> list[str]:
+    """Numbers, names and quoted terms of `written` that no source contains."""
+    source = " ".join(s for s in sources if s)
+    lowered = source.lower()
+    source_numbers = _numbers(source)
+    missing: list[str] = []
+    for number in sorted(_numbers(" ".join(_NUMBER.findall(written))) - source_numbers):
+        if not _is_year_or_small(number):
+            missing.append(number)
+    starts = {m.group(1) for m in _SENTENCE_START.finditer(written)}
+    for match in _NAME.finditer(written):
+        name = match.group(0).rstrip("'’s") if match.group(0).endswith(("'s", "’s")) else match.group(0)
+        if name in _COMMON or (name in starts and name.lower() not in lowered and _plain(name)):
+            continue
+        if name.lower() not in lowered and name.rstrip("s").lower() not in lowered:
+            missing.append(name)
+    for quoted in _QUOTED.findall(written):
+        if quoted.strip().lower() not in lowered:
+            missing.append(f"'{quoted.strip()}'")
+    return list(dict.fromkeys(missing))
+
+
+def _plain(word: str) -> bool:
+    """A capitalised ordinary word ("Frontier", "Regulators") at a sentence's start."""
+    return word[1:].islower()
