@@ -3,7 +3,7 @@ and how well the quality floor separates what a reader would cut from what they 
 
     .venv/bin/python bench/insights.py                 # offline figures (seconds)
     .venv/bin/python bench/insights.py --pool > pool.jsonl   # passages to label by hand
-    .venv/bin/python bench/insights.py --llm           # + refine/full on the real Qwen 1.5B
+    .venv/bin/python bench/insights_llm.py             # refine/full on the real Qwen 1.5B
 
 "Before" is the offline extractor as it stood at --before (a git revision, loaded from git
 so both run in one process). Labels: tests/fixtures/passages/labels.jsonl, one passage a
@@ -182,7 +182,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", default="559178f", help="git revision of the baseline extractor")
     parser.add_argument("--pool", action="store_true", help="print passages to label, as JSON lines")
-    parser.add_argument("--llm", action="store_true", help="also measure refine and full mode on a real model")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         raise SystemExit(f"{CORPUS} is absent")
@@ -193,10 +192,6 @@ def main() -> None:
     labels = load_labels()
     side_by_side(before, after, labels)
     floor_figures(labels)
-    if args.llm:
-        from bench.insights_llm import measure  # noqa: PLC0415
-
-        measure(EPISODES)
 
 
 if __name__ == "__main__":

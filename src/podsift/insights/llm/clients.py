@@ -199,7 +199,8 @@ class OpenAIChat:
         if self.fixed_timeout or not self.local:
             return self.timeout
         estimate = self.speed.estimate(tokens_in, max_tokens)
-        return self.timeout if estimate is None else max(60.0, min(self.timeout * 2, 2.0 * estimate + 30))
+        # Generous: another process may share the CPU; a timeout costs the whole request.
+        return self.timeout if estimate is None else max(120.0, min(self.timeout * 2, 3.0 * estimate + 60))
 
     # -- one request ----------------------------------------------------------------------
 

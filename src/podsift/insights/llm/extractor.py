@@ -39,7 +39,7 @@ from podsift.insights.llm.clients import (
     OpenAIChat,
     prompt_tokens,
 )
-from podsift.insights.llm.faithfulness import unsupported_terms
+from podsift.insights.llm.faithfulness import written_faults
 from podsift.insights.llm.parse import InvalidAnswer, Parsed, _Insight, parse_items, to_candidates
 from podsift.insights.llm.prompt import (
     PROMPT_VERSION,
@@ -50,6 +50,7 @@ from podsift.insights.llm.prompt import (
     reask_message,
 )
 from podsift.insights.llm.refine import (
+    EXAMPLE,
     REFINE_VERSION,
     Proposal,
     Refined,
@@ -164,7 +165,7 @@ class LLMExtractor:
             )
         ]
         out: list[Candidate] = []
-        answered = 0
+        answered, failures = 0, []
         for start in range(0, len(proposals), self.batch):
             batch = proposals[start : start + self.batch]
             try:
@@ -172,13 +173,14 @@ class LLMExtractor:
                 answered += 1
             except RequestFailed as exc:
                 log.warning("%s: a refine batch of %s failed (%s); offline texts kept", self.name, episode.key, exc)
+                failures.append(str(exc))
                 judged = {p.id: None for p in batch}
             for proposal in batch:
                 candidate = self._refined(episode, proposal, judged.get(proposal.id))
                 if candidate is not None:
                     out.append(candidate)
         if proposals and not answered:
-            raise ExtractionError(f"{self.name}: no refine request was answered")
+            raise ExtractionError(f"{self.name}: no refine request was answered: " + "; ".join(failures)[:1500])
         return sorted(out, key=lambda c: -c.score)[:limit]
 
     def _judge(self, episode: EpisodeInfo, transcript: Transcript, batch: list[Proposal]) -> dict[int, Refined | None]:
@@ -195,14 +197,13 @@ class LLMExtractor:
         if not item.keep or item.score < MIN_SCORE:
             return None
         text = item.insight.strip()
-        sources = proposal.sources(episode)
-        missing = unsupported_terms(text, sources)
-        problem = written_problem(text)
-        if missing or problem:
+        faults = self._faults(episode, proposal, text)
+        if faults:
             self.usage.guard_trips += 1
-            detail = f"unsupported: {', '.join(missing)}" if missing else f"floor: {problem}"
-            self.store.log_request(RequestEntry(self.name, "guard", "trip", episode.episode_id, detail=detail[:500]))
-            text = self._reask_one(episode, proposal, item, missing, problem) or ""
+            self.store.log_request(
+                RequestEntry(self.name, "guard", "trip", episode.episode_id, detail="; ".join(faults)[:500])
+            )
+            text = self._reask_one(episode, proposal, item, faults) or ""
         if not text:
             self.usage.guard_fallbacks += 1
             self.store.log_request(RequestEntry(self.name, "guard", "fallback", episode.episode_id))
@@ -216,11 +217,17 @@ class LLMExtractor:
             confidence=item.score,
         )
 
-    def _reask_one(
-        self, episode: EpisodeInfo, proposal: Proposal, item: Refined, missing: list[str], problem: str | None
-    ) -> str | None:
+    @staticmethod
+    def _faults(episode: EpisodeInfo, proposal: Proposal, text: str) -> list[str]:
+        faults = written_faults(text, proposal.sources(episode), proposal.speaker, EXAMPLE)
+        problem = written_problem(text)
+        if problem:
+            faults.append(f"reads as {problem.replace('-', ' ')}, not a claim about the world")
+        return faults
+
+    def _reask_one(self, episode: EpisodeInfo, proposal: Proposal, item: Refined, faults: list[str]) -> str | None:
         """One more try for one insight, saying what was wrong; None when it is still wrong."""
-        messages = [*refine_messages(episode, [proposal]), guard_message(item.insight, missing, problem)]
+        messages = [*refine_messages(episode, [proposal]), guard_message(item.insight, faults)]
         key = self._key(episode, None, REFINE_VERSION, "guard", proposal.candidate.quote, item.insight)
         try:
             parsed = self._ask("refine", key, messages, refine_schema(1), 240, "items", Refined, episode)
@@ -228,7 +235,7 @@ class LLMExtractor:
             return None
         for again in parsed.items:
             text = again.insight.strip()
-            if again.keep and not unsupported_terms(text, proposal.sources(episode)) and not written_problem(text):
+            if again.keep and text and not self._faults(episode, proposal, text):
                 return text
         return None
 

@@ -67,3 +67,22 @@ def unsupported_terms(written: str, sources: list[str]) -> list[str]:
 def _plain(word: str) -> bool:
     """A capitalised ordinary word ("Frontier", "Regulators") at a sentence's start."""
     return word[1:].islower()
+
+
+_META = re.compile(r"\b(?:the|this) (?:passage|quote|excerpt|transcript|text|segment|snippet)\b", re.I)
+_CONTENT = re.compile(r"[a-z][a-z'’-]{5,}")
+
+
+def written_faults(written: str, sources: list[str], speaker: str | None, example: str) -> list[str]:
+    """Everything wrong with a model's insight, as phrases for a re-ask: terms the passage
+    lacks, words lifted from the style example, talk about "the passage", a missing speaker."""
+    faults = [f"mentions {term}, which the passage does not contain" for term in unsupported_terms(written, sources)]
+    lowered, source = written.lower(), " ".join(sources).lower()
+    lifted = sorted({w for w in _CONTENT.findall(lowered) if w in example.lower() and w not in source})
+    if len(lifted) >= 2:
+        faults.append(f"copies words of the style example ({', '.join(lifted)}) instead of the passage's own")
+    if _META.search(written):
+        faults.append("talks about the passage instead of stating the claim")
+    if speaker and not any(part.lower() in lowered for part in speaker.split() if len(part) > 2):
+        faults.append(f"does not name the speaker, {speaker}")
+    return faults

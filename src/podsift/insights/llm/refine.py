@@ -119,17 +119,13 @@ def refine_messages(episode: EpisodeInfo, batch: list[Proposal]) -> list[dict[st
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def guard_message(insight: str, missing: list[str], problem: str | None) -> dict[str, str]:
+def guard_message(insight: str, faults: list[str]) -> dict[str, str]:
     """The re-ask when a written insight says what its passage does not."""
-    issues = []
-    if missing:
-        issues.append("it mentions " + ", ".join(missing) + ", which the passage and its context do not contain")
-    if problem:
-        issues.append(f"it reads as {problem.replace('-', ' ')}, not a claim about the world")
     return {
         "role": "user",
         "content": (
-            f"Your insight was: {insight!r}. It cannot be used: {'; and '.join(issues)}. Write it again "
-            'using only what the passage says, as {"items": [one item]}, or keep=false if nothing remains.'
+            f"Your insight was: {insight!r}. It cannot be used: it {'; it '.join(faults)}. Write it again "
+            "using only what the passage says, naming the speaker, as "
+            '{"items": [one item]}, or keep=false if nothing remains.'
         ),
     }

@@ -1,0 +1,145 @@
+"""The LLM path against real model servers on loopback: llama.cpp's llama-server and
+llama-cpp-python's server, serving GGUF models that ship in PyPI packages (tests/llm_server.py).
+
+A small instruct model (0.5B) for behaviour, the Gemma 3 270M base model for robustness
+(it answers badly, which is the point). Each test runs the real pipeline: loopback feed,
+publisher transcript, extraction, grounding, the quality floor, the request log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from podsift.insights.quality import written_problem
+from podsift.pipeline import run
+from podsift.sources.scan import add_feeds
+from podsift.store import Episode, Insight, LLMRequest
+from tests.feedgen import Item, rss
+from tests.llm_server import ModelUnavailable, llama_cpp_python_server, llama_server, packaged_gguf
+
+pytestmark = pytest.mark.llm_server
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+LINES = [
+    ("Lena Park", "Welcome back to Grid Notes, I'm Lena Park, and with me is Sam Ortiz."),
+    ("Sam Ortiz", "Thanks for having me, it's great to be here."),
+    ("Lena Park", "This episode is brought to you by Voltly. Sign up today at voltly.com for a free trial."),
+    ("Sam Ortiz", "Texas added nine gigawatts of grid batteries this year, which means evening power prices fell by a third."),
+    ("Sam Ortiz", "Two gas peaker plants will close before the summer, because batteries now undercut them on cost at the evening peak."),
+    ("Lena Park", "What does that mean for the rest of the country?"),
+    ("Sam Ortiz", "Transmission permits still take about ten years, so most of the solar planned today will wait until the next decade."),
+    ("Sam Ortiz", "I studied electrical engineering and I have worked at three utilities over my career."),
+]
+
+
+def vtt() -> str:
+    cues = ["WEBVTT", ""]
+    for n, (who, line) in enumerate(LINES):
+        cues += [f"00:00:{n * 7:02d}.000 --> 00:00:{n * 7 + 6:02d}.500", f"<v {who}>{line}", ""]
+    return "\n".join(cues)
+
+
+def serve(http_server) -> str:  # type: ignore[no-untyped-def]
+    http_server.add("/t/grid.vtt", vtt(), content_type="text/vtt")
+    item = Item("Batteries beat peakers", NOW - timedelta(hours=2), guid="gn-1", audio="https://cdn.example.org/gn.mp3",
+                transcripts=[(http_server.url("/t/grid.vtt"), "text/vtt")], persons=["Sam Ortiz"])  # fmt: skip
+    http_server.add("/grid.xml", rss("Grid Notes", [item]))
+    return http_server.url("/grid.xml")
+
+
+def model_or_skip(name: str) -> None:
+    try:
+        packaged_gguf(name)
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def requests_logged(app) -> list[tuple[str, str, int, int]]:  # type: ignore[no-untyped-def]
+    with app.session() as s:
+        return [tuple(r) for r in s.execute(sa.select(LLMRequest.purpose, LLMRequest.outcome, LLMRequest.tokens_in,
+                                                      LLMRequest.tokens_out).order_by(LLMRequest.id))]  # fmt: skip
+
+
+def episode_state(app) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+    with app.session() as s:
+        return tuple(s.execute(sa.select(Episode.state, Episode.error_reason)).one())  # type: ignore[return-value]
+
+
+def stored(app) -> list[Insight]:  # type: ignore[no-untyped-def]
+    with app.session() as s:
+        return list(s.scalars(sa.select(Insight)))
+
+
+def test_refine_mode_on_llama_server_with_a_small_instruct_model(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model_or_skip("qwen-0.5b")
+    with llama_server("qwen-0.5b", tmp_path, context=4096) as url:
+        app = make_core(allow_hosts=(http_server.host,), asr="none", llm=f"openai:qwen?base_url={url}&batch=3")
+        add_feeds(app, [serve(http_server)])
+        report = run(app, NOW)
+        assert app.extractor.client.context_window() == 4096  # read from the server's /props
+    assert episode_state(app) == ("extracted", None), report.insights.failed
+    found = stored(app)
+    assert found, "the three claims give at least one insight"
+    for insight in found:
+        print(f"{insight.speaker}: {insight.text}  <- {insight.quote[:60]}")
+        assert written_problem(insight.text) is None
+        assert insight.speaker == "Sam Ortiz"  # from the transcript's labels
+        assert "Ortiz" in insight.text  # the model's text names him, or the offline text does
+        assert "passage" not in insight.text.lower() and "geopolitic" not in insight.text.lower()
+        for junk in ("Voltly", "Welcome", "studied", "Thanks for having me"):
+            assert junk not in insight.quote
+    logged = requests_logged(app)
+    assert logged and all(p in ("refine", "guard") for p, *_ in logged)
+    assert all(tokens_in > 200 for p, _, tokens_in, _ in logged if p == "refine")
+
+
+def test_llama_cpp_python_server_refuses_json_schema_and_the_client_falls_back(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model_or_skip("gemma-270m")
+    with llama_cpp_python_server("gemma-270m", tmp_path, context=4096) as url:
+        app = make_core(allow_hosts=(http_server.host,), asr="none",
+                        llm=f"openai:gemma?base_url={url}&context=4096&max_tokens=400")  # fmt: skip
+        add_feeds(app, [serve(http_server)])
+        run(app, NOW)  # a base model: whatever it answers, the run completes
+        assert app.extractor.client.mode == "json_object"  # json_schema got HTTP 500, then json_object worked
+    state, reason = episode_state(app)
+    logged = requests_logged(app)
+    assert state in ("extracted", "llm_failed") and logged, (state, reason)
+    assert any(outcome in ("ok", "truncated", "invalid") for _, outcome, *_ in logged)  # answered, not refused
+    for insight in stored(app):
+        assert written_problem(insight.text) is None  # nothing below the floor, whatever the model wrote
+
+
+def test_a_cut_off_answer_is_known_and_not_re_asked_with_a_longer_prompt(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model_or_skip("gemma-270m")
+    with llama_server("gemma-270m", tmp_path, context=4096) as url:
+        app = make_core(allow_hosts=(http_server.host,), asr="none",
+                        llm=f"openai:gemma?base_url={url}&max_tokens=24&batch=3")  # fmt: skip
+        add_feeds(app, [serve(http_server)])
+        report = run(app, NOW)
+    logged = requests_logged(app)
+    refine = [row for row in logged if row[0] == "refine"]
+    assert refine and all(outcome == "truncated" and out <= 24 for _, outcome, _, out in refine)
+    first_prompt = refine[0][2]
+    assert all(tokens_in <= first_prompt * 1.5 for _, _, tokens_in, _ in refine)  # no ever-longer re-asks
+    state, reason = episode_state(app)
+    assert state == "llm_failed" and "cut off at max_tokens" in (reason or "")
+    assert list(report.insights.failed) == [1]
+
+
+def test_a_timed_out_request_is_recorded_and_not_sent_again(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model_or_skip("qwen-0.5b")
+    with llama_server("qwen-0.5b", tmp_path, context=4096) as url:
+        app = make_core(allow_hosts=(http_server.host,), asr="none",
+                        llm=f"openai:qwen?base_url={url}&timeout=0.3&batch=3&retries=3")  # fmt: skip
+        add_feeds(app, [serve(http_server)])
+        run(app, NOW)
+    logged = requests_logged(app)
+    batches = len([row for row in logged if row[0] == "refine"])
+    assert batches >= 1 and all(outcome == "timeout" for _, outcome, *_ in logged)
+    assert all(tokens_in > 200 for _, _, tokens_in, _ in logged)  # counted though unanswered
+    with app.session() as s:
+        episode = s.scalars(sa.select(Episode)).one()
+    assert episode.state == "llm_failed" and episode.retry_at is not None and episode.attempts == 1
