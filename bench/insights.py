@@ -9,7 +9,10 @@ and how well the quality floor separates what a reader would cut from what they 
 so both run in one process). Labels: tests/fixtures/passages/labels.jsonl, one passage a
 line, located in the transcript by its first and last words (no corpus text is copied), with
 `label` = keep or the kind of cut (filler, greeting, biography, sponsor, housekeeping,
-prompt, dangling, artefact, about-the-speaker, boilerplate), labelled by reading them.
+prompt, dangling, artefact, about-the-speaker, boilerplate), labelled by reading them, and
+`set`: tuning (the floor's rules were written while reading these: in-sample), top5-final
+(the final extractor's top 5s, labelled afterwards), held-out (40 random passages labelled
+after the rules were frozen: the honest precision/recall).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Labelled:
     file: str
     quote: str
     label: str
+    set: str  # tuning: the floor's rules were written reading these; held-out: labelled after
 
 
 def load_transcript(name: str) -> Transcript:
@@ -103,7 +107,7 @@ def load_labels() -> list[Labelled]:
         quote = locate(texts[row["file"]], row["begins"], row["ends"])
         if quote is None:
             raise SystemExit(f"label not found in {row['file']}: {row['begins']!r}")
-        out.append(Labelled(row["file"], quote, row["label"]))
+        out.append(Labelled(row["file"], quote, row["label"], row.get("set", "tuning")))
     return out
 
 
@@ -127,13 +131,18 @@ def pool(before: OfflineExtractor, after: OfflineExtractor, seed: int = 7) -> No
                               "quote": quote}))
 
 
-def floor_figures(labels: list[Labelled]) -> None:
+def floor_figures(all_labels: list[Labelled]) -> None:
+    for name in ("tuning", "held-out"):
+        floor_figures_of(name, [item for item in all_labels if item.set == name])
+
+
+def floor_figures_of(name: str, labels: list[Labelled]) -> None:
     cut = [item for item in labels if item.label != "keep"]
     flagged = [item for item in labels if passage_problem(item.quote)]
     hits = [item for item in flagged if item.label != "keep"]
     precision = len(hits) / max(len(flagged), 1)
     recall = len(hits) / max(len(cut), 1)
-    print(f"\nQuality floor on {len(labels)} labelled passages ({len(cut)} a reader would cut):")
+    print(f"\nQuality floor, {name} set: {len(labels)} labelled passages ({len(cut)} a reader would cut):")
     print(f"  flagged {len(flagged)}, of which truly cut {len(hits)}: precision {precision:.2f}, recall {recall:.2f}")
     kinds: dict[str, list[int]] = {}
     for item in cut:

@@ -60,6 +60,7 @@ SPONSOR_TALK = re.compile(
     re.I,
 )
 OPENING_CONJUNCTION = re.compile(r"^(?:and|so|or|well|now|like|actually)\b", re.I)
+SPONSOR_NAME = re.compile(r"(?:brought to you by|sponsored by|thanks to our sponsor,?)\s+(?:the (?:folks|people) at\s+)?([A-Z][\w.&-]+)")
 NON_SPEAKERS = re.compile(r"^(break|jingles?|music|ad|sponsor|intro|outro|narrator)$", re.I)
 STOPWORDS = frozenset(
     [
@@ -321,6 +322,7 @@ def mark_sponsor_zones(sentences: list[_Sentence]) -> None:
     talk is the show again, not the read: a read ends on its call to action."""
     zone: list[_Sentence] = []
     quiet = 0
+    sponsors: list[str] = []  # names from "brought to you by Sentry": the read keeps saying them
 
     def close() -> None:
         trailing = quiet if quiet >= 2 else 0
@@ -329,6 +331,8 @@ def mark_sponsor_zones(sentences: list[_Sentence]) -> None:
         zone.clear()
 
     for sentence in sentences:
+        if named := SPONSOR_NAME.search(sentence.text):
+            sponsors.append(named.group(1).rstrip(".,&-").lower())
         if SPONSOR.search(sentence.text):
             if zone and sentence.turn != zone[0].turn:
                 close()
@@ -346,7 +350,8 @@ def mark_sponsor_zones(sentences: list[_Sentence]) -> None:
             close()
             quiet = 0
             continue
-        quiet = 0 if SPONSOR_TALK.search(sentence.text) else quiet + 1
+        offer = SPONSOR_TALK.search(sentence.text) or any(name in sentence.text.lower() for name in sponsors)
+        quiet = 0 if offer else quiet + 1
         zone.append(sentence)
         if quiet >= SPONSOR_QUIET_RUN:
             close()
@@ -558,6 +563,8 @@ class OfflineExtractor:
             a, b = claim_span([s.text for s in sentences[i : j + 1]])
             if sum(len(s.text.split()) for s in sentences[i + a : i + b + 1]) >= self.min_words:
                 i, j = i + a, i + b
+                if passage_problem(" ".join(s.text for s in sentences[i : j + 1])):
+                    continue  # the claim on its own is below the floor: so is its text
             if any(not (j < ci or i > cj) for _, ci, cj in chosen):
                 continue  # overlaps a passage already taken
             words = set(_content_words(" ".join(s.text for s in sentences[i : j + 1])))

@@ -72,7 +72,8 @@ HOUSEKEEPING = re.compile(
     r"here's that conversation|stick around|after the break|coming up (?:next|after)|"
     r"we'll be right back|(?:our|this) (?:podcast|show) is|episode number|"
     r"you can (?:find|follow) (?:me|us|him|her|them) (?:on|at)|buy (?:a |your )?tickets?|"
-    r"call for (?:proposals|papers)|join us next year|registration is open)\b",
+    r"call for (?:proposals|papers)|join us next year|registration is open|"
+    r"(?:we will|we'll) (?:continue to )?share|make you a better|we dig into|in this episode)\b",
     re.I,
 )
 PROMPT = re.compile(
@@ -87,7 +88,7 @@ PROMPT = re.compile(
 LEANS_BACK = re.compile(
     r"^[\"'“(]?(?:that|this|it|it's|its|they|they're|them|those|these|he|she|his|her|which|"
     r"also|then|because|although|though|but|nevertheless|nonetheless|still|essentially|(?:up|down) (?:from|to)|yeah|yup|yep|yes|no|nope|right|exactly|same|maybe|otherwise|instead|"
-    r"plus|too|gotcha|for sure|i'm sure|"
+    r"plus|too|gotcha|for sure|i'm sure|you're like|i'm like|i was like|"
     r"as well|again|anyway|well|oh|okay|ok|true|sure|absolutely|totally|definitely|agreed)\b"
     r"|^[\"'“(]?(?:the (?:same|other|former|latter)|such|both|either|neither)\b"
     r"|^\d+(?:\.\d+)? (?:is|was|are|billion|million|thousand|percent)\b",
@@ -95,8 +96,8 @@ LEANS_BACK = re.compile(
 )
 # Spoken lead-ins that say nothing: "Like, maybe they…", "Um, so…".
 LEAD_IN = re.compile(
-    r"^(?:(?:like|um+|uh+|you know|i mean|look,|listen,|honestly|basically|actually|and|so|or|well|now)"
-    r"[,.]?\s+)+",
+    r"^(?:(?:like|um+|uh+|you know|i mean|look,|listen,|honestly|basically|actually|and|so|or|well|now|"
+    r"for example,|i think|i don't know,)[,.]?\s+)+",
     re.I,
 )
 # Talk about the conversation itself: "You mentioned…", "Like I said…".
@@ -111,7 +112,8 @@ CONVERSATION = re.compile(
 ANECDOTE = re.compile(
     r"^(?:i think,? )?(?:i (?:was (?:reading|talking|listening|watching|looking|thinking|at|in)|remember|saw|"
     r"heard|read|watched|tweeted|went through|had a|got a|just got|love|like|enjoy|can't (?:exactly )?remember))"
-    r"\b|\bi (?:tweeted|went through a phase|was reading)\b",
+    r"\b|\bi (?:tweeted|went through a phase|was reading|remember (?:seeing|reading|hearing|when))\b"
+    r"|^i(?:'ve| have) always (?:thought|wondered|been)\b",
     re.I,
 )
 FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself)\b", re.I)
@@ -149,7 +151,7 @@ def first_person_share(text: str) -> float:
 def leans_back(sentence: str) -> bool:
     """Does the sentence open on a reference to talk that came before it? (A lower-case
     start is a fragment cut from a longer sentence.)"""
-    sentence = sentence.strip().lstrip("\"'“(")
+    sentence = sentence.strip().lstrip("\"'“(.… ")  # "...because instead…" continues a sentence
     if sentence[:1].islower():
         return True
     sentence = LEAD_IN.sub("", sentence)  # "And this is where…" leans; "And what I found…" need not
