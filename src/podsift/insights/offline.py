@@ -60,6 +60,11 @@ SPONSOR_TALK = re.compile(
     re.I,
 )
 OPENING_CONJUNCTION = re.compile(r"^(?:and|so|or|well|now|like|actually)\b", re.I)
+HEDGE = re.compile(
+    r"\bi don't know (?:how to say|if|whether)|\bhow to (?:say|put) (?:this|it)\b|\bsomething like that\b|"
+    r"\bor whatever\b|\band stuff(?: like that)?\b|\bif that makes sense\b",
+    re.I,
+)
 SPONSOR_NAME = re.compile(r"(?:brought to you by|sponsored by|thanks to our sponsor,?)\s+(?:the (?:folks|people) at\s+)?([A-Z][\w.&-]+)")
 NON_SPEAKERS = re.compile(r"^(break|jingles?|music|ad|sponsor|intro|outro|narrator)$", re.I)
 STOPWORDS = frozenset(
@@ -415,6 +420,7 @@ def _sentence_value(text: str) -> float:
         - (3.0 if text.rstrip().endswith("?") else 0.0)
         - (1.0 if len(text.split()) < 6 else 0.0)
         - (1.0 if not re.search(r"[.!?…][\"'”’)]*$", text.rstrip()) else 0.0)  # cut off mid-sentence
+        - (2.0 if HEDGE.search(text) else 0.0)  # "I don't know how to say this exactly."
     )
 
 
@@ -438,7 +444,16 @@ def claim_span(sentences: list[str]) -> tuple[int, int]:
                 value -= 2.0  # "Audio Boom." is not a claim
             if best is None or value > best[0]:
                 best = (value, a, b)
-    return (best[1], best[2]) if best else (0, len(cleaned) - 1)
+    if best is None:
+        return 0, len(cleaned) - 1
+    a, b = best[1], best[2]
+    # A one-line claim of a few words grows into the sentence after it ("There's this
+    # article…" needs what the article found).
+    while b + 1 < len(cleaned) and sum(len(s.split()) for s in cleaned[a : b + 1]) < 18:
+        if sum(len(s.split()) for s in cleaned[a : b + 2]) > TEXT_MAX_WORDS:
+            break
+        b += 1
+    return a, b
 
 
 def insight_text(sentences: list[str], speaker: str | None) -> str:
