@@ -444,16 +444,7 @@ def claim_span(sentences: list[str]) -> tuple[int, int]:
                 value -= 2.0  # "Audio Boom." is not a claim
             if best is None or value > best[0]:
                 best = (value, a, b)
-    if best is None:
-        return 0, len(cleaned) - 1
-    a, b = best[1], best[2]
-    # A one-line claim of a few words grows into the sentence after it ("There's this
-    # article…" needs what the article found).
-    while b + 1 < len(cleaned) and sum(len(s.split()) for s in cleaned[a : b + 1]) < 18:
-        if sum(len(s.split()) for s in cleaned[a : b + 2]) > TEXT_MAX_WORDS:
-            break
-        b += 1
-    return a, b
+    return (best[1], best[2]) if best else (0, len(cleaned) - 1)
 
 
 def insight_text(sentences: list[str], speaker: str | None) -> str:
