@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import LoopbackServer  # noqa: E402
+from tests.feedgen import Item, rss  # noqa: E402
+
 from bench.insights import CORPUS, EPISODES  # noqa: E402
 from podsift.core import make_app  # noqa: E402
 from podsift.delivery.stage import preview  # noqa: E402
@@ -28,12 +31,15 @@ from podsift.pipeline import run  # noqa: E402
 from podsift.settings import Settings  # noqa: E402
 from podsift.sources.scan import add_feeds  # noqa: E402
 from podsift.subscribers import add_subscriber  # noqa: E402
-from tests.conftest import LoopbackServer  # noqa: E402
-from tests.feedgen import Item, rss  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
-TYPES = {".vtt": "text/vtt", ".srt": "application/srt", ".md": "text/plain", ".txt": "text/plain",
-         ".json": "application/json"}  # fmt: skip
+TYPES = {
+    ".vtt": "text/vtt",
+    ".srt": "application/srt",
+    ".md": "text/plain",
+    ".txt": "text/plain",
+    ".json": "application/json",
+}
 
 
 def main() -> None:
@@ -48,12 +54,19 @@ def main() -> None:
         path = CORPUS / name
         server.add(f"/t/{path.name}", path.read_bytes(), content_type=TYPES.get(path.suffix, "text/plain"))
         show = path.stem.replace("_", " ").replace("-", " ")
-        item = Item(show, NOW - timedelta(hours=2 + n), guid=path.stem, audio=f"https://cdn.example.org/{n}.mp3",
-                    transcripts=[(server.url(f"/t/{path.name}"), TYPES.get(path.suffix, "text/plain"))])  # fmt: skip
+        item = Item(
+            show,
+            NOW - timedelta(hours=2 + n),
+            guid=path.stem,
+            audio=f"https://cdn.example.org/{n}.mp3",
+            transcripts=[(server.url(f"/t/{path.name}"), TYPES.get(path.suffix, "text/plain"))],
+        )
         server.add(f"/feed/{n}.xml", rss(show.title(), [item]))
         urls.append(server.url(f"/feed/{n}.xml"))
     with tempfile.TemporaryDirectory() as home:
-        settings = Settings.load(env={}, home=Path(home), allow_hosts=(server.host,), asr="none", llm=args.llm)
+        settings = Settings.load(
+            env={}, home=Path(home), allow_hosts=(server.host,), asr="none", llm=args.llm
+        )
         app = make_app(settings)
         add_feeds(app, urls)
         emails = []
@@ -63,8 +76,10 @@ def main() -> None:
             emails.append((email, phrase))
         report = run(app, NOW)
         i = report.insights
-        print(f"{i.insights} insights from {i.episodes} episodes; below the floor: {i.dropped_floor}; "
-              f"failed: {len(i.failed)}; {report.seconds:.0f} s\n")  # fmt: skip
+        print(
+            f"{i.insights} insights from {i.episodes} episodes; below the floor: {i.dropped_floor}; "
+            f"failed: {len(i.failed)}; {report.seconds:.0f} s\n"
+        )
         for email, phrase in emails:
             print(f"######## {email} (interests: {phrase or 'none'})")
             print(render(preview(app, email, NOW.date().isoformat(), NOW), "text"))

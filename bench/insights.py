@@ -127,8 +127,16 @@ def pool(before: OfflineExtractor, after: OfflineExtractor, seed: int = 7) -> No
             quotes.append(" ".join(s.text for s in segments[i : i + 3]))
         for quote in dict.fromkeys(quotes):
             words = quote.split()
-            print(json.dumps({"file": name, "begins": " ".join(words[:10]), "ends": " ".join(words[-6:]),
-                              "quote": quote}))
+            print(
+                json.dumps(
+                    {
+                        "file": name,
+                        "begins": " ".join(words[:10]),
+                        "ends": " ".join(words[-6:]),
+                        "quote": quote,
+                    }
+                )
+            )
 
 
 def floor_figures(all_labels: list[Labelled]) -> None:
@@ -143,7 +151,9 @@ def floor_figures_of(name: str, labels: list[Labelled]) -> None:
     precision = len(hits) / max(len(flagged), 1)
     recall = len(hits) / max(len(cut), 1)
     print(f"\nQuality floor, {name} set: {len(labels)} labelled passages ({len(cut)} a reader would cut):")
-    print(f"  flagged {len(flagged)}, of which truly cut {len(hits)}: precision {precision:.2f}, recall {recall:.2f}")
+    print(
+        f"  flagged {len(flagged)}, of which truly cut {len(hits)}: precision {precision:.2f}, recall {recall:.2f}"
+    )
     kinds: dict[str, list[int]] = {}
     for item in cut:
         kinds.setdefault(item.label, [0, 0])
@@ -184,7 +194,9 @@ def side_by_side(before: OfflineExtractor, after: OfflineExtractor, labels: list
             print()
     print("Items a reader would cut, of the labelled top-5 items:")
     for which, (cut, labelled, items) in totals.items():
-        print(f"  {which:6}: {cut}/{labelled} ({cut / max(labelled, 1):.0%}); {items} items, {items - labelled} unlabelled")
+        print(
+            f"  {which:6}: {cut}/{labelled} ({cut / max(labelled, 1):.0%}); {items} items, {items - labelled} unlabelled"
+        )
 
 
 def main() -> None:

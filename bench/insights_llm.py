@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.llm_server import llama_server  # noqa: E402
+
 from bench.insights import CORPUS, load_transcript  # noqa: E402
 from podsift.backends import parse_spec  # noqa: E402
 from podsift.insights.grounding import ground  # noqa: E402
@@ -28,7 +30,6 @@ from podsift.insights.llm.extractor import LLMExtractor  # noqa: E402
 from podsift.insights.offline import OfflineExtractor  # noqa: E402
 from podsift.insights.quality import candidate_problem  # noqa: E402
 from podsift.insights.registry import EpisodeInfo  # noqa: E402
-from tests.llm_server import llama_server  # noqa: E402
 
 REFINE = [
     "transcripts/podcastnamespace_example.srt",
@@ -54,8 +55,11 @@ def run_mode(base_url: str, mode: str, names: list[str], context: int) -> list[t
             where = ground(c.quote, transcript)
             if where and not candidate_problem(c.text, where.quote, c.speaker):
                 kept.append(c)
-        print(f"  {mode} {Path(name).name}: {transcript.duration / 60:.0f} min, {time.perf_counter() - t0:.0f} s, "
-              f"{len(kept)} insights", flush=True)  # fmt: skip
+        print(
+            f"  {mode} {Path(name).name}: {transcript.duration / 60:.0f} min, {time.perf_counter() - t0:.0f} s, "
+            f"{len(kept)} insights",
+            flush=True,
+        )
         results.append((name, kept[:5]))
     u = extractor.usage
     seconds = time.perf_counter() - started
@@ -78,7 +82,10 @@ def main() -> None:
     args = parser.parse_args()
     if not CORPUS.is_dir():
         raise SystemExit(f"{CORPUS} is absent")
-    with tempfile.TemporaryDirectory() as logs, llama_server(args.model, Path(logs), context=args.context) as url:
+    with (
+        tempfile.TemporaryDirectory() as logs,
+        llama_server(args.model, Path(logs), context=args.context) as url,
+    ):
         print(f"{args.model} on llama-server, 2 threads, context {args.context}", flush=True)
         refined = run_mode(url, "refine", REFINE[: args.refine], args.context)
         if args.full:
@@ -86,9 +93,15 @@ def main() -> None:
     offline = OfflineExtractor()
     for name, items in refined:
         print(f"\n=== {Path(name).name}: offline text | model text | quote")
-        by_quote = {c.quote: c.text for c in offline.extract(EpisodeInfo(None, None), load_transcript(name), 8)}
+        by_quote = {
+            c.quote: c.text for c in offline.extract(EpisodeInfo(None, None), load_transcript(name), 8)
+        }
         for c in items:
-            for label, text in (("offline", by_quote.get(c.quote, "-")), ("model", c.text), ("quote", c.quote)):
+            for label, text in (
+                ("offline", by_quote.get(c.quote, "-")),
+                ("model", c.text),
+                ("quote", c.quote),
+            ):
                 print(textwrap.fill(f"{label:8} {text}", 110, subsequent_indent=" " * 9))
             print()
 

@@ -57,8 +57,17 @@ def refine_answer(prompt: str) -> str:
         who = speaker if not speaker.startswith("unknown") else "A speaker on the show"
         claim = " ".join(quote.split()[:16]).rstrip(".,")
         keep = bool(re.search(r"\b(because|will|means|must|more|less|\d)\b", quote))
-        items.append({"id": int(pid), "keep": keep, "score": 0.8 if keep else 0.1, "reason": "scripted",
-                      "insight": f"{who} says that {claim[0].lower() + claim[1:]}. This matters for the field." if keep else ""})
+        items.append(
+            {
+                "id": int(pid),
+                "keep": keep,
+                "score": 0.8 if keep else 0.1,
+                "reason": "scripted",
+                "insight": f"{who} says that {claim[0].lower() + claim[1:]}. This matters for the field."
+                if keep
+                else "",
+            }
+        )
     return json.dumps({"items": items})
 
 

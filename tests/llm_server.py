@@ -105,9 +105,22 @@ def llama_server(model: str, log_dir: Path, context: int = 4096, threads: int = 
     port = _free_port()
     log = log_dir / f"llama-server-{port}.log"
     command = [
-        str(binary), "-m", str(packaged_gguf(model)), "--host", "127.0.0.1", "--port", str(port),
-        "-c", str(context), "-t", str(threads), "--parallel", "1", "--no-webui", "--metrics",
-    ]  # fmt: skip
+        str(binary),
+        "-m",
+        str(packaged_gguf(model)),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        str(context),
+        "-t",
+        str(threads),
+        "--parallel",
+        "1",
+        "--no-webui",
+        "--metrics",
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -131,9 +144,20 @@ def llama_cpp_python_server(model: str, log_dir: Path, context: int = 4096) -> I
     log = log_dir / f"llama-cpp-python-{port}.log"
     env = {**os.environ, "LLAMA_CPP_LIB_PATH": str(llama_cpp_python_lib())}
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf(model)),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context), "--n_threads", "2",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(packaged_gguf(model)),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(context),
+        "--n_threads",
+        "2",
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:

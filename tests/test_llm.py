@@ -172,7 +172,13 @@ def serve_episode(http_server, transcript: str = "policy-signals-12.vtt", guid: 
 def openai_core(make_core, http_server, llm, settings: dict[str, object] | None = None, **options: object):  # type: ignore[no-untyped-def]
     query = "&".join(
         f"{k}={v}"
-        for k, v in {"base_url": llm.base_url, "api_key": "sk-test", "retries": 2, "mode": "full", **options}.items()
+        for k, v in {
+            "base_url": llm.base_url,
+            "api_key": "sk-test",
+            "retries": 2,
+            "mode": "full",
+            **options,
+        }.items()
     )
     return make_core(
         allow_hosts=(http_server.host,), llm=f"openai:test-model?{query}", asr="none", **(settings or {})
@@ -277,7 +283,9 @@ def test_timeout_marks_llm_failed_and_the_run_goes_on(http_server, make_core, ll
     report = run(app, NOW)
     assert len(llm.requests) == 1  # a timed-out request is not sent again in the same run
     with app.session() as s:
-        state, reason, retry_at = s.execute(sa.select(Episode.state, Episode.error_reason, Episode.retry_at)).one()
+        state, reason, retry_at = s.execute(
+            sa.select(Episode.state, Episode.error_reason, Episode.retry_at)
+        ).one()
         logged = s.execute(sa.select(LLMRequest.outcome, LLMRequest.tokens_in)).all()
     assert state == "llm_failed" and "timed out" in reason and list(report.insights.failed) == [1]
     assert retry_at is not None and retry_at > NOW
@@ -438,3 +446,76 @@ def test_chapter_titles_reach_the_prompt(http_server, make_core, llm) -> None:  
         found = dict(s.execute(sa.select(Episode.title, Episode.chapters)).all())
         states = set(s.scalars(sa.select(Episode.state)))
     assert found["Broken chapters"] == [] and len(found["With chapters"]) == 2 and states == {"extracted"}
+
+
+def test_failed_episodes_show_in_the_summary_and_stats_and_are_re_queued_from_the_cli(
+    http_server, llm, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from podsift.cli import app as cli
+
+    serve_episode(http_server)
+    monkeypatch.setenv("PODSIFT_HOME", str(tmp_path / "cli-home"))
+    monkeypatch.setenv("PODSIFT_ALLOW_HOSTS", http_server.host)
+    monkeypatch.setenv("PODSIFT_ASR", "none")
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables on one line each
+    monkeypatch.setenv("PODSIFT_LLM", f"openai:test-model?base_url={llm.base_url}&timeout=0.5&mode=full")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["feeds", "add", http_server.url("/policy.xml")]).exit_code == 0
+    llm.script = [2.0]  # the model server hangs on the first request
+    result = runner.invoke(cli, ["run", "--now", NOW.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "1 episode(s) failed (retried on a later run)" in result.output
+    assert "extraction failed" in result.output and "timed out" in result.output
+    failed = runner.invoke(cli, ["episodes", "failed"])
+    assert "Who audits the models?" in failed.output and "timed out" in failed.output
+    stats = runner.invoke(cli, ["stats"])
+    row = next(line for line in stats.output.splitlines() if "│ extract" in line)
+    assert [cell.strip() for cell in row.split("│")][3:5] == ["1", "1"]  # 1 request, 1 failed: counted
+    # Not due yet: the next run (minutes later) leaves it alone; the CLI re-queues it now.
+    again = runner.invoke(cli, ["run", "--now", (NOW + timedelta(minutes=5)).isoformat()])
+    assert "0 episode(s) failed" in again.output and len(llm.requests) == 1
+    assert "1 episode(s) queued" in runner.invoke(cli, ["episodes", "retry"]).output
+    fixed = runner.invoke(cli, ["run", "--now", (NOW + timedelta(minutes=10)).isoformat()])
+    assert fixed.exit_code == 0 and "from 1 episode(s)" in fixed.output, fixed.output
+    assert "HTTP Request" not in fixed.output  # no library INFO lines without -v
+
+
+def test_backoff_retries_a_failed_episode_on_a_later_run(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
+    serve_episode(http_server)
+    llm.script = [2.0]
+    app = openai_core(make_core, http_server, llm, timeout=0.5)
+    add_feeds(app, [http_server.url("/policy.xml")])
+    run(app, NOW)
+    run(app, NOW + timedelta(minutes=10))  # before retry_at: not tried
+    assert len(llm.requests) == 1
+    run(app, NOW + timedelta(minutes=31))  # after the first backoff (30 min): tried, answered
+    assert len(llm.requests) == 2 and insights(app)
+    with app.session() as s:
+        assert s.scalar(sa.select(Episode.state)) == "extracted"
+
+
+def test_quotes_lose_speaker_labels_and_fuzzy_matches_stay_inside_the_quote() -> None:
+    from podsift.insights.grounding import ground
+    from podsift.transcripts.model import Transcript
+
+    transcript = Transcript(
+        [
+            Segment(0.0, 4.0, "Right.", "Michael Kennedy"),
+            Segment(
+                4.0,
+                12.0,
+                "We built uv because Python packaging was far too slow for large teams.",
+                "Charlie Marsh",
+            ),
+        ],
+        "json",
+    )
+    labelled = ground(
+        "[00:04] Charlie Marsh: We built uv because Python packaging was far too slow", transcript
+    )
+    assert labelled is not None and labelled.quote.startswith("We built uv") and labelled.start == 4.0
+    assert labelled.speaker == "Charlie Marsh"
+    fuzzy = ground("we built UV since python packaging was far too slow for large teams", transcript)
+    assert fuzzy is not None and not fuzzy.quote.startswith("Right") and fuzzy.start == 4.0

@@ -27,10 +27,19 @@ LINES = [
     ("Lena Park", "Welcome back to Grid Notes, I'm Lena Park, and with me is Sam Ortiz."),
     ("Sam Ortiz", "Thanks for having me, it's great to be here."),
     ("Lena Park", "This episode is brought to you by Voltly. Sign up today at voltly.com for a free trial."),
-    ("Sam Ortiz", "Texas added nine gigawatts of grid batteries this year, which means evening power prices fell by a third."),
-    ("Sam Ortiz", "Two gas peaker plants will close before the summer, because batteries now undercut them on cost at the evening peak."),
+    (
+        "Sam Ortiz",
+        "Texas added nine gigawatts of grid batteries this year, which means evening power prices fell by a third.",
+    ),
+    (
+        "Sam Ortiz",
+        "Two gas peaker plants will close before the summer, because batteries now undercut them on cost at the evening peak.",
+    ),
     ("Lena Park", "What does that mean for the rest of the country?"),
-    ("Sam Ortiz", "Transmission permits still take about ten years, so most of the solar planned today will wait until the next decade."),
+    (
+        "Sam Ortiz",
+        "Transmission permits still take about ten years, so most of the solar planned today will wait until the next decade.",
+    ),
     ("Sam Ortiz", "I studied electrical engineering and I have worked at three utilities over my career."),
 ]
 
@@ -44,8 +53,14 @@ def vtt() -> str:
 
 def serve(http_server) -> str:  # type: ignore[no-untyped-def]
     http_server.add("/t/grid.vtt", vtt(), content_type="text/vtt")
-    item = Item("Batteries beat peakers", NOW - timedelta(hours=2), guid="gn-1", audio="https://cdn.example.org/gn.mp3",
-                transcripts=[(http_server.url("/t/grid.vtt"), "text/vtt")], persons=["Sam Ortiz"])  # fmt: skip
+    item = Item(
+        "Batteries beat peakers",
+        NOW - timedelta(hours=2),
+        guid="gn-1",
+        audio="https://cdn.example.org/gn.mp3",
+        transcripts=[(http_server.url("/t/grid.vtt"), "text/vtt")],
+        persons=["Sam Ortiz"],
+    )
     http_server.add("/grid.xml", rss("Grid Notes", [item]))
     return http_server.url("/grid.xml")
 
@@ -59,8 +74,14 @@ def model_or_skip(name: str) -> None:
 
 def requests_logged(app) -> list[tuple[str, str, int, int]]:  # type: ignore[no-untyped-def]
     with app.session() as s:
-        return [tuple(r) for r in s.execute(sa.select(LLMRequest.purpose, LLMRequest.outcome, LLMRequest.tokens_in,
-                                                      LLMRequest.tokens_out).order_by(LLMRequest.id))]  # fmt: skip
+        return [
+            tuple(r)
+            for r in s.execute(
+                sa.select(
+                    LLMRequest.purpose, LLMRequest.outcome, LLMRequest.tokens_in, LLMRequest.tokens_out
+                ).order_by(LLMRequest.id)
+            )
+        ]
 
 
 def episode_state(app) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
@@ -73,10 +94,14 @@ def stored(app) -> list[Insight]:  # type: ignore[no-untyped-def]
         return list(s.scalars(sa.select(Insight)))
 
 
-def test_refine_mode_on_llama_server_with_a_small_instruct_model(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_refine_mode_on_llama_server_with_a_small_instruct_model(
+    http_server, make_core, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("qwen-0.5b")
     with llama_server("qwen-0.5b", tmp_path, context=4096) as url:
-        app = make_core(allow_hosts=(http_server.host,), asr="none", llm=f"openai:qwen?base_url={url}&batch=3")
+        app = make_core(
+            allow_hosts=(http_server.host,), asr="none", llm=f"openai:qwen?base_url={url}&batch=3"
+        )
         add_feeds(app, [serve(http_server)])
         report = run(app, NOW)
         assert app.extractor.client.context_window() == 4096  # read from the server's /props
@@ -96,27 +121,39 @@ def test_refine_mode_on_llama_server_with_a_small_instruct_model(http_server, ma
     assert all(tokens_in > 200 for p, _, tokens_in, _ in logged if p == "refine")
 
 
-def test_llama_cpp_python_server_refuses_json_schema_and_the_client_falls_back(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_llama_cpp_python_server_refuses_json_schema_and_the_client_falls_back(
+    http_server, make_core, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("gemma-270m")
     with llama_cpp_python_server("gemma-270m", tmp_path, context=4096) as url:
-        app = make_core(allow_hosts=(http_server.host,), asr="none",
-                        llm=f"openai:gemma?base_url={url}&context=4096&max_tokens=400")  # fmt: skip
+        app = make_core(
+            allow_hosts=(http_server.host,),
+            asr="none",
+            llm=f"openai:gemma?base_url={url}&context=4096&max_tokens=400",
+        )
         add_feeds(app, [serve(http_server)])
         run(app, NOW)  # a base model: whatever it answers, the run completes
         assert app.extractor.client.mode == "json_object"  # json_schema got HTTP 500, then json_object worked
     state, reason = episode_state(app)
     logged = requests_logged(app)
     assert state in ("extracted", "llm_failed") and logged, (state, reason)
-    assert any(outcome in ("ok", "truncated", "invalid") for _, outcome, *_ in logged)  # answered, not refused
+    assert any(
+        outcome in ("ok", "truncated", "invalid") for _, outcome, *_ in logged
+    )  # answered, not refused
     for insight in stored(app):
         assert written_problem(insight.text) is None  # nothing below the floor, whatever the model wrote
 
 
-def test_a_cut_off_answer_is_known_and_not_re_asked_with_a_longer_prompt(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_cut_off_answer_is_known_and_not_re_asked_with_a_longer_prompt(
+    http_server, make_core, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("gemma-270m")
     with llama_server("gemma-270m", tmp_path, context=4096) as url:
-        app = make_core(allow_hosts=(http_server.host,), asr="none",
-                        llm=f"openai:gemma?base_url={url}&max_tokens=24&batch=3")  # fmt: skip
+        app = make_core(
+            allow_hosts=(http_server.host,),
+            asr="none",
+            llm=f"openai:gemma?base_url={url}&max_tokens=24&batch=3",
+        )
         add_feeds(app, [serve(http_server)])
         report = run(app, NOW)
     logged = requests_logged(app)
@@ -132,8 +169,11 @@ def test_a_cut_off_answer_is_known_and_not_re_asked_with_a_longer_prompt(http_se
 def test_a_timed_out_request_is_recorded_and_not_sent_again(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("qwen-0.5b")
     with llama_server("qwen-0.5b", tmp_path, context=4096) as url:
-        app = make_core(allow_hosts=(http_server.host,), asr="none",
-                        llm=f"openai:qwen?base_url={url}&timeout=0.3&batch=3&retries=3")  # fmt: skip
+        app = make_core(
+            allow_hosts=(http_server.host,),
+            asr="none",
+            llm=f"openai:qwen?base_url={url}&timeout=0.3&batch=3&retries=3",
+        )
         add_feeds(app, [serve(http_server)])
         run(app, NOW)
     logged = requests_logged(app)
@@ -143,3 +183,40 @@ def test_a_timed_out_request_is_recorded_and_not_sent_again(http_server, make_co
     with app.session() as s:
         episode = s.scalars(sa.select(Episode)).one()
     assert episode.state == "llm_failed" and episode.retry_at is not None and episode.attempts == 1
+
+
+def test_full_mode_sizes_chunks_and_answers_to_the_servers_context(
+    http_server, make_core, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    model_or_skip("qwen-0.5b")
+    cues, t = ["WEBVTT", ""], 0
+    for round_ in range(4):  # ~850 tokens of talk: more than one chunk in a 2,048-token context
+        for who, line in LINES[3:]:
+            cues += [
+                f"00:{t // 60:02d}:{t % 60:02d}.000 --> 00:{(t + 6) // 60:02d}:{(t + 6) % 60:02d}.500",
+                f"<v {who}>{line} (Round {round_ + 1}.)",
+                "",
+            ]
+            t += 7
+    http_server.add("/t/long.vtt", "\n".join(cues), content_type="text/vtt")
+    item = Item(
+        "Four rounds",
+        NOW - timedelta(hours=1),
+        guid="gn-long",
+        audio="https://cdn.example.org/l.mp3",
+        transcripts=[(http_server.url("/t/long.vtt"), "text/vtt")],
+    )
+    http_server.add("/long.xml", rss("Grid Notes", [item]))
+    with llama_server("qwen-0.5b", tmp_path, context=2048) as url:
+        app = make_core(
+            allow_hosts=(http_server.host,), asr="none", llm=f"openai:qwen?base_url={url}&mode=full"
+        )
+        add_feeds(app, [http_server.url("/long.xml")])
+        run(app, NOW)
+    logged = [row for row in requests_logged(app) if row[0] == "extract"]
+    assert len(logged) >= 2  # chunked to fit 2,048 tokens
+    assert all(tokens_in + tokens_out <= 2048 for _, _, tokens_in, tokens_out in logged)
+    state, reason = episode_state(app)
+    assert state in ("extracted", "llm_failed"), reason
+    for insight in stored(app):
+        assert written_problem(insight.text) is None and insight.speaker in ("Sam Ortiz", "Lena Park")

@@ -17,16 +17,34 @@ from podsift.transcripts.model import Segment, Transcript
 @pytest.mark.parametrize(
     ("passage", "reason"),
     [
-        ("Thanks to the tools at Adobe Podcast, I no longer sound like this. It's Friday the 17th of March.", "greeting"),
-        ("It also works with Python [unintelligible 00:16:38.07] and the rest of the toolchain we use.", "artefact"),
-        ("Maybe there'll be some winners there, because the market will sort out the weak players.", "dangling"),
+        (
+            "Thanks to the tools at Adobe Podcast, I no longer sound like this. It's Friday the 17th of March.",
+            "greeting",
+        ),
+        (
+            "It also works with Python [unintelligible 00:16:38.07] and the rest of the toolchain we use.",
+            "artefact",
+        ),
+        (
+            "Maybe there'll be some winners there, because the market will sort out the weak players.",
+            "dangling",
+        ),
         ("It matters because the grid cannot add capacity fast enough for the new data centers.", "dangling"),
         ("I have studied two master's degrees and I hold 30 certifications in cloud security.", "biography"),
-        ("Permission is hereby granted, free of charge, to any person obtaining a copy of this software.", "boilerplate"),
+        (
+            "Permission is hereby granted, free of charge, to any person obtaining a copy of this software.",
+            "boilerplate",
+        ),
         ("This episode is brought to you by Sentry. Use code TALKPYTHON for three months free.", "sponsor"),
-        ("Make sure to subscribe and leave us a review, it really helps the show grow every week.", "housekeeping"),
+        (
+            "Make sure to subscribe and leave us a review, it really helps the show grow every week.",
+            "housekeeping",
+        ),
         ("So tell us what you think will happen to open source maintainers over the next year?", "prompt"),
-        ("I was reading this thing about a workout program and it is three and a half hours a night.", "about-the-speaker"),
+        (
+            "I was reading this thing about a workout program and it is three and a half hours a night.",
+            "about-the-speaker",
+        ),
     ],
 )
 def test_the_floor_refuses_what_a_reader_would_cut(passage: str, reason: str) -> None:
@@ -48,16 +66,28 @@ def test_the_floor_keeps_claims(passage: str) -> None:
 def test_written_text_must_be_a_claim_not_a_name() -> None:
     assert written_problem("Jeff Smith") == "too-short"
     assert written_problem("Jeff Smith Jeff Smith is the host of the podcast.") == "biography"
-    assert written_problem("Jeff Smith is the host of the podcast and founder and CEO at Chrp.") == "biography"
+    assert (
+        written_problem("Jeff Smith is the host of the podcast and founder and CEO at Chrp.") == "biography"
+    )
     assert written_problem("Greg Osuri argues that the U.S. grid grew only 1.2% in twenty years.") is None
     # A model may quote from mid-sentence: only the quote's kind counts, its text is judged.
-    assert candidate_problem("Greg Osuri argues that the grid grew only 1.2% in 20 years.", "grid grew about 1.2%", None) is None
+    assert (
+        candidate_problem(
+            "Greg Osuri argues that the grid grew only 1.2% in 20 years.", "grid grew about 1.2%", None
+        )
+        is None
+    )
 
 
 def test_sentences_keep_decimals_versions_and_abbreviations_whole() -> None:
     text = "Downloaded 1.5 billion times. Podcasting 2.0 is open. Dr. Smith said so, e.g. here. Done"
     spans = [text[a:b] for a, b in split_sentences(text, 0, len(text))]
-    assert spans == ["Downloaded 1.5 billion times.", "Podcasting 2.0 is open.", "Dr. Smith said so, e.g. here.", "Done"]
+    assert spans == [
+        "Downloaded 1.5 billion times.",
+        "Podcasting 2.0 is open.",
+        "Dr. Smith said so, e.g. here.",
+        "Done",
+    ]
 
 
 def test_a_solo_shows_sponsor_read_ends_where_the_read_ends() -> None:
@@ -71,7 +101,9 @@ def test_a_solo_shows_sponsor_read_ends_where_the_read_ends() -> None:
         "Two gas peaker plants will close before the summer because batteries now undercut them on cost.",
         "Transmission permits still take ten years, so the next wave of solar will wait until 2030.",
     ]
-    transcript = Transcript([Segment(i * 6.0, i * 6.0 + 5.9, line, "Lena") for i, line in enumerate(lines)], "json")
+    transcript = Transcript(
+        [Segment(i * 6.0, i * 6.0 + 5.9, line, "Lena") for i, line in enumerate(lines)], "json"
+    )
     found = OfflineExtractor(min_words=10).extract(EpisodeInfo("Grid Notes", "Batteries"), transcript, 3)
     quotes = " ".join(c.quote for c in found)
     assert "nine gigawatts" in quotes and "peaker plants" in quotes
@@ -93,7 +125,9 @@ def test_offline_text_is_the_claim_within_sixty_words() -> None:
 
 
 def test_faithfulness_guard_finds_numbers_names_and_terms_not_in_the_passage() -> None:
-    passage = "Greg Osuri said the U.S. grid grew about 1.2% in the last 20 years, and Gartner predicts trouble."
+    passage = (
+        "Greg Osuri said the U.S. grid grew about 1.2% in the last 20 years, and Gartner predicts trouble."
+    )
     ok = "Greg Osuri warns the U.S. grid grew only 1.2% in 20 years. Gartner expects shortages."
     assert unsupported_terms(ok, [passage]) == []
     bad = "Greg Osuri says OpenAI will need 5 gigawatts by 2030 to train 'frontier' models."
@@ -102,9 +136,16 @@ def test_faithfulness_guard_finds_numbers_names_and_terms_not_in_the_passage() -
 
 
 def test_a_bad_item_is_dropped_not_the_answer_and_errors_name_every_reason() -> None:
-    good = {"claim": "Daniel Reyes says compute thresholds are a poor proxy for risk.", "implication": "Regulators will test behaviour instead.",
-            "speaker": "Daniel Reyes", "quote": "Compute thresholds are a poor proxy for risk", "topics": ["AI policy"],
-            "importance": 0.9, "novelty": 0.7, "confidence": 0.8}  # fmt: skip
+    good = {
+        "claim": "Daniel Reyes says compute thresholds are a poor proxy for risk.",
+        "implication": "Regulators will test behaviour instead.",
+        "speaker": "Daniel Reyes",
+        "quote": "Compute thresholds are a poor proxy for risk",
+        "topics": ["AI policy"],
+        "importance": 0.9,
+        "novelty": 0.7,
+        "confidence": 0.8,
+    }
     bad = {**good, "claim": "Jeff Smith", "topics": ["a", "b", "c", "d"]}
     parsed = parse_items(json.dumps({"insights": [good, bad]}), "insights", _Insight)
     assert [i.claim for i in parsed.items] == [good["claim"]]
@@ -121,8 +162,13 @@ def test_guard_catches_words_lifted_from_the_style_example_and_talk_about_the_pa
     from podsift.insights.llm.faithfulness import written_faults
     from podsift.insights.llm.refine import EXAMPLE
 
-    passage = ["Texas added nine gigawatts of grid batteries this year, which means evening prices fell.", "Sam Ortiz"]
-    lifted = "The passage highlights the need for more restrictive, geopolitically motivated access to batteries."
+    passage = [
+        "Texas added nine gigawatts of grid batteries this year, which means evening prices fell.",
+        "Sam Ortiz",
+    ]
+    lifted = (
+        "The passage highlights the need for more restrictive, geopolitically motivated access to batteries."
+    )
     faults = written_faults(lifted, passage, "Sam Ortiz", EXAMPLE)
     assert any("style example" in f for f in faults) and any("talks about the passage" in f for f in faults)
     assert any("does not name the speaker" in f for f in faults)

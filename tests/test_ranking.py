@@ -255,3 +255,21 @@ def test_interest_phrases_are_embedded_once_across_runs(themed_day) -> None:  # 
     later.warm(["rockets, heat pumps"])
     assert calls[1:] == [["heat pumps"]]  # only the new phrase
     assert abs(float(later._phrases["rockets"] @ first._phrases["rockets"]) - 1.0) < 1e-3
+
+
+def test_a_strong_on_topic_second_claim_from_one_episode_beats_a_weak_off_topic_one() -> None:
+    """One insight per episode is a penalty, not a rule."""
+    import numpy as np
+
+    from podsift.ranking.score import RankingWeights
+    from podsift.ranking.select import _diverse
+
+    w = RankingWeights()
+    # Two strong on-topic claims from episode 1, one weak off-topic claim from episode 2.
+    scores = np.array([0.9, 0.85, 0.35])
+    vectors = np.eye(3, dtype=np.float32)  # unrelated claims: no diversity penalty between them
+    episodes, feeds = np.array([1, 1, 2]), np.array([1, 1, 2])
+    assert _diverse([0, 1, 2], scores, vectors, episodes, feeds, w, 2) == [0, 1]
+    # A close call still goes to the other episode: the penalty is real.
+    scores = np.array([0.9, 0.6, 0.5])
+    assert _diverse([0, 1, 2], scores, vectors, episodes, feeds, w, 2) == [0, 2]

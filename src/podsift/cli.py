@@ -53,8 +53,19 @@ def _parse_now(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-NOISY_LIBRARIES = ("httpx", "httpx2", "httpcore", "openai", "anthropic", "urllib3", "faster_whisper",
-                   "sentence_transformers", "apprise", "alembic", "uvicorn.access")  # fmt: skip
+NOISY_LIBRARIES = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "openai",
+    "anthropic",
+    "urllib3",
+    "faster_whisper",
+    "sentence_transformers",
+    "apprise",
+    "alembic",
+    "uvicorn.access",
+)
 
 
 @app.callback()
@@ -426,17 +437,43 @@ def stats_command() -> None:
     from podsift.insights.stats import usage_by_episode, usage_by_model
 
     core = _core()
-    models = Table("model", "purpose", "requests", "failed", "tokens in", "tokens out", "seconds",
-                   "guard trips", "fell back")  # fmt: skip
+    models = Table(
+        "model",
+        "purpose",
+        "requests",
+        "failed",
+        "tokens in",
+        "tokens out",
+        "seconds",
+        "guard trips",
+        "fell back",
+    )
     for m in usage_by_model(core):
-        models.add_row(m.model, m.purpose, str(m.requests), str(m.failed), str(m.tokens_in), str(m.tokens_out),
-                       f"{m.seconds:.0f}", str(m.guard_trips), str(m.guard_fallbacks))  # fmt: skip
+        models.add_row(
+            m.model,
+            m.purpose,
+            str(m.requests),
+            str(m.failed),
+            str(m.tokens_in),
+            str(m.tokens_out),
+            f"{m.seconds:.0f}",
+            str(m.guard_trips),
+            str(m.guard_fallbacks),
+        )
     out.print(models)
     rows = usage_by_episode(core)
     table = Table("show", "episode", "model", "requests", "failed", "tokens in", "tokens out", "cost (USD)")
     for r in rows:
-        table.add_row(r.show or "", r.episode or "", r.model, str(r.calls), str(r.failed), str(r.tokens_in),
-                      str(r.tokens_out), f"{r.cost_usd:.4f}")  # fmt: skip
+        table.add_row(
+            r.show or "",
+            r.episode or "",
+            r.model,
+            str(r.calls),
+            str(r.failed),
+            str(r.tokens_in),
+            str(r.tokens_out),
+            f"{r.cost_usd:.4f}",
+        )
     table.add_row(
         "total",
         "",
@@ -544,11 +581,12 @@ def episodes_failed() -> None:
     """Episodes whose extraction failed, with the reason and the next try."""
     from podsift.insights.stage import failed_episodes
 
-    table = Table("id", "show", "episode", "attempts", "next try (UTC)", "reason")
     for row in failed_episodes(_core()):
-        table.add_row(str(row.id), row.show or "", row.title or "", str(row.attempts),
-                      row.retry_at.strftime("%Y-%m-%d %H:%M") if row.retry_at else "-", (row.reason or "")[:120])  # fmt: skip
-    out.print(table)
+        next_try = row.retry_at.strftime("%Y-%m-%d %H:%M UTC") if row.retry_at else "only by `episodes retry`"
+        sys.stdout.write(
+            f"{row.id}\t{row.show or ''} / {row.title or ''}\tattempts {row.attempts}, next try {next_try}\t"
+            f"{(row.reason or '')[:300]}\n"
+        )
 
 
 @app.command("digest")

@@ -24,7 +24,9 @@ from podsift.transcripts.model import Transcript
 # A sentence ends at . ! ? … (with closing quotes) followed by a space or the end: "2.0",
 # "1.5 billion" and "Node.js" stay whole.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)]*(?=\s|$)")
-_ABBREVIATION = re.compile(r"(?:\b(?:mr|mrs|ms|dr|st|vs|etc|inc|jr|sr|prof|approx|no)|\b[A-Z]|e\.g|i\.e)$", re.I)
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:mr|mrs|ms|dr|st|vs|etc|inc|jr|sr|prof|approx|no)|\b[A-Z]|e\.g|i\.e)$", re.I
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d[\d,.]*%?")
 
 CLAIM_MARKERS = re.compile(
@@ -65,7 +67,9 @@ HEDGE = re.compile(
     r"\bor whatever\b|\band stuff(?: like that)?\b|\bif that makes sense\b",
     re.I,
 )
-SPONSOR_NAME = re.compile(r"(?:brought to you by|sponsored by|thanks to our sponsor,?)\s+(?:the (?:folks|people) at\s+)?([A-Z][\w.&-]+)")
+SPONSOR_NAME = re.compile(
+    r"(?:brought to you by|sponsored by|thanks to our sponsor,?)\s+(?:the (?:folks|people) at\s+)?([A-Z][\w.&-]+)"
+)
 NON_SPEAKERS = re.compile(r"^(break|jingles?|music|ad|sponsor|intro|outro|narrator)$", re.I)
 STOPWORDS = frozenset(
     [
@@ -311,8 +315,17 @@ def _turn_sentences(transcript: Transcript) -> list[_Sentence]:
                     gap = segments[k].start - segments[k - 1].end
             body = text[a:b]
             sentences.append(
-                _Sentence(a, b, body, segments[i].speaker, turn, segments[k].start, gap, False,
-                          bool(ARTEFACT.search(body)))
+                _Sentence(
+                    a,
+                    b,
+                    body,
+                    segments[i].speaker,
+                    turn,
+                    segments[k].start,
+                    gap,
+                    False,
+                    bool(ARTEFACT.search(body)),
+                )
             )
         turn, i = turn + 1, j + 1
     mark_sponsor_zones(sentences)
@@ -540,7 +553,7 @@ class OfflineExtractor:
         )
         if OPENING_CONJUNCTION.match(text):
             score -= 0.8  # "And so…", "So…": often continues a thought begun before the passage
-        if text.lstrip()[:1] in "\"“":
+        if text.lstrip()[:1] in '"“':
             score -= 1.0  # opens on reported speech: often a scene, not the speaker's claim
         if score > 0:
             score *= 0.3 + distinct  # 1.3 for all-new words, 0.3 for the show's stock phrases

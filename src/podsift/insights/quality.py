@@ -134,8 +134,18 @@ CHECKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("biography", BIOGRAPHY),
     ("housekeeping", HOUSEKEEPING),
 )
-REASONS = ("artefact", "sponsor", "boilerplate", "greeting", "biography", "housekeeping", "prompt",
-           "about-the-speaker", "dangling", "too-short")
+REASONS = (
+    "artefact",
+    "sponsor",
+    "boilerplate",
+    "greeting",
+    "biography",
+    "housekeeping",
+    "prompt",
+    "about-the-speaker",
+    "dangling",
+    "too-short",
+)
 
 
 def split_first_sentence(text: str) -> str:
@@ -180,12 +190,14 @@ def passage_problem(text: str) -> str | None:
         return "prompt"
     # "I went through a phase where I was having less fun…": a story about the speaker.
     opening = LEAD_IN.sub("", text.strip())
-    if ANECDOTE.search(opening[:160]) or (first_person_share(text) > 0.075 and len(CLAIM_WORD.findall(text)) < 3):
+    if ANECDOTE.search(opening[:160]) or (
+        first_person_share(text) > 0.075 and len(CLAIM_WORD.findall(text)) < 3
+    ):
         return "about-the-speaker"
     first = split_first_sentence(opening)
     if first.rstrip().endswith("?"):
         return "prompt"  # opens on a question: the passage answers it, in words that lean on it
-    if leans_back(text) or opens_inside_a_quotation(text) or opening[:1] in "\"“":
+    if leans_back(text) or opens_inside_a_quotation(text) or opening[:1] in '"“':
         return "dangling"
     # "The goal is to organize more of that." A short opener that points back.
     if len(first.split()) <= 10 and re.search(r"\b(?:that|this|it|them|those|these)[.!]?$", first.rstrip()):

@@ -116,7 +116,10 @@ def _mark_llm_failed(app: App, episode_id: int, reason: str, now: datetime) -> N
         episode = session.get_one(Episode, episode_id)
         episode.attempts += 1
         episode.state, episode.error_reason = "llm_failed", reason[:2000]
-        episode.retry_at = now + retry_delay(episode.attempts)
+        # After the last attempt only `podsift episodes retry` brings it back.
+        episode.retry_at = (
+            now + retry_delay(episode.attempts) if episode.attempts < RETRY_MAX_ATTEMPTS else None
+        )
         session.commit()
 
 
@@ -135,7 +138,14 @@ def failed_episodes(app: App) -> list[FailedEpisode]:
 
     with app.session() as session:
         rows = session.execute(
-            sa.select(Episode.id, Feed.title, Episode.title, Episode.attempts, Episode.retry_at, Episode.error_reason)
+            sa.select(
+                Episode.id,
+                Feed.title,
+                Episode.title,
+                Episode.attempts,
+                Episode.retry_at,
+                Episode.error_reason,
+            )
             .join(Feed, Feed.id == Episode.feed_id)
             .where(Episode.state == "llm_failed")
             .order_by(Episode.id)

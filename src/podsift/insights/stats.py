@@ -72,8 +72,17 @@ def usage_by_episode(app: App) -> list[EpisodeUsage]:
             ).all()
         )
     return [
-        EpisodeUsage(r[0], r[1], r[2], int(r[3]), int(r[4] or 0), int(r[5] or 0), float(costs.get(r[8]) or 0.0),
-                     int(r[6] or 0), float(r[7] or 0.0))  # fmt: skip
+        EpisodeUsage(
+            r[0],
+            r[1],
+            r[2],
+            int(r[3]),
+            int(r[4] or 0),
+            int(r[5] or 0),
+            float(costs.get(r[8]) or 0.0),
+            int(r[6] or 0),
+            float(r[7] or 0.0),
+        )
         for r in rows
     ]
 
@@ -102,8 +111,16 @@ def usage_by_model(app: App) -> list[ModelUsage]:
         ).all()
     trips = {(m, o): int(n) for m, o, n in guard}
     return [
-        ModelUsage(m, p, int(n), int(f or 0), int(i or 0), int(o or 0), float(s or 0.0),
-                   trips.get((m, "trip"), 0) if p == "refine" else 0,
-                   trips.get((m, "fallback"), 0) if p == "refine" else 0)  # fmt: skip
+        ModelUsage(
+            m,
+            p,
+            int(n),
+            int(f or 0),
+            int(i or 0),
+            int(o or 0),
+            float(s or 0.0),
+            trips.get((m, "trip"), 0) if p == "refine" else 0,
+            trips.get((m, "fallback"), 0) if p == "refine" else 0,
+        )
         for m, p, n, f, i, o, s in requests
     ]

@@ -67,7 +67,9 @@ class ChatClient(Protocol):
 
     def context_window(self) -> int: ...
 
-    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> ChatResult: ...
+    def complete(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
+    ) -> ChatResult: ...
 
 
 def openai_client(spec: BackendSpec, default_timeout: float, retries: int | None = None) -> Any:
@@ -181,8 +183,10 @@ class OpenAIChat:
         import httpx2
 
         root = self.base_url.rstrip("/").removesuffix("/v1")
-        probes = ((f"{root}/props", ("default_generation_settings", "n_ctx")),
-                  (f"{self.base_url.rstrip('/')}/models", ("data", 0, "meta", "n_ctx_train")))  # fmt: skip
+        probes = (
+            (f"{root}/props", ("default_generation_settings", "n_ctx")),
+            (f"{self.base_url.rstrip('/')}/models", ("data", 0, "meta", "n_ctx_train")),
+        )
         for url, path in probes:
             try:
                 value: Any = httpx2.get(url, timeout=5).json()
@@ -214,14 +218,23 @@ class OpenAIChat:
                     following = MODES.index(self.mode) + 1
                     if following >= len(MODES):
                         raise ChatError(str(exc)) from exc
-                    log.warning("%s refused response_format %s (%s); using %s", self.model, self.mode, exc,
-                                MODES[following])  # fmt: skip
+                    log.warning(
+                        "%s refused response_format %s (%s); using %s",
+                        self.model,
+                        self.mode,
+                        exc,
+                        MODES[following],
+                    )
                     self.mode = MODES[following]
 
     def _send(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> ChatResult:
         import openai
 
-        request: dict[str, Any] = {"model": self.model, "temperature": self.temperature, "max_tokens": max_tokens}
+        request: dict[str, Any] = {
+            "model": self.model,
+            "temperature": self.temperature,
+            "max_tokens": max_tokens,
+        }
         if self.mode == "json_schema":
             request["response_format"] = {
                 "type": "json_schema",
@@ -230,7 +243,10 @@ class OpenAIChat:
         elif self.mode == "json_object":
             request["response_format"] = {"type": "json_object", "schema": schema}
         if self.mode != "json_schema":  # the schema's limits go into the prompt too
-            messages = [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + schema_instruction(schema)}]
+            messages = [
+                *messages[:-1],
+                {**messages[-1], "content": messages[-1]["content"] + schema_instruction(schema)},
+            ]
         timeout = self.timeout_for(prompt_tokens(messages), max_tokens)
         for attempt in range(self.retries + 1):
             started = time.perf_counter()
@@ -244,14 +260,13 @@ class OpenAIChat:
                 body = str(exc)[:300]
                 if exc.status_code in (400, 422, 500, 501) and _about_format(body, self.mode):
                     raise _FormatRefused(f"HTTP {exc.status_code}: {body}") from exc
-                if exc.status_code in (429, 500, 502, 503, 504):
-                    if attempt < self.retries:
-                        time.sleep(min(2.0 * 2**attempt, 30.0))
-                        continue
+                if exc.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
+                    time.sleep(_backoff(attempt, exc.response.headers.get("retry-after")))
+                    continue
                 raise ChatError(f"HTTP {exc.status_code}: {body}") from exc
             except openai.APIConnectionError as exc:
                 if attempt < self.retries:
-                    time.sleep(min(2.0 * 2**attempt, 30.0))
+                    time.sleep(_backoff(attempt, None))
                     continue
                 raise ChatError(f"connection failed: {exc}") from exc
             response = raw.parse()
@@ -269,6 +284,14 @@ class OpenAIChat:
                 self.speed.learn(result, json.loads(raw.text).get("timings"))
             return result
         raise ChatError("no answer")  # unreachable: the loop returns or raises
+
+
+def _backoff(attempt: int, retry_after: str | None) -> float:
+    """Seconds before the next try: the server's Retry-After when it gives one, else 2, 4, 8…"""
+    try:
+        return min(float(retry_after), 60.0) if retry_after is not None else min(2.0 * 2**attempt, 30.0)
+    except ValueError:
+        return min(2.0 * 2**attempt, 30.0)
 
 
 class _FormatRefused(Exception):
@@ -302,7 +325,9 @@ class AnthropicChat:
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> ChatResult:
         import anthropic
 
-        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system") + schema_instruction(schema)
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system") + schema_instruction(
+            schema
+        )
         started = time.perf_counter()
         try:
             response = self.client.messages.create(

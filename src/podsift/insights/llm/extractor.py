@@ -172,7 +172,9 @@ class LLMExtractor:
                 judged = self._judge(episode, transcript, batch)
                 answered += 1
             except RequestFailed as exc:
-                log.warning("%s: a refine batch of %s failed (%s); offline texts kept", self.name, episode.key, exc)
+                log.warning(
+                    "%s: a refine batch of %s failed (%s); offline texts kept", self.name, episode.key, exc
+                )
                 failures.append(str(exc))
                 judged = {p.id: None for p in batch}
             for proposal in batch:
@@ -180,14 +182,20 @@ class LLMExtractor:
                 if candidate is not None:
                     out.append(candidate)
         if proposals and not answered:
-            raise ExtractionError(f"{self.name}: no refine request was answered: " + "; ".join(failures)[:1500])
+            raise ExtractionError(
+                f"{self.name}: no refine request was answered: " + "; ".join(failures)[:1500]
+            )
         return sorted(out, key=lambda c: -c.score)[:limit]
 
-    def _judge(self, episode: EpisodeInfo, transcript: Transcript, batch: list[Proposal]) -> dict[int, Refined | None]:
+    def _judge(
+        self, episode: EpisodeInfo, transcript: Transcript, batch: list[Proposal]
+    ) -> dict[int, Refined | None]:
         messages = refine_messages(episode, batch)
         key = self._key(episode, transcript, REFINE_VERSION, *[p.candidate.quote for p in batch])
         max_tokens = min(self.max_tokens, 170 * len(batch) + 80)
-        parsed = self._ask("refine", key, messages, refine_schema(len(batch)), max_tokens, "items", Refined, episode)
+        parsed = self._ask(
+            "refine", key, messages, refine_schema(len(batch)), max_tokens, "items", Refined, episode
+        )
         return {item.id: item for item in parsed.items}
 
     def _refined(self, episode: EpisodeInfo, proposal: Proposal, item: Refined | None) -> Candidate | None:
@@ -225,7 +233,9 @@ class LLMExtractor:
             faults.append(f"reads as {problem.replace('-', ' ')}, not a claim about the world")
         return faults
 
-    def _reask_one(self, episode: EpisodeInfo, proposal: Proposal, item: Refined, faults: list[str]) -> str | None:
+    def _reask_one(
+        self, episode: EpisodeInfo, proposal: Proposal, item: Refined, faults: list[str]
+    ) -> str | None:
         """One more try for one insight, saying what was wrong; None when it is still wrong."""
         messages = [*refine_messages(episode, [proposal]), guard_message(item.insight, faults)]
         key = self._key(episode, None, REFINE_VERSION, "guard", proposal.candidate.quote, item.insight)
@@ -246,7 +256,9 @@ class LLMExtractor:
         per_chunk_guess = 4
         max_tokens = min(self.max_tokens, per_chunk_guess * TOKENS_PER_INSIGHT + 100, context // 3)
         chunk_tokens = max(100, min(self.chunk_tokens, context - max_tokens - PROMPT_OVERHEAD))
-        chunks = chunk_segments(transcript.segments, chunk_tokens, min(self.overlap_tokens, chunk_tokens // 5))
+        chunks = chunk_segments(
+            transcript.segments, chunk_tokens, min(self.overlap_tokens, chunk_tokens // 5)
+        )
         per_chunk = max(1, min((max_tokens - 100) // TOKENS_PER_INSIGHT, -(-limit // len(chunks)) + 1))
         trusted = " ".join(
             filter(None, [episode.show, episode.title, episode.description, episode.link, *episode.persons])
@@ -257,8 +269,16 @@ class LLMExtractor:
             key = self._key(episode, transcript, PROMPT_VERSION, str(chunk.index), str(per_chunk))
             messages = build_messages(episode, chunk, len(chunks), per_chunk)
             try:
-                parsed = self._ask("extract", key, messages, insight_schema(per_chunk), max_tokens, "insights",
-                                   _Insight, episode)  # fmt: skip
+                parsed = self._ask(
+                    "extract",
+                    key,
+                    messages,
+                    insight_schema(per_chunk),
+                    max_tokens,
+                    "insights",
+                    _Insight,
+                    episode,
+                )
             except RequestFailed as exc:
                 failures.append(f"chunk {chunk.index + 1}/{len(chunks)}: {exc}")
                 continue
@@ -307,8 +327,13 @@ class LLMExtractor:
             parsed, error = self._parse(result, field_name, model)
             if parsed is None:
                 raise RequestFailed(f"invalid answer after one re-ask: {error}")
-        self.store.put(key, episode.episode_id, self.name, CachedCall(result.text, result.tokens_in, result.tokens_out),
-                       self._cost(result.tokens_in, result.tokens_out))  # fmt: skip
+        self.store.put(
+            key,
+            episode.episode_id,
+            self.name,
+            CachedCall(result.text, result.tokens_in, result.tokens_out),
+            self._cost(result.tokens_in, result.tokens_out),
+        )
         return parsed
 
     @staticmethod
@@ -319,9 +344,13 @@ class LLMExtractor:
             return None, str(exc)
 
     def _call(
-        self, purpose: str, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int,
+        self,
+        purpose: str,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
         episode: EpisodeInfo,
-    ) -> ChatResult:  # fmt: skip
+    ) -> ChatResult:
         if self.usage.tokens_in + self.usage.tokens_out >= self.budget_tokens:
             raise BudgetExhausted(f"token budget of {self.budget_tokens} for this run is spent")
         if self.budget_usd and self.usage.cost_usd >= self.budget_usd:

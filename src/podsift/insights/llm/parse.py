@@ -75,7 +75,7 @@ def _json_text(raw: str) -> str:
 def salvage_items(raw: str, key: str) -> list[object]:
     """The complete items of `key`'s array in an answer cut off mid-way (max_tokens)."""
     text = _json_text(raw)
-    match = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
+    match = re.search(rf'"{re.escape(key)}"\s*:\s*\[', text)
     if not match:
         return []
     decoder = json.JSONDecoder()

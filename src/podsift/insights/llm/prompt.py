@@ -33,9 +33,15 @@ def insight_schema(limit: int) -> dict[str, object]:
                     "type": "object",
                     "additionalProperties": False,
                     "required": [
-                        "claim", "implication", "speaker", "quote", "topics", "importance", "novelty",
+                        "claim",
+                        "implication",
+                        "speaker",
+                        "quote",
+                        "topics",
+                        "importance",
+                        "novelty",
                         "confidence",
-                    ],  # fmt: skip
+                    ],
                     "properties": {
                         "claim": {
                             "type": "string",

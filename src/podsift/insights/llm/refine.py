@@ -61,9 +61,15 @@ class Proposal:
     def sources(self, episode: EpisodeInfo) -> list[str]:
         """What the model was shown: all a written insight may draw on."""
         return [
-            self.candidate.quote, self.before, self.after, self.speaker or "", episode.show or "",
-            episode.title or "", episode.description or "", *episode.persons,
-        ]  # fmt: skip
+            self.candidate.quote,
+            self.before,
+            self.after,
+            self.speaker or "",
+            episode.show or "",
+            episode.title or "",
+            episode.description or "",
+            *episode.persons,
+        ]
 
 
 def refine_schema(count: int) -> dict[str, object]:

@@ -22,7 +22,9 @@ def upgrade() -> None:
         sa.Column("model", sa.String(length=200), nullable=False),
         sa.Column("purpose", sa.String(length=32), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
-        sa.Column("episode_id", sa.Integer(), sa.ForeignKey("episodes.id", ondelete="SET NULL"), nullable=True),
+        sa.Column(
+            "episode_id", sa.Integer(), sa.ForeignKey("episodes.id", ondelete="SET NULL"), nullable=True
+        ),
         sa.Column("tokens_in", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("tokens_out", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("seconds", sa.Float(), nullable=False, server_default="0"),
