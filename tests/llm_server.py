@@ -99,70 +99,38 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout: 
 
 
 @contextmanager
-def llama_server(model: str, log_dir: Path, context: int = 4096, threads: int = 2) -> Iterator[str]:
-    """llama.cpp's own server on 127.0.0.1; yields its OpenAI base URL (…/v1)."""
-    binary = llama_server_binary()
-    port = _free_port()
-    log = log_dir / f"llama-server-{port}.log"
-    command = [
-        str(binary),
-        "-m",
-        str(packaged_gguf(model)),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "-c",
-        str(context),
-        "-t",
-        str(threads),
-        "--parallel",
-        "1",
-        "--no-webui",
-        "--metrics",
-    ]
+def _serve(
+    command: list[str], ready_path: str, port: int, log: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start a model server, wait until it answers `ready_path`, yield its OpenAI base URL."""
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        _wait_ready(process, f"http://127.0.0.1:{port}/health", log)
+        _wait_ready(process, f"http://127.0.0.1:{port}{ready_path}", log)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         process.terminate()
         process.wait(10)
 
 
-def llama_cpp_python_lib() -> Path:
-    """llama-cpp-python installed without its own build (CMAKE_ARGS=-DLLAMA_BUILD=OFF) loads
-    the libraries of the same llama.cpp that scripts/build-llama.sh built."""
-    return llama_server_binary().parent
+@contextmanager
+def llama_server(model: str, log_dir: Path, context: int = 4096, threads: int = 2) -> Iterator[str]:
+    """llama.cpp's own server on 127.0.0.1; yields its OpenAI base URL (…/v1)."""
+    binary, port = llama_server_binary(), _free_port()
+    command = [str(binary), "-m", str(packaged_gguf(model)), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["-c", str(context), "-t", str(threads), "--parallel", "1", "--no-webui", "--metrics"]
+    with _serve(command, "/health", port, log_dir / f"llama-server-{port}.log") as url:
+        yield url
 
 
 @contextmanager
 def llama_cpp_python_server(model: str, log_dir: Path, context: int = 4096) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`)."""
+    """llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`). Installed
+    without a build of its own (CMAKE_ARGS=-DLLAMA_BUILD=OFF), it loads the libraries of the
+    llama.cpp that scripts/build-llama.sh built."""
     port = _free_port()
-    log = log_dir / f"llama-cpp-python-{port}.log"
-    env = {**os.environ, "LLAMA_CPP_LIB_PATH": str(llama_cpp_python_lib())}
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(packaged_gguf(model)),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        str(context),
-        "--n_threads",
-        "2",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_ready(process, f"http://127.0.0.1:{port}/v1/models", log)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(10)
+    env = {**os.environ, "LLAMA_CPP_LIB_PATH": str(llama_server_binary().parent)}
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf(model))]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context), "--n_threads", "2"]
+    with _serve(command, "/v1/models", port, log_dir / f"llama-cpp-python-{port}.log", env) as url:
+        yield url

@@ -65,6 +65,13 @@ def serve(http_server) -> str:  # type: ignore[no-untyped-def]
     return http_server.url("/grid.xml")
 
 
+def extract_with(http_server, make_core, llm: str, feed: str | None = None):  # type: ignore[no-untyped-def]
+    """The whole pipeline on the loopback feed with this PODSIFT_LLM; (app, run report)."""
+    app = make_core(allow_hosts=(http_server.host,), asr="none", llm=llm)
+    add_feeds(app, [feed or serve(http_server)])
+    return app, run(app, NOW)
+
+
 def model_or_skip(name: str) -> None:
     try:
         packaged_gguf(name)
@@ -99,11 +106,7 @@ def test_refine_mode_on_llama_server_with_a_small_instruct_model(
 ) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("qwen-0.5b")
     with llama_server("qwen-0.5b", tmp_path, context=4096) as url:
-        app = make_core(
-            allow_hosts=(http_server.host,), asr="none", llm=f"openai:qwen?base_url={url}&batch=3"
-        )
-        add_feeds(app, [serve(http_server)])
-        report = run(app, NOW)
+        app, report = extract_with(http_server, make_core, f"openai:qwen?base_url={url}&batch=3")
         assert app.extractor.client.context_window() == 4096  # read from the server's /props
     assert episode_state(app) == ("extracted", None), report.insights.failed
     found = stored(app)
@@ -126,13 +129,10 @@ def test_llama_cpp_python_server_refuses_json_schema_and_the_client_falls_back(
 ) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("gemma-270m")
     with llama_cpp_python_server("gemma-270m", tmp_path, context=4096) as url:
-        app = make_core(
-            allow_hosts=(http_server.host,),
-            asr="none",
-            llm=f"openai:gemma?base_url={url}&context=4096&max_tokens=400",
+        # A base model: whatever it answers, the run completes.
+        app, _ = extract_with(
+            http_server, make_core, f"openai:gemma?base_url={url}&context=4096&max_tokens=400"
         )
-        add_feeds(app, [serve(http_server)])
-        run(app, NOW)  # a base model: whatever it answers, the run completes
         assert app.extractor.client.mode == "json_object"  # json_schema got HTTP 500, then json_object worked
     state, reason = episode_state(app)
     logged = requests_logged(app)
@@ -149,13 +149,9 @@ def test_a_cut_off_answer_is_known_and_not_re_asked_with_a_longer_prompt(
 ) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("gemma-270m")
     with llama_server("gemma-270m", tmp_path, context=4096) as url:
-        app = make_core(
-            allow_hosts=(http_server.host,),
-            asr="none",
-            llm=f"openai:gemma?base_url={url}&max_tokens=24&batch=3",
+        app, report = extract_with(
+            http_server, make_core, f"openai:gemma?base_url={url}&max_tokens=24&batch=3"
         )
-        add_feeds(app, [serve(http_server)])
-        report = run(app, NOW)
     logged = requests_logged(app)
     refine = [row for row in logged if row[0] == "refine"]
     assert refine and all(outcome == "truncated" and out <= 24 for _, outcome, _, out in refine)
@@ -169,13 +165,9 @@ def test_a_cut_off_answer_is_known_and_not_re_asked_with_a_longer_prompt(
 def test_a_timed_out_request_is_recorded_and_not_sent_again(http_server, make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("qwen-0.5b")
     with llama_server("qwen-0.5b", tmp_path, context=4096) as url:
-        app = make_core(
-            allow_hosts=(http_server.host,),
-            asr="none",
-            llm=f"openai:qwen?base_url={url}&timeout=0.3&batch=3&retries=3",
+        app, _ = extract_with(
+            http_server, make_core, f"openai:qwen?base_url={url}&timeout=0.3&batch=3&retries=3"
         )
-        add_feeds(app, [serve(http_server)])
-        run(app, NOW)
     logged = requests_logged(app)
     batches = len([row for row in logged if row[0] == "refine"])
     assert batches >= 1 and all(outcome == "timeout" for _, outcome, *_ in logged)
@@ -208,11 +200,8 @@ def test_full_mode_sizes_chunks_and_answers_to_the_servers_context(
     )
     http_server.add("/long.xml", rss("Grid Notes", [item]))
     with llama_server("qwen-0.5b", tmp_path, context=2048) as url:
-        app = make_core(
-            allow_hosts=(http_server.host,), asr="none", llm=f"openai:qwen?base_url={url}&mode=full"
-        )
-        add_feeds(app, [http_server.url("/long.xml")])
-        run(app, NOW)
+        llm = f"openai:qwen?base_url={url}&mode=full"
+        app, _ = extract_with(http_server, make_core, llm, http_server.url("/long.xml"))
     logged = [row for row in requests_logged(app) if row[0] == "extract"]
     assert len(logged) >= 2  # chunked to fit 2,048 tokens
     assert all(tokens_in + tokens_out <= 2048 for _, _, tokens_in, tokens_out in logged)

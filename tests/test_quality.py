@@ -174,3 +174,21 @@ def test_guard_catches_words_lifted_from_the_style_example_and_talk_about_the_pa
     assert any("does not name the speaker" in f for f in faults)
     good = "Sam Ortiz says Texas added nine gigawatts of grid batteries this year, so evening prices fell."
     assert written_faults(good, passage, "Sam Ortiz", EXAMPLE) == []
+
+
+def test_guard_catches_a_text_written_for_another_passage() -> None:
+    """Qwen 1.5B on the corpus wrote one passage's insight under another's quote."""
+    from podsift.insights.llm.faithfulness import written_faults
+    from podsift.insights.llm.refine import EXAMPLE
+
+    quote = (
+        '60% of people listening to the song "Happy" will feel happy. And then you\'ll get that extra 20%, 30% '
+        "accuracy because of your individualizing it."
+    )
+    context = [quote, "Music, like AI, artificial intelligence, it's limited inputs, exponential outputs."]
+    mixed = "Jeff Smith explains that music, like AI, is limited inputs, exponential outputs."
+    assert "is not about what the <quote> says" in " ".join(
+        written_faults(mixed, context, "Jeff Smith", EXAMPLE, quote)
+    )
+    own = "Jeff Smith says 60% of people feel happy listening to Happy, and individual tuning adds 20-30% accuracy."
+    assert written_faults(own, context, "Jeff Smith", EXAMPLE, quote) == []

@@ -227,7 +227,9 @@ class LLMExtractor:
 
     @staticmethod
     def _faults(episode: EpisodeInfo, proposal: Proposal, text: str) -> list[str]:
-        faults = written_faults(text, proposal.sources(episode), proposal.speaker, EXAMPLE)
+        faults = written_faults(
+            text, proposal.sources(episode), proposal.speaker, EXAMPLE, proposal.candidate.quote
+        )
         problem = written_problem(text)
         if problem:
             faults.append(f"reads as {problem.replace('-', ' ')}, not a claim about the world")

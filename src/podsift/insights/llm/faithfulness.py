@@ -154,12 +154,37 @@ _META = re.compile(r"\b(?:the|this) (?:passage|quote|excerpt|transcript|text|seg
 _CONTENT = re.compile(r"[a-z][a-z'’-]{5,}")
 
 
-def written_faults(written: str, sources: list[str], speaker: str | None, example: str) -> list[str]:
+# Words any write-up uses whatever its subject: they say nothing about which quote it is about.
+_FRAMING = frozenset(
+    "argues argued explains explained says said notes noted emphasizes emphasises highlights discusses "
+    "suggests believes points warns claims thinks according importance important because should would "
+    "could which their there these those about other while being speaker matters means".split()
+)
+MIN_QUOTE_OVERLAP = 0.3
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in _CONTENT.findall(text.lower()) if w not in _FRAMING}
+
+
+def quote_overlap(written: str, quote: str, speaker: str | None) -> float:
+    """Share of the insight's content words (5-letter stems) that its quote contains."""
+    names = {w[:5] for w in re.findall(r"[a-z]+", (speaker or "").lower())}
+    words = _stems(written) - names
+    return len(words & _stems(quote)) / len(words) if words else 1.0
+
+
+def written_faults(
+    written: str, sources: list[str], speaker: str | None, example: str, quote: str | None = None
+) -> list[str]:
     """Everything wrong with a model's insight, as phrases for a re-ask: terms the passage
-    lacks, words lifted from the style example, talk about "the passage", a missing speaker."""
+    lacks, words lifted from the style example, talk about "the passage", a missing speaker,
+    a text about something other than its quote (a small model mixing up passages)."""
     faults = [
         f"mentions {term}, which the passage does not contain" for term in unsupported_terms(written, sources)
     ]
+    if quote is not None and quote_overlap(written, quote, speaker) < MIN_QUOTE_OVERLAP:
+        faults.append("is not about what the <quote> says (use the quote's own facts)")
     lowered, source = written.lower(), " ".join(sources).lower()
     lifted = sorted({w for w in _CONTENT.findall(lowered) if w in example.lower() and w not in source})
     if len(lifted) >= 2:
