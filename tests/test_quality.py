@@ -185,7 +185,11 @@ def test_guard_catches_a_text_written_for_another_passage() -> None:
         '60% of people listening to the song "Happy" will feel happy. And then you\'ll get that extra 20%, 30% '
         "accuracy because of your individualizing it."
     )
-    context = [quote, "Music, like AI, artificial intelligence, it's limited inputs, exponential outputs."]
+    context = [
+        quote,
+        "Music, like AI, artificial intelligence, it's limited inputs, exponential outputs.",
+        "Jeff Smith",
+    ]
     mixed = "Jeff Smith explains that music, like AI, is limited inputs, exponential outputs."
     assert "is not about what the <quote> says" in " ".join(
         written_faults(mixed, context, "Jeff Smith", EXAMPLE, quote)

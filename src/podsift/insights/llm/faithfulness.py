@@ -156,9 +156,45 @@ _CONTENT = re.compile(r"[a-z][a-z'’-]{5,}")
 
 # Words any write-up uses whatever its subject: they say nothing about which quote it is about.
 _FRAMING = frozenset(
-    "argues argued explains explained says said notes noted emphasizes emphasises highlights discusses "
-    "suggests believes points warns claims thinks according importance important because should would "
-    "could which their there these those about other while being speaker matters means".split()
+    [
+        "argues",
+        "argued",
+        "explains",
+        "explained",
+        "says",
+        "said",
+        "notes",
+        "noted",
+        "emphasizes",
+        "emphasises",
+        "highlights",
+        "discusses",
+        "suggests",
+        "believes",
+        "points",
+        "warns",
+        "claims",
+        "thinks",
+        "according",
+        "importance",
+        "important",
+        "because",
+        "should",
+        "would",
+        "could",
+        "which",
+        "their",
+        "there",
+        "these",
+        "those",
+        "about",
+        "other",
+        "while",
+        "being",
+        "speaker",
+        "matters",
+        "means",
+    ]
 )
 MIN_QUOTE_OVERLAP = 0.3
 
