@@ -182,7 +182,7 @@ def test_full_mode_sizes_chunks_and_answers_to_the_servers_context(
 ) -> None:  # type: ignore[no-untyped-def]
     model_or_skip("qwen-0.5b")
     cues, t = ["WEBVTT", ""], 0
-    for round_ in range(4):  # ~850 tokens of talk: more than one chunk in a 2,048-token context
+    for round_ in range(8):  # ~1,700 tokens of talk: more than one chunk in a 2,048-token context
         for who, line in LINES[3:]:
             cues += [
                 f"00:{t // 60:02d}:{t % 60:02d}.000 --> 00:{(t + 6) // 60:02d}:{(t + 6) % 60:02d}.500",

@@ -57,6 +57,7 @@ def test_the_floor_refuses_what_a_reader_would_cut(passage: str, reason: str) ->
         "The U.S. grid grew about 1.2% in the last 20 years, so it is not growing fast enough to serve AI workloads.",
         "Gen 3 reactors cost significantly more per kilowatt than Gen 2, because so much capital goes to safety.",
         "Open-weight models trail the best closed models by about six months, which changes how startups buy.",
+        "Podcast apps that render show notes as HTML are exposed, because a tag in them runs in the listener's app.",
     ],
 )
 def test_the_floor_keeps_claims(passage: str) -> None:

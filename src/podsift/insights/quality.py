@@ -66,7 +66,8 @@ BOILERPLATE = re.compile(
     re.I,
 )
 HOUSEKEEPING = re.compile(
-    r"\b(?:subscribe|rate (?:and|&) review|leave (?:us )?a review|show notes|link(?:s)? (?:is |are )?"
+    r"\b(?:subscribe|rate (?:and|&) review|leave (?:us )?a review|(?:in|check|see|to) (?:the |our |your )?show notes|"
+    r"link(?:s)? (?:is |are )?"
     r"in the (?:description|notes)|our newsletter|join (?:our|the) (?:discord|slack|community)|"
     r"next week(?:'s episode| on the show)|(?:next|last|previous|this) episode|on the show today|"
     r"here's that conversation|stick around|after the break|coming up (?:next|after)|"

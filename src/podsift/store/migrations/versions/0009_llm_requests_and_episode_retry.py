@@ -27,7 +27,7 @@ def upgrade() -> None:
         ),
         sa.Column("tokens_in", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("tokens_out", sa.Integer(), nullable=False, server_default="0"),
-        sa.Column("seconds", sa.Float(), nullable=False, server_default="0"),
+        sa.Column("seconds", sa.Double(), nullable=False, server_default="0"),
         sa.Column("detail", sa.Text(), nullable=True),
     )
     op.create_index("ix_llm_requests_episode_id", "llm_requests", ["episode_id"])
