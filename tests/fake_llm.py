@@ -113,6 +113,7 @@ class FakeLLM:
         self.judge_requests: list[dict[str, Any]] = []
         self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each extraction request
         self.headers: list[dict[str, str]] = []
         self.script: list[Reply | float] = []  # queued replies; a float = sleep that long first
         self.lock = threading.Lock()
@@ -148,6 +149,7 @@ class FakeLLM:
                     self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
                     return
                 with outer.lock:
+                    outer.arrivals.append(time.monotonic())
                     outer.requests.append(body)
                     outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                     step = outer.script.pop(0) if outer.script else None

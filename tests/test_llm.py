@@ -519,3 +519,65 @@ def test_quotes_lose_speaker_labels_and_fuzzy_matches_stay_inside_the_quote() ->
     assert labelled.speaker == "Charlie Marsh"
     fuzzy = ground("we built UV since python packaging was far too slow for large teams", transcript)
     assert fuzzy is not None and not fuzzy.quote.startswith("Right") and fuzzy.start == 4.0
+
+
+def test_a_local_server_gets_one_request_at_a_time(llm) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    from podsift.backends import parse_spec
+    from podsift.insights.llm.clients import OpenAIChat
+
+    llm.script = [0.6, 0.6]  # each answer takes 0.6 s
+    clients = [OpenAIChat(parse_spec(f"openai:m?base_url={llm.base_url}&timeout=10")) for _ in range(2)]
+    messages = [{"role": "user", "content": "<transcript>\n</transcript>"}]
+    threads = [threading.Thread(target=c.complete, args=(messages, {"type": "object"}, 50)) for c in clients]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(llm.arrivals) == 2
+    assert llm.arrivals[1] - llm.arrivals[0] >= 0.55  # the second waited for the first answer
+    assert time.monotonic() - started >= 1.2
+
+
+def test_the_extraction_budget_leaves_the_rest_for_the_next_run(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
+    serve_episode(http_server)
+    http_server.add(
+        "/t/grid.json",
+        (FIXTURES / "transcripts" / "grid-power-7.json").read_bytes(),
+        content_type="application/json",
+    )
+    item = Item(
+        "Grid",
+        NOW - timedelta(hours=1),
+        guid="g",
+        audio="https://cdn.example.org/g.mp3",
+        transcripts=[(http_server.url("/t/grid.json"), "application/json")],
+    )
+    http_server.add("/grid.xml", rss("Grid", [item]))
+    llm.script = [0.3]  # the first answer takes longer than the whole budget
+    app = openai_core(make_core, http_server, llm, settings={"extract_budget_seconds": 0.2})
+    add_feeds(app, [http_server.url("/policy.xml"), http_server.url("/grid.xml")])
+    report = run(app, NOW)
+    assert report.insights.episodes == 1 and report.insights.waiting == 1
+    assert "extraction budget" in (report.insights.stopped or "")
+    with app.session() as s:
+        assert sorted(s.scalars(sa.select(Episode.state))) == ["extracted", "transcribed"]
+    run(app, NOW + timedelta(hours=1))  # the next run takes the rest
+    with app.session() as s:
+        assert sorted(s.scalars(sa.select(Episode.state))) == ["extracted", "extracted"]
+
+
+def test_progress_estimates_what_remains_by_weight() -> None:
+    import time
+
+    from podsift.progress import Progress
+
+    bar = Progress("extracting", 3, None, None, weights=[600.0, 3600.0, 1800.0])
+    assert bar.remaining_seconds() is None
+    time.sleep(0.05)
+    bar.advance(weight=600.0)  # a 10-minute episode took ~0.05 s: the 90 minutes left take ~9x that
+    left = bar.remaining_seconds()
+    assert left is not None and 0.3 < left < 1.5
