@@ -18,7 +18,7 @@ from podsift.insights.offline import background_vocabulary, is_name
 from podsift.insights.quality import candidate_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
-from podsift.store import Episode, Insight, utcnow
+from podsift.store import Episode, Feed, Insight, utcnow
 from podsift.store import Transcript as TranscriptRow
 from podsift.transcripts.stage import load_transcript
 
@@ -134,8 +134,6 @@ class FailedEpisode:
 
 
 def failed_episodes(app: App) -> list[FailedEpisode]:
-    from podsift.store import Feed
-
     with app.session() as session:
         rows = session.execute(
             sa.select(

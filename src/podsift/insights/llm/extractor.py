@@ -39,7 +39,7 @@ from podsift.insights.llm.clients import (
     OpenAIChat,
     prompt_tokens,
 )
-from podsift.insights.llm.faithfulness import written_faults
+from podsift.insights.llm.faithfulness import NO_SPEAKER, written_faults
 from podsift.insights.llm.parse import InvalidAnswer, Parsed, _Insight, parse_items, to_candidates
 from podsift.insights.llm.prompt import (
     PROMPT_VERSION,
@@ -206,6 +206,8 @@ class LLMExtractor:
             return None
         text = item.insight.strip()
         faults = self._faults(episode, proposal, text)
+        if faults == [NO_SPEAKER.format(proposal.speaker)]:  # the one fault a prefix mends
+            text, faults = f"{proposal.speaker}: {text}", []
         if faults:
             self.usage.guard_trips += 1
             self.store.log_request(

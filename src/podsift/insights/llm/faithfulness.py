@@ -197,6 +197,7 @@ _FRAMING = frozenset(
     ]
 )
 MIN_QUOTE_OVERLAP = 0.3
+NO_SPEAKER = "does not name the speaker, {}"
 
 
 def _stems(text: str) -> set[str]:
@@ -228,5 +229,5 @@ def written_faults(
     if _META.search(written):
         faults.append("talks about the passage instead of stating the claim")
     if speaker and not any(part.lower() in lowered for part in speaker.split() if len(part) > 2):
-        faults.append(f"does not name the speaker, {speaker}")
+        faults.append(NO_SPEAKER.format(speaker))
     return faults
