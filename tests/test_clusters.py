@@ -88,12 +88,16 @@ def test_figures_that_disagree_mark_different_stories() -> None:
 class MemoryStore(CallStore):
     def __init__(self) -> None:
         self.rows: dict[str, CachedCall] = {}
+        self.logged: list[object] = []
 
     def get(self, key: str) -> CachedCall | None:
         return self.rows.get(key)
 
     def put(self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float) -> None:
         self.rows[key] = call
+
+    def log_request(self, entry) -> None:  # type: ignore[no-untyped-def]
+        self.logged.append(entry)
 
 
 def test_borderline_pairs_go_to_the_llm_judge_once(minilm) -> None:  # type: ignore[no-untyped-def]
@@ -113,6 +117,11 @@ def test_borderline_pairs_go_to_the_llm_judge_once(minilm) -> None:  # type: ign
         first = ClusterIndex(384, model).assign(vectors, texts, lambda: next(counter), judge)
         assert first[1].joined and first[1].via_judge and first[1].cluster_id == first[0].cluster_id
         assert len(llm.judge_requests) == 1
+        (logged,) = judge.store.logged  # type: ignore[attr-defined]
+        assert (logged.purpose, logged.outcome) == (
+            "judge",
+            "ok",
+        ) and logged.tokens_in > 0  # counted in stats
         again = ClusterIndex(384, model).assign(vectors, texts, lambda: next(counter), judge)
         assert again[1].via_judge and len(llm.judge_requests) == 1 and judge.cached == 1
         # Without a judge the same pair stays two stories.

@@ -581,3 +581,18 @@ def test_progress_estimates_what_remains_by_weight() -> None:
     bar.advance(weight=600.0)  # a 10-minute episode took ~0.05 s: the 90 minutes left take ~9x that
     left = bar.remaining_seconds()
     assert left is not None and 0.3 < left < 1.5
+
+
+def test_a_bad_chunk_fails_alone_and_the_episode_keeps_the_others(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
+    serve_episode(http_server)
+    # The first chunk's answer and its re-ask are both broken; the other chunks answer well.
+    llm.script = [(200, {}, "not json"), (200, {}, '{"insights": "still not a list"}')]
+    app = openai_core(make_core, http_server, llm, chunk_tokens=120, overlap_tokens=30)
+    add_feeds(app, [http_server.url("/policy.xml")])
+    report = run(app, NOW)
+    assert len(llm.requests) >= 4 and report.insights.failed == {}
+    with app.session() as s:
+        assert s.scalar(sa.select(Episode.state)) == "extracted"
+        outcomes = list(s.scalars(sa.select(LLMRequest.outcome).order_by(LLMRequest.id)))
+    assert outcomes[:2] == ["invalid", "invalid"] and set(outcomes[2:]) == {"ok"}
+    assert insights(app)  # what the good chunks found

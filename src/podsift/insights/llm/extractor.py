@@ -21,7 +21,6 @@ item is dropped, not the answer; a bad chunk or batch, not the episode; the epis
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -320,15 +319,17 @@ class LLMExtractor:
                 return parse_items(cached.response, field_name, model)
             except InvalidAnswer:
                 pass  # a cache entry from an older parser: ask again
-        result = self._call(purpose, messages, schema, max_tokens, episode)
-        parsed, error = self._parse(result, field_name, model)
+        result, parsed, error = self._call_and_parse(
+            purpose, messages, schema, max_tokens, field_name, model, episode
+        )
         if parsed is None or (not parsed.items and parsed.errors):
             if result.truncated:
                 raise RequestFailed(f"answer cut off at max_tokens={max_tokens} with no complete item")
             errors = error or "\n".join(parsed.errors if parsed else [])
             retry = [*messages, {"role": "assistant", "content": result.text[:1500]}, reask_message(errors)]
-            result = self._call(purpose, retry, schema, max_tokens, episode)
-            parsed, error = self._parse(result, field_name, model)
+            result, parsed, error = self._call_and_parse(
+                purpose, retry, schema, max_tokens, field_name, model, episode
+            )
             if parsed is None:
                 raise RequestFailed(f"invalid answer after one re-ask: {error}")
         self.store.put(
@@ -340,12 +341,32 @@ class LLMExtractor:
         )
         return parsed
 
-    @staticmethod
-    def _parse(result: ChatResult, field_name: str, model: type[T]) -> tuple[Parsed[T] | None, str | None]:
+    def _call_and_parse(
+        self,
+        purpose: str,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
+        field_name: str,
+        model: type[T],
+        episode: EpisodeInfo,
+    ) -> tuple[ChatResult, Parsed[T] | None, str | None]:
+        """One request, logged with what its answer was worth: ok (items to use), truncated
+        (cut off at max_tokens), invalid (no item could be read)."""
+        result, entry = self._call(purpose, messages, schema, max_tokens, episode)
         try:
-            return parse_items(result.text, field_name, model), None
+            parsed, error = parse_items(result.text, field_name, model), None
         except InvalidAnswer as exc:
-            return None, str(exc)
+            parsed, error = None, str(exc)
+        if result.truncated:
+            entry.outcome = "truncated"
+        elif parsed is None or (not parsed.items and parsed.errors):
+            entry.outcome, entry.detail = (
+                "invalid",
+                (error or "\n".join(parsed.errors if parsed else []))[:500],
+            )
+        self.store.log_request(entry)
+        return result, parsed, error
 
     def _call(
         self,
@@ -354,7 +375,7 @@ class LLMExtractor:
         schema: dict[str, Any],
         max_tokens: int,
         episode: EpisodeInfo,
-    ) -> ChatResult:
+    ) -> tuple[ChatResult, RequestEntry]:
         if self.usage.tokens_in + self.usage.tokens_out >= self.budget_tokens:
             raise BudgetExhausted(f"token budget of {self.budget_tokens} for this run is spent")
         if self.budget_usd and self.usage.cost_usd >= self.budget_usd:
@@ -377,15 +398,7 @@ class LLMExtractor:
         self.usage.seconds += result.seconds
         self.usage.cost_usd += self._cost(result.tokens_in, result.tokens_out)
         entry.tokens_in, entry.tokens_out, entry.seconds = result.tokens_in, result.tokens_out, result.seconds
-        if result.truncated:
-            entry.outcome = "truncated"
-        else:
-            try:
-                json.loads(result.text.strip().removeprefix("```json").removesuffix("```"))
-            except ValueError:
-                entry.outcome = "invalid"
-        self.store.log_request(entry)
-        return result
+        return result, entry  # logged by the caller, once the answer is read
 
     def _record_failure(self, entry: RequestEntry) -> None:
         self.usage.failed_requests += 1
