@@ -596,3 +596,26 @@ def test_a_bad_chunk_fails_alone_and_the_episode_keeps_the_others(http_server, m
         outcomes = list(s.scalars(sa.select(LLMRequest.outcome).order_by(LLMRequest.id)))
     assert outcomes[:2] == ["invalid", "invalid"] and set(outcomes[2:]) == {"ok"}
     assert insights(app)  # what the good chunks found
+
+
+@pytest.mark.parametrize("write", [True, False])
+def test_refine_mode_judges_offline_passages_and_writes_them_up(http_server, make_core, llm, write) -> None:  # type: ignore[no-untyped-def]
+    serve_episode(http_server)
+    app = openai_core(make_core, http_server, llm, mode="refine", write=int(write))
+    add_feeds(app, [http_server.url("/policy.xml")])
+    run(app, NOW)
+    prompt = llm.requests[0]["messages"][1]["content"]
+    assert '<passage id="1" speaker="Daniel Reyes">' in prompt and "<quote>" in prompt
+    assert llm.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["items"]["maxItems"] == 3
+    found = insights(app)
+    assert found and all(i.speaker == "Daniel Reyes" for i in found)
+    for insight in found:
+        if write:  # the model's text, which passed the guard
+            assert insight.text.startswith("Daniel Reyes says that") and insight.text.endswith(
+                "for the field."
+            )
+        else:  # judge only: the offline text of a passage the model kept
+            assert insight.text.startswith("Daniel Reyes: ") and "says that" not in insight.text
+    with app.session() as s:
+        purposes = set(s.scalars(sa.select(LLMRequest.purpose)))
+    assert "refine" in purposes and "extract" not in purposes  # (the story judge may ask too)

@@ -197,3 +197,13 @@ def test_guard_catches_a_text_written_for_another_passage() -> None:
     )
     own = "Jeff Smith says 60% of people feel happy listening to Happy, and individual tuning adds 20-30% accuracy."
     assert written_faults(own, context, "Jeff Smith", EXAMPLE, quote) == []
+
+
+def test_guard_refuses_echoes_of_the_instructions() -> None:
+    from podsift.insights.llm.faithfulness import written_faults
+    from podsift.insights.llm.refine import EXAMPLE
+
+    quote = "If you do every single episode by itself, scheduling takes more time than recording it."
+    echo = "Travis says scheduling every single episode by itself takes more time, which is a self-contained insight."
+    faults = written_faults(echo, [quote, "Travis"], "Travis", EXAMPLE, quote)
+    assert any("the task" in f for f in faults)

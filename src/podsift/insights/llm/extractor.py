@@ -135,6 +135,9 @@ class LLMExtractor:
         self.max_tokens = int(spec.number("max_tokens", 1024))
         self.candidates = int(spec.number("candidates", 6))
         self.batch = max(1, int(spec.number("batch", 3)))
+        # write=0: the model only judges (keep, score); the offline text is kept. For small
+        # local models whose writing fails the guard more often than not.
+        self.write = spec.flag("write", True)
         self.price_in = spec.number("price_in", 0.0) / 1e6  # USD per token
         self.price_out = spec.number("price_out", 0.0) / 1e6
         self.budget_tokens = int(spec.number("budget_tokens", 2_000_000))
@@ -203,6 +206,15 @@ class LLMExtractor:
             return Candidate(offline.text, offline.quote, offline.speaker, round(0.8 * offline.score, 4))
         if not item.keep or item.score < MIN_SCORE:
             return None
+        if not self.write or not item.insight.strip():
+            return Candidate(
+                offline.text,
+                offline.quote,
+                offline.speaker,
+                round(0.5 * offline.score + 0.5 * item.score, 4),
+                importance=item.score,
+                confidence=item.score,
+            )
         text = item.insight.strip()
         faults = self._faults(episode, proposal, text)
         if faults == [NO_SPEAKER.format(proposal.speaker)]:  # the one fault a prefix mends

@@ -150,7 +150,12 @@ def _plain(word: str) -> bool:
     return word[1:].islower()
 
 
-_META = re.compile(r"\b(?:the|this) (?:passage|quote|excerpt|transcript|text|segment|snippet)\b", re.I)
+# Talk about the material or echoes of the instructions ("…which is a self-contained insight").
+_META = re.compile(
+    r"\b(?:the|this) (?:passage|quote|excerpt|transcript|text|segment|snippet)\b"
+    r"|\bself-contained\b|\bnon-obvious\b|\b(?:key |valuable |important )?insights?\b",
+    re.I,
+)
 _CONTENT = re.compile(r"[a-z][a-z'’-]{5,}")
 
 
@@ -227,7 +232,7 @@ def written_faults(
     if len(lifted) >= 2:
         faults.append(f"copies words of the style example ({', '.join(lifted)}) instead of the passage's own")
     if _META.search(written):
-        faults.append("talks about the passage instead of stating the claim")
+        faults.append("talks about the passage or the task instead of stating the claim")
     if speaker and not any(part.lower() in lowered for part in speaker.split() if len(part) > 2):
         faults.append(NO_SPEAKER.format(speaker))
     return faults
