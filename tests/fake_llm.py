@@ -18,6 +18,22 @@ Model = Callable[[str], str]  # user prompt -> model's answer text
 LINE = re.compile(r"^\[(\d\d):(\d\d)\] (?:([^:\n]{1,60}): )?(.*)$", re.M)
 
 
+def answer(**overrides: object) -> dict[str, object]:
+    """One valid insight item of an extraction answer, with fields overridden."""
+    item: dict[str, object] = {
+        "claim": "Daniel Reyes says compute thresholds are a poor proxy.",
+        "implication": "Regulators will test behaviour.",
+        "speaker": "Daniel Reyes",
+        "quote": "Compute thresholds are a poor proxy for risk",
+        "topics": ["AI policy"],
+        "importance": 0.9,
+        "novelty": 0.7,
+        "confidence": 0.8,
+    }
+    item.update(overrides)
+    return item
+
+
 def transcript_lines(prompt: str) -> list[tuple[str | None, str]]:
     body = prompt.split("<transcript", 1)[1].split(">", 1)[1].split("</transcript>", 1)[0]
     return [(m.group(3), m.group(4)) for m in LINE.finditer(body)]

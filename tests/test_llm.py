@@ -25,7 +25,7 @@ from podsift.store import Episode, Insight, LLMCall, LLMRequest
 from podsift.transcripts.model import Segment
 from podsift.transcripts.parsers import parse_transcript
 from tests.conftest import CORPUS, FIXTURES
-from tests.fake_llm import FakeLLM, obedient_model
+from tests.fake_llm import FakeLLM, answer, obedient_model
 from tests.feedgen import Item, rss
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -36,21 +36,6 @@ INFO = EpisodeInfo(
     persons=("Daniel Reyes",),
     key="k",
 )
-
-
-def answer(**overrides: object) -> dict[str, object]:
-    item = {
-        "claim": "Daniel Reyes says compute thresholds are a poor proxy.",
-        "implication": "Regulators will test behaviour.",
-        "speaker": "Daniel Reyes",
-        "quote": "Compute thresholds are a poor proxy for risk",
-        "topics": ["AI policy"],
-        "importance": 0.9,
-        "novelty": 0.7,
-        "confidence": 0.8,
-    }
-    item.update(overrides)
-    return item
 
 
 # --- pure: prompt building and response parsing ------------------------------------------

@@ -12,6 +12,7 @@ from podsift.insights.offline import OfflineExtractor, split_sentences
 from podsift.insights.quality import candidate_problem, passage_problem, written_problem
 from podsift.insights.registry import EpisodeInfo
 from podsift.transcripts.model import Segment, Transcript
+from tests.fake_llm import answer
 
 
 @pytest.mark.parametrize(
@@ -137,16 +138,7 @@ def test_faithfulness_guard_finds_numbers_names_and_terms_not_in_the_passage() -
 
 
 def test_a_bad_item_is_dropped_not_the_answer_and_errors_name_every_reason() -> None:
-    good = {
-        "claim": "Daniel Reyes says compute thresholds are a poor proxy for risk.",
-        "implication": "Regulators will test behaviour instead.",
-        "speaker": "Daniel Reyes",
-        "quote": "Compute thresholds are a poor proxy for risk",
-        "topics": ["AI policy"],
-        "importance": 0.9,
-        "novelty": 0.7,
-        "confidence": 0.8,
-    }
+    good = answer()
     bad = {**good, "claim": "Jeff Smith", "topics": ["a", "b", "c", "d"]}
     parsed = parse_items(json.dumps({"insights": [good, bad]}), "insights", _Insight)
     assert [i.claim for i in parsed.items] == [good["claim"]]

@@ -24,7 +24,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -63,7 +63,6 @@ from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, E
 from podsift.transcripts.model import Transcript
 
 log = logging.getLogger(__name__)
-T = TypeVar("T", bound=BaseModel)
 PROMPT_OVERHEAD = 700  # tokens of instructions and metadata around a chunk
 MIN_SCORE = 0.35  # a refined candidate the model scores lower is not an insight
 
@@ -112,6 +111,19 @@ class Usage:
     guard_fallbacks: int = 0
     failed_requests: int = 0
     dropped_unsafe: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One thing to ask the model, and how to read the answer."""
+
+    purpose: str  # extract | refine
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+    max_tokens: int
+    field_name: str  # the answer's array: "insights" or "items"
+    model: type[BaseModel]
+    episode: EpisodeInfo
 
 
 class RequestFailed(Exception):
@@ -195,9 +207,8 @@ class LLMExtractor:
         messages = refine_messages(episode, batch)
         key = self._key(episode, transcript, REFINE_VERSION, *[p.candidate.quote for p in batch])
         max_tokens = min(self.max_tokens, 170 * len(batch) + 80)
-        parsed = self._ask(
-            "refine", key, messages, refine_schema(len(batch)), max_tokens, "items", Refined, episode
-        )
+        schema = refine_schema(len(batch))
+        parsed = self._ask(key, Question("refine", messages, schema, max_tokens, "items", Refined, episode))
         return {item.id: item for item in parsed.items}
 
     def _refined(self, episode: EpisodeInfo, proposal: Proposal, item: Refined | None) -> Candidate | None:
@@ -255,7 +266,9 @@ class LLMExtractor:
         messages = [*refine_messages(episode, [proposal]), guard_message(item.insight, faults)]
         key = self._key(episode, None, REFINE_VERSION, "guard", proposal.candidate.quote, item.insight)
         try:
-            parsed = self._ask("refine", key, messages, refine_schema(1), 240, "items", Refined, episode)
+            parsed = self._ask(
+                key, Question("refine", messages, refine_schema(1), 240, "items", Refined, episode)
+            )
         except RequestFailed:
             return None
         for again in parsed.items:
@@ -284,15 +297,9 @@ class LLMExtractor:
             key = self._key(episode, transcript, PROMPT_VERSION, str(chunk.index), str(per_chunk))
             messages = build_messages(episode, chunk, len(chunks), per_chunk)
             try:
+                schema = insight_schema(per_chunk)
                 parsed = self._ask(
-                    "extract",
-                    key,
-                    messages,
-                    insight_schema(per_chunk),
-                    max_tokens,
-                    "insights",
-                    _Insight,
-                    episode,
+                    key, Question("extract", messages, schema, max_tokens, "insights", _Insight, episode)
                 )
             except RequestFailed as exc:
                 failures.append(f"chunk {chunk.index + 1}/{len(chunks)}: {exc}")
@@ -313,61 +320,43 @@ class LLMExtractor:
         head = [episode.key, transcript.content_hash() if transcript else "", version, self.name, self.mode]
         return hashlib.sha256("|".join([*head, *parts]).encode()).hexdigest()
 
-    def _ask(
-        self,
-        purpose: str,
-        key: str,
-        messages: list[dict[str, str]],
-        schema: dict[str, Any],
-        max_tokens: int,
-        field_name: str,
-        model: type[T],
-        episode: EpisodeInfo,
-    ) -> Parsed[T]:
+    def _ask(self, key: str, question: Question) -> Parsed[Any]:
         cached = self.store.get(key)
         if cached is not None:
             self.usage.cached += 1
             try:
-                return parse_items(cached.response, field_name, model)
+                return parse_items(cached.response, question.field_name, question.model)
             except InvalidAnswer:
                 pass  # a cache entry from an older parser: ask again
-        result, parsed, error = self._call_and_parse(
-            purpose, messages, schema, max_tokens, field_name, model, episode
-        )
+        result, parsed, error = self._call_and_parse(question, question.messages)
         if parsed is None or (not parsed.items and parsed.errors):
             if result.truncated:
-                raise RequestFailed(f"answer cut off at max_tokens={max_tokens} with no complete item")
+                raise RequestFailed(
+                    f"answer cut off at max_tokens={question.max_tokens} with no complete item"
+                )
             errors = error or "\n".join(parsed.errors if parsed else [])
-            retry = [*messages, {"role": "assistant", "content": result.text[:1500]}, reask_message(errors)]
-            result, parsed, error = self._call_and_parse(
-                purpose, retry, schema, max_tokens, field_name, model, episode
-            )
+            retry = [
+                *question.messages,
+                {"role": "assistant", "content": result.text[:1500]},
+                reask_message(errors),
+            ]
+            result, parsed, error = self._call_and_parse(question, retry)
             if parsed is None:
                 raise RequestFailed(f"invalid answer after one re-ask: {error}")
+        call = CachedCall(result.text, result.tokens_in, result.tokens_out)
         self.store.put(
-            key,
-            episode.episode_id,
-            self.name,
-            CachedCall(result.text, result.tokens_in, result.tokens_out),
-            self._cost(result.tokens_in, result.tokens_out),
+            key, question.episode.episode_id, self.name, call, self._cost(result.tokens_in, result.tokens_out)
         )
         return parsed
 
     def _call_and_parse(
-        self,
-        purpose: str,
-        messages: list[dict[str, str]],
-        schema: dict[str, Any],
-        max_tokens: int,
-        field_name: str,
-        model: type[T],
-        episode: EpisodeInfo,
-    ) -> tuple[ChatResult, Parsed[T] | None, str | None]:
+        self, question: Question, messages: list[dict[str, str]]
+    ) -> tuple[ChatResult, Parsed[Any] | None, str | None]:
         """One request, logged with what its answer was worth: ok (items to use), truncated
         (cut off at max_tokens), invalid (no item could be read)."""
-        result, entry = self._call(purpose, messages, schema, max_tokens, episode)
+        result, entry = self._call(question, messages)
         try:
-            parsed, error = parse_items(result.text, field_name, model), None
+            parsed, error = parse_items(result.text, question.field_name, question.model), None
         except InvalidAnswer as exc:
             parsed, error = None, str(exc)
         if result.truncated:
@@ -380,22 +369,17 @@ class LLMExtractor:
         self.store.log_request(entry)
         return result, parsed, error
 
-    def _call(
-        self,
-        purpose: str,
-        messages: list[dict[str, str]],
-        schema: dict[str, Any],
-        max_tokens: int,
-        episode: EpisodeInfo,
-    ) -> tuple[ChatResult, RequestEntry]:
+    def _call(self, question: Question, messages: list[dict[str, str]]) -> tuple[ChatResult, RequestEntry]:
         if self.usage.tokens_in + self.usage.tokens_out >= self.budget_tokens:
             raise BudgetExhausted(f"token budget of {self.budget_tokens} for this run is spent")
         if self.budget_usd and self.usage.cost_usd >= self.budget_usd:
             raise BudgetExhausted(f"cost budget of ${self.budget_usd:g} for this run is spent")
         # A request that gets no answer still read its prompt (or was about to): count it.
-        entry = RequestEntry(self.name, purpose, "ok", episode.episode_id, tokens_in=prompt_tokens(messages))
+        entry = RequestEntry(
+            self.name, question.purpose, "ok", question.episode.episode_id, tokens_in=prompt_tokens(messages)
+        )
         try:
-            result = self.client.complete(messages, schema, max_tokens)
+            result = self.client.complete(messages, question.schema, question.max_tokens)
         except ChatTimeout as exc:
             entry.outcome, entry.detail = "timeout", str(exc)
             self._record_failure(entry)
