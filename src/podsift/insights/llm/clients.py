@@ -159,7 +159,8 @@ class OpenAIChat:
         self.timeout = spec.number("timeout", 900 if self.local else 120)
         self.retries = int(spec.number("retries", 2))
         self.client = openai_client(spec, self.timeout, retries=0)  # retries are ours
-        self.temperature = spec.number("temperature", 0.2)
+        # Greedy by default: the same transcript gives the same digest, and answers cache cleanly.
+        self.temperature = spec.number("temperature", 0.0)
         self.mode = spec.option("structured") or "json_schema"
         if self.mode not in MODES:
             raise ValueError(f"structured={self.mode!r}: use one of {', '.join(MODES)}")
