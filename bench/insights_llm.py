@@ -36,7 +36,7 @@ REFINE = [
     "longform/changelog_practical-ai-300.md",
     "longform/changelog_the-changelog-652.md",
 ]
-FULL = ["transcripts/podcastnamespace_example.srt"]
+FULL = ["transcripts/podcastnamespace_example.srt", "longform/changelog_practical-ai-300.md"]
 
 
 def run_mode(base_url: str, mode: str, names: list[str], context: int) -> list[tuple[str, list]]:  # type: ignore[type-arg]
