@@ -87,7 +87,7 @@ def main() -> None:
         llama_server(args.model, Path(logs), context=args.context) as url,
     ):
         print(f"{args.model} on llama-server, 2 threads, context {args.context}", flush=True)
-        refined = run_mode(url, "refine", REFINE[: args.refine], args.context)
+        refined = run_mode(url, "refine", REFINE[: args.refine], args.context) if args.refine else []
         if args.full:
             run_mode(url, "full", FULL[: args.full], args.context)
     offline = OfflineExtractor()
