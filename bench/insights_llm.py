@@ -39,8 +39,10 @@ REFINE = [
 FULL = ["transcripts/podcastnamespace_example.srt", "longform/changelog_practical-ai-300.md"]
 
 
-def run_mode(base_url: str, mode: str, names: list[str], context: int) -> list[tuple[str, list]]:  # type: ignore[type-arg]
-    spec = parse_spec(f"openai:local?base_url={base_url}&mode={mode}&context={context}")
+def run_mode(
+    base_url: str, mode: str, names: list[str], context: int, write: int = 1
+) -> list[tuple[str, list]]:  # type: ignore[type-arg]
+    spec = parse_spec(f"openai:local?base_url={base_url}&mode={mode}&context={context}&write={write}")
     extractor = LLMExtractor(spec, OpenAIChat)
     hours, results = 0.0, []
     started = time.perf_counter()
@@ -79,6 +81,7 @@ def main() -> None:
     parser.add_argument("--refine", type=int, default=len(REFINE))
     parser.add_argument("--full", type=int, default=len(FULL))
     parser.add_argument("--context", type=int, default=8192)
+    parser.add_argument("--write", type=int, default=1, help="0: refine mode judges only (offline texts)")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         raise SystemExit(f"{CORPUS} is absent")
@@ -87,7 +90,9 @@ def main() -> None:
         llama_server(args.model, Path(logs), context=args.context) as url,
     ):
         print(f"{args.model} on llama-server, 2 threads, context {args.context}", flush=True)
-        refined = run_mode(url, "refine", REFINE[: args.refine], args.context) if args.refine else []
+        refined = (
+            run_mode(url, "refine", REFINE[: args.refine], args.context, args.write) if args.refine else []
+        )
         if args.full:
             run_mode(url, "full", FULL[: args.full], args.context)
     offline = OfflineExtractor()
