@@ -155,7 +155,7 @@ class FakeLLM:
                     }
                     self._send(200, {"Content-Type": "application/json"}, json.dumps(reply).encode())
                     return
-                prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+                prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
                 if "<claim_a>" in prompt:
                     outer.judge_requests.append(body)
                     a, b = (prompt.split(f"<{t}>")[1].split(f"</{t}>")[0] for t in ("claim_a", "claim_b"))

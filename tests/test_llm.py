@@ -604,3 +604,32 @@ def test_refine_mode_judges_offline_passages_and_writes_them_up(http_server, mak
     with app.session() as s:
         purposes = set(s.scalars(sa.select(LLMRequest.purpose)))
     assert "refine" in purposes and "extract" not in purposes  # (the story judge may ask too)
+
+
+def test_guard_trips_are_re_asked_once_per_batch_then_fall_back(http_server, make_core, llm) -> None:  # type: ignore[no-untyped-def]
+    from tests.fake_llm import refine_answer
+
+    def model(prompt: str) -> str:
+        answer = json.loads(refine_answer(prompt))
+        for item in answer["items"]:
+            item["keep"], item["score"] = True, 0.9
+            if "cannot be used" not in prompt or item["id"] % 2 == 0:  # even ids stay wrong
+                item["insight"] = "Daniel Reyes says OpenAI will spend $9 billion on audits by 2031."
+        return json.dumps(answer)
+
+    llm.model = model
+    serve_episode(http_server)
+    app = openai_core(make_core, http_server, llm, mode="refine", batch=3, candidates=3)
+    add_feeds(app, [http_server.url("/policy.xml")])
+    run(app, NOW)
+    extraction = [r for r in llm.requests if "<passage id=" in r["messages"][1]["content"]]
+    assert len(extraction) == 2  # the judging request, then one re-ask for every trip of the batch
+    reask = extraction[1]["messages"][-1]["content"]
+    assert "passage 1:" in reask and "passage 2:" in reask and "OpenAI" in reask
+    with app.session() as s:
+        guard = list(s.scalars(sa.select(LLMRequest.outcome).where(LLMRequest.purpose == "guard")))
+        texts = {i.text for i in s.scalars(sa.select(Insight))}
+    assert guard.count("trip") == 3 and guard.count("fallback") == 1  # id 2 stayed wrong
+    assert not any("OpenAI" in t for t in texts)  # nothing unsupported reached the database
+    assert any(t.startswith("Daniel Reyes says that") for t in texts)  # the re-asked texts that passed
+    assert any(t.startswith("Daniel Reyes: ") for t in texts)  # the offline text for id 2

@@ -145,6 +145,8 @@ class LLMExtractor:
         self.chunk_tokens = int(spec.number("chunk_tokens", 6000))
         self.overlap_tokens = int(spec.number("overlap_tokens", 300))
         self.max_tokens = int(spec.number("max_tokens", 1024))
+        # Refine mode judges this many offline proposals per episode (a digest needs a few
+        # strong ones, not the stage's insights_per_episode): the cost per episode is fixed.
         self.candidates = int(spec.number("candidates", 6))
         self.batch = max(1, int(spec.number("batch", 3)))
         # write=0: the model only judges (keep, score); the offline text is kept. For small
@@ -175,7 +177,7 @@ class LLMExtractor:
         proposals = [
             Proposal(i + 1, candidate, before, after)
             for i, (candidate, before, after) in enumerate(
-                self.offline.propose(episode, transcript, max(limit, self.candidates))
+                self.offline.propose(episode, transcript, self.candidates)
             )
         ]
         out: list[Candidate] = []
@@ -191,10 +193,7 @@ class LLMExtractor:
                 )
                 failures.append(str(exc))
                 judged = {p.id: None for p in batch}
-            for proposal in batch:
-                candidate = self._refined(episode, proposal, judged.get(proposal.id))
-                if candidate is not None:
-                    out.append(candidate)
+            out.extend(self._written(episode, batch, judged))
         if proposals and not answered:
             raise ExtractionError(
                 f"{self.name}: no refine request was answered: " + "; ".join(failures)[:1500]
@@ -211,43 +210,63 @@ class LLMExtractor:
         parsed = self._ask(key, Question("refine", messages, schema, max_tokens, "items", Refined, episode))
         return {item.id: item for item in parsed.items}
 
-    def _refined(self, episode: EpisodeInfo, proposal: Proposal, item: Refined | None) -> Candidate | None:
-        offline = proposal.candidate
-        if item is None:  # not judged (the batch failed or the model skipped it): offline text
-            return Candidate(offline.text, offline.quote, offline.speaker, round(0.8 * offline.score, 4))
-        if not item.keep or item.score < MIN_SCORE:
-            return None
-        if not self.write or not item.insight.strip():
-            return Candidate(
-                offline.text,
-                offline.quote,
-                offline.speaker,
-                round(0.5 * offline.score + 0.5 * item.score, 4),
-                importance=item.score,
-                confidence=item.score,
+    def _written(
+        self, episode: EpisodeInfo, batch: list[Proposal], judged: dict[int, Refined | None]
+    ) -> list[Candidate]:
+        """The batch's candidates: the model's text where it passes the guard (after one
+        re-ask, for the whole batch's failures at once), else the offline text."""
+        texts: dict[int, str] = {}
+        tripped: list[tuple[Proposal, Refined, list[str]]] = []
+        for proposal in batch:
+            item = judged.get(proposal.id)
+            if (
+                item is None
+                or not item.keep
+                or item.score < MIN_SCORE
+                or not self.write
+                or not item.insight.strip()
+            ):
+                continue
+            text = item.insight.strip()
+            faults = self._faults(episode, proposal, text)
+            if faults == [NO_SPEAKER.format(proposal.speaker)]:  # the one fault a prefix mends
+                text, faults = f"{proposal.speaker}: {text}", []
+            if faults:
+                self.usage.guard_trips += 1
+                detail = "; ".join(faults)[:500]
+                self.store.log_request(
+                    RequestEntry(self.name, "guard", "trip", episode.episode_id, detail=detail)
+                )
+                tripped.append((proposal, item, faults))
+            else:
+                texts[proposal.id] = text
+        if tripped:
+            texts.update(self._reask(episode, tripped))
+        out = []
+        for proposal in batch:
+            offline, item = proposal.candidate, judged.get(proposal.id)
+            if item is None:  # not judged (the batch failed or the model skipped it): offline text
+                out.append(
+                    Candidate(offline.text, offline.quote, offline.speaker, round(0.8 * offline.score, 4))
+                )
+                continue
+            if not item.keep or item.score < MIN_SCORE:
+                continue
+            text = texts.get(proposal.id)
+            if text is None and self.write and item.insight.strip():
+                self.usage.guard_fallbacks += 1
+                self.store.log_request(RequestEntry(self.name, "guard", "fallback", episode.episode_id))
+            out.append(
+                Candidate(
+                    text=text or offline.text,
+                    quote=offline.quote,
+                    speaker=offline.speaker,
+                    score=round(0.5 * offline.score + 0.5 * item.score, 4),
+                    importance=item.score,
+                    confidence=item.score,
+                )
             )
-        text = item.insight.strip()
-        faults = self._faults(episode, proposal, text)
-        if faults == [NO_SPEAKER.format(proposal.speaker)]:  # the one fault a prefix mends
-            text, faults = f"{proposal.speaker}: {text}", []
-        if faults:
-            self.usage.guard_trips += 1
-            self.store.log_request(
-                RequestEntry(self.name, "guard", "trip", episode.episode_id, detail="; ".join(faults)[:500])
-            )
-            text = self._reask_one(episode, proposal, item, faults) or ""
-        if not text:
-            self.usage.guard_fallbacks += 1
-            self.store.log_request(RequestEntry(self.name, "guard", "fallback", episode.episode_id))
-            text = offline.text
-        return Candidate(
-            text=text,
-            quote=offline.quote,
-            speaker=offline.speaker,
-            score=round(0.5 * offline.score + 0.5 * item.score, 4),
-            importance=item.score,
-            confidence=item.score,
-        )
+        return out
 
     @staticmethod
     def _faults(episode: EpisodeInfo, proposal: Proposal, text: str) -> list[str]:
@@ -259,23 +278,41 @@ class LLMExtractor:
             faults.append(f"reads as {problem.replace('-', ' ')}, not a claim about the world")
         return faults
 
-    def _reask_one(
-        self, episode: EpisodeInfo, proposal: Proposal, item: Refined, faults: list[str]
-    ) -> str | None:
-        """One more try for one insight, saying what was wrong; None when it is still wrong."""
-        messages = [*refine_messages(episode, [proposal]), guard_message(item.insight, faults)]
-        key = self._key(episode, None, REFINE_VERSION, "guard", proposal.candidate.quote, item.insight)
+    def _reask(
+        self, episode: EpisodeInfo, tripped: list[tuple[Proposal, Refined, list[str]]]
+    ) -> dict[int, str]:
+        """One more try for the tripped insights of a batch, in one request that says what
+        was wrong with each; the texts that now pass, by proposal id."""
+        proposals = [proposal for proposal, _, _ in tripped]
+        messages = [
+            *refine_messages(episode, proposals),
+            guard_message([(proposal.id, item.insight, faults) for proposal, item, faults in tripped]),
+        ]
+        key = self._key(
+            episode,
+            None,
+            REFINE_VERSION,
+            "guard",
+            *[f"{p.candidate.quote}|{i.insight}" for p, i, _ in tripped],
+        )
+        max_tokens = min(self.max_tokens, 170 * len(tripped) + 80)
         try:
             parsed = self._ask(
-                key, Question("refine", messages, refine_schema(1), 240, "items", Refined, episode)
+                key,
+                Question(
+                    "refine", messages, refine_schema(len(tripped)), max_tokens, "items", Refined, episode
+                ),
             )
         except RequestFailed:
-            return None
+            return {}
+        by_id = {proposal.id: proposal for proposal in proposals}
+        fixed = {}
         for again in parsed.items:
+            proposal = by_id.get(again.id)
             text = again.insight.strip()
-            if again.keep and text and not self._faults(episode, proposal, text):
-                return text
-        return None
+            if proposal and again.keep and text and not self._faults(episode, proposal, text):
+                fixed[proposal.id] = text
+        return fixed
 
     # -- full mode ------------------------------------------------------------------------
 

@@ -125,13 +125,20 @@ def refine_messages(episode: EpisodeInfo, batch: list[Proposal]) -> list[dict[st
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def guard_message(insight: str, faults: list[str]) -> dict[str, str]:
-    """The re-ask when a written insight says what its passage does not."""
+def guard_message(rejected: list[tuple[int, str, list[str]]]) -> dict[str, str]:
+    """The re-ask for the insights of a batch that say what their passages do not:
+    (passage id, the insight written, what is wrong with it) for each."""
+    lines = [
+        f"- passage {pid}: {insight!r} cannot be used: it {'; it '.join(faults)}."
+        for pid, insight, faults in rejected
+    ]
     return {
         "role": "user",
         "content": (
-            f"Your insight was: {insight!r}. It cannot be used: it {'; it '.join(faults)}. Write it again "
-            "using only what the passage says, naming the speaker, as "
-            '{"items": [one item]}, or keep=false if nothing remains.'
+            "Some insights you wrote cannot be used:\n"
+            + "\n".join(lines)
+            + "\nWrite each of them again, using "
+            'only what its passage says and naming the speaker, as {"items": [...]}, one item per passage '
+            "listed, or keep=false if nothing remains."
         ),
     }
