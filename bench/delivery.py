@@ -29,7 +29,8 @@ from tests.test_delivery_faults import FaultySmtp, outcome  # noqa: E402
 
 from podsift.core import make_app  # noqa: E402
 from podsift.delivery.message import build_message  # noqa: E402
-from podsift.delivery.stage import deliver_due, make_selector, stored_picks  # noqa: E402
+from podsift.delivery.stage import deliver_due  # noqa: E402
+from podsift.digests.records import make_selector, stored_picks  # noqa: E402
 from podsift.digests.view import build_view  # noqa: E402
 from podsift.settings import Settings  # noqa: E402
 from podsift.store import Digest, Subscriber  # noqa: E402

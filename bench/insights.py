@@ -49,8 +49,8 @@ EPISODES = [
 from podsift.insights.offline import OfflineExtractor  # noqa: E402
 from podsift.insights.quality import passage_problem  # noqa: E402
 from podsift.insights.registry import Candidate, EpisodeInfo  # noqa: E402
-from podsift.transcripts.model import Transcript  # noqa: E402
 from podsift.transcripts.parsers import parse_transcript  # noqa: E402
+from podsift.types import Transcript  # noqa: E402
 
 
 @dataclass

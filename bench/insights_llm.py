@@ -24,8 +24,8 @@ from tests.llm_server import llama_server  # noqa: E402
 
 from bench.insights import CORPUS, load_transcript  # noqa: E402
 from podsift.backends import parse_spec  # noqa: E402
+from podsift.backends.llm import OpenAIChat  # noqa: E402
 from podsift.insights.grounding import ground  # noqa: E402
-from podsift.insights.llm.clients import OpenAIChat  # noqa: E402
 from podsift.insights.llm.extractor import LLMExtractor  # noqa: E402
 from podsift.insights.offline import OfflineExtractor  # noqa: E402
 from podsift.insights.quality import candidate_problem  # noqa: E402

@@ -84,8 +84,8 @@ def text_for(story: int) -> str:
 
 
 def phase_embed(args: argparse.Namespace) -> dict[str, float]:
+    from podsift.backends.embeddings import make_embedder
     from podsift.clusters.evaluate import load_pairs
-    from podsift.embeddings import make_embedder
 
     pairs = load_pairs(HERE.parent / "tests/fixtures/pairs/same_story_pairs.jsonl")
     base = [str(p[s]) for p in pairs for s in ("a", "b")]
@@ -148,8 +148,8 @@ def phase_cluster_naive(args: argparse.Namespace) -> dict[str, float]:
 def build_database(path: Path, args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
+    from podsift.backends.embeddings import to_blob
     from podsift.core import make_app
-    from podsift.embeddings import to_blob
     from podsift.settings import Settings
     from podsift.store import Cluster, Digest, DigestItem, Episode, Feed, Insight, Subscriber
 
@@ -344,7 +344,7 @@ def phase_select_naive(args: argparse.Namespace) -> dict[str, float]:
     dot products against each interest, then pick greedily with pairwise similarity."""
     import sqlalchemy as sa
 
-    from podsift.embeddings.vectors import from_blob
+    from podsift.backends.embeddings.vectors import from_blob
     from podsift.store import Digest, DigestItem, Insight, Subscriber, make_engine, make_session_factory
 
     engine = make_engine(f"sqlite:///{args.db}")

@@ -10,15 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from podsift.backends import parse_spec
+from podsift.backends.calls import CachedCall, CallStore
+from podsift.backends.embeddings import make_embedder
+from podsift.backends.embeddings.vectors import from_blob, to_blob
+from podsift.backends.judge import LLMStoryJudge
+from podsift.backends.llm import OpenAIChat
 from podsift.clusters.evaluate import FAMILIES, cross_validate, evaluate, featurise, load_pairs
 from podsift.clusters.index import ClusterIndex
-from podsift.clusters.judge import LLMStoryJudge
 from podsift.clusters.signals import SameStoryModel, signature
 from podsift.clusters.stage import cluster_insights
-from podsift.embeddings import make_embedder
-from podsift.embeddings.vectors import from_blob, to_blob
-from podsift.insights.llm.clients import OpenAIChat
-from podsift.insights.llm.extractor import CachedCall, CallStore
 from podsift.store import Cluster, Episode, Feed, Insight
 from tests.conftest import FIXTURES
 from tests.fake_llm import FakeLLM
@@ -93,7 +93,9 @@ class MemoryStore(CallStore):
     def get(self, key: str) -> CachedCall | None:
         return self.rows.get(key)
 
-    def put(self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float) -> None:
+    def put(
+        self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float, version: str
+    ) -> None:
         self.rows[key] = call
 
     def log_request(self, entry) -> None:  # type: ignore[no-untyped-def]

@@ -10,11 +10,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from podsift.delivery.message import AddressError, message_id, parse_address
-from podsift.delivery.stage import deliver_due, local_date
-from podsift.digests.links import listen_link
+from podsift.delivery.message import message_id
+from podsift.delivery.stage import deliver_due
+from podsift.digests.records import local_date
+from podsift.net.links import listen_link
 from podsift.store import Delivery, Digest, Episode, Feed, Insight, Subscriber
 from podsift.subscribers import SubscriberError, add_subscriber
+from podsift.subscribers.addresses import AddressError, parse_address
 from tests.conftest import free_port
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

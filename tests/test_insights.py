@@ -115,7 +115,7 @@ def test_offline_on_real_episodes_is_grounded_and_skips_ads(path: Path) -> None:
 
 def test_the_shows_usual_talk_ranks_below_what_is_new() -> None:
     from podsift.insights.offline import background_vocabulary
-    from podsift.transcripts.model import Segment, Transcript
+    from podsift.types import Segment, Transcript
 
     recurring = (
         "Every week on Grid Desk we remind listeners that the power grid is the biggest machine ever "

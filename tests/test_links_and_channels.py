@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from podsift.delivery.stage import deliver_due
-from podsift.delivery.tokens import Tokens
 from podsift.store import Delivery, Feedback, Subscriber
 from podsift.subscribers import add_subscriber, find_subscriber, links_for
+from podsift.subscribers.tokens import Tokens
 from tests.conftest import free_port
 from tests.seed import seed_insights
 

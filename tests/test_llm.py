@@ -22,8 +22,8 @@ from podsift.insights.registry import EpisodeInfo
 from podsift.pipeline import run
 from podsift.sources.scan import add_feeds
 from podsift.store import Episode, Insight, LLMCall, LLMRequest
-from podsift.transcripts.model import Segment
 from podsift.transcripts.parsers import parse_transcript
+from podsift.types import Segment
 from tests.conftest import CORPUS, FIXTURES
 from tests.fake_llm import FakeLLM, answer, obedient_model
 from tests.feedgen import Item, rss
@@ -483,7 +483,7 @@ def test_backoff_retries_a_failed_episode_on_a_later_run(http_server, make_core,
 
 def test_quotes_lose_speaker_labels_and_fuzzy_matches_stay_inside_the_quote() -> None:
     from podsift.insights.grounding import ground
-    from podsift.transcripts.model import Transcript
+    from podsift.types import Transcript
 
     transcript = Transcript(
         [
@@ -511,7 +511,7 @@ def test_a_local_server_gets_one_request_at_a_time(llm) -> None:  # type: ignore
     import time
 
     from podsift.backends import parse_spec
-    from podsift.insights.llm.clients import OpenAIChat
+    from podsift.backends.llm import OpenAIChat
 
     llm.script = [0.6, 0.6]  # each answer takes 0.6 s
     clients = [OpenAIChat(parse_spec(f"openai:m?base_url={llm.base_url}&timeout=10")) for _ in range(2)]

@@ -11,7 +11,7 @@ from podsift.insights.llm.parse import _Insight, parse_items, salvage_items
 from podsift.insights.offline import OfflineExtractor, split_sentences
 from podsift.insights.quality import candidate_problem, passage_problem, written_problem
 from podsift.insights.registry import EpisodeInfo
-from podsift.transcripts.model import Segment, Transcript
+from podsift.types import Segment, Transcript
 from tests.fake_llm import answer
 
 

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from podsift.clusters.stage import cluster_insights
-from podsift.delivery.stage import deliver_due, make_selector, preview
+from podsift.delivery.stage import deliver_due
+from podsift.digests.read import preview
+from podsift.digests.records import make_selector
 from podsift.pipeline import run
 from podsift.ranking.score import RankingWeights
 from podsift.ranking.select import Selector

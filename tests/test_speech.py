@@ -16,15 +16,15 @@ import pytest
 import sqlalchemy as sa
 
 from podsift.backends import parse_spec
-from podsift.delivery.stage import preview
+from podsift.backends.asr.openai_api import OpenAITranscription
+from podsift.backends.asr.packaged import SHA256_PREFIX, install_whisper_base
+from podsift.backends.asr.whisper_local import FasterWhisper
+from podsift.digests.read import preview
 from podsift.pipeline import run
 from podsift.sources.scan import add_feeds
 from podsift.store import Episode, Insight, Transcript
 from podsift.subscribers import add_subscriber
-from podsift.transcripts.asr.openai_api import OpenAITranscription
-from podsift.transcripts.asr.packaged import SHA256_PREFIX, install_whisper_base
-from podsift.transcripts.asr.whisper_local import FasterWhisper
-from podsift.transcripts.model import Transcript as Timed
+from podsift.types import Transcript as Timed
 from tests.conftest import CORPUS
 from tests.feedgen import Item, rss
 from tests.speech import SENTENCES, Speech, speak, wer
@@ -355,8 +355,8 @@ def test_api_backend_splits_long_audio_at_pauses_and_rejoins_timestamps(
 def test_chunk_ownership_partitions_the_timeline() -> None:
     import numpy as np
 
-    from podsift.transcripts.asr.chunking import SAMPLE_RATE, quietest_point, split
-    from podsift.transcripts.asr.openai_api import _owned
+    from podsift.backends.asr.chunking import SAMPLE_RATE, quietest_point, split
+    from podsift.backends.asr.openai_api import _owned
 
     rng = np.random.default_rng(7)
     samples = rng.normal(0, 0.3, SAMPLE_RATE * 60).astype(np.float32)
@@ -402,7 +402,7 @@ def test_asr_none_leaves_audio_episodes_waiting(http_server, make_core, speech) 
 
 
 def test_long_audio_is_transcribed_window_by_window(speech, whisper, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from podsift.transcripts.asr import whisper_local
+    from podsift.backends.asr import whisper_local
 
     audio = tmp_path / "long.mp3"
     audio.write_bytes(speech.mp3())

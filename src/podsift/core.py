@@ -1,28 +1,32 @@
-"""`make_app(settings)`: the core that the CLI, the scheduler and tests drive."""
+"""`make_app(settings)`: the one place that builds the database and every backend.
+
+The CLI, the web app, the scheduler, workers and tests all start here and hand the `App` to
+stage functions. Stages import `App` for its type only: the core depends on the stages'
+backends, never the other way round.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from podsift.backends.asr.registry import SpeechToText, make_asr
+from podsift.backends.calls import CallStore, DatabaseCallStore
+from podsift.backends.embeddings import Embedder, make_embedder
+from podsift.backends.judge import LLMStoryJudge, StoryJudge
+from podsift.backends.llm import ChatClient, chat_model
+from podsift.backends.mail import Transport, make_transport
+from podsift.backends.spec import Lazy, parse_spec
 from podsift.insights.registry import Extractor, make_extractor
+from podsift.net.client import HttpClient
 from podsift.net.guard import Resolver, system_resolver
 from podsift.settings import Settings
-from podsift.store import make_engine, make_session_factory, migrate
-
-if TYPE_CHECKING:
-    from podsift.clusters.judge import StoryJudge
-    from podsift.delivery.tokens import Tokens
-    from podsift.embeddings import Embedder
-    from podsift.net.client import HttpClient
-    from podsift.transcripts.asr.registry import SpeechToText
-
-_UNSET = object()
+from podsift.store import Episode, EpisodeState, make_engine, make_session_factory, migrate
+from podsift.subscribers.tokens import Tokens, load_secret
 
 
 @dataclass
@@ -31,15 +35,19 @@ class App:
     engine: sa.Engine
     sessions: sessionmaker[Session]
     extractor: Extractor
+    # The cache and log of model requests (the database's; a no-op one for offline use).
+    calls: CallStore
+    # The configured chat model (None when insights are extracted offline).
+    chat: Lazy[ChatClient] | None
+    # Loaded on first use: a speech or embedding model takes seconds to load.
+    speech_to_text: Lazy[SpeechToText | None]
+    embedder: Lazy[Embedder]
+    # Signs the links in emails (secret from settings or $PODSIFT_HOME/secret.key).
+    tokens: Lazy[Tokens]
+    # A new judge per clustering run (each run has its own call budget); None offline.
+    story_judge: Callable[[], StoryJudge] | None
     # Tests swap the resolver to show how the address guard decides.
     resolver: Resolver = field(default=system_resolver)
-    _speech: object = field(default=None, repr=False)
-    _embedder: object = field(default=None, repr=False)
-    _tokens: object = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        self._speech = _UNSET
-        self._embedder = _UNSET
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -47,8 +55,6 @@ class App:
             yield session
 
     def http_client(self) -> HttpClient:
-        from podsift.net.client import HttpClient
-
         s = self.settings
         return HttpClient(
             allow_hosts=s.allow_hosts,
@@ -60,43 +66,14 @@ class App:
             resolver=self.resolver,
         )
 
-    def speech_to_text(self) -> SpeechToText | None:
-        """The configured ASR backend (None when `PODSIFT_ASR=none`), built on first use."""
-        if self._speech is _UNSET:
-            from podsift.transcripts.asr.registry import make_asr
+    def mail(self) -> Transport:
+        """A new connection for digest and confirmation emails: SMTP, or the outbox folder."""
+        return make_transport(self.settings.smtp_url, self.settings.resolved_outbox)
 
-            self._speech = make_asr(self.settings.asr, self.settings.home)
-        return self._speech  # type: ignore[return-value]
-
-    def embedder(self) -> Embedder:
-        """The configured embedding backend, loaded on first use (a model load takes seconds)."""
-        if self._embedder is _UNSET:
-            from podsift.embeddings import make_embedder
-
-            self._embedder = make_embedder(self.settings.embeddings)
-        return self._embedder  # type: ignore[return-value]
-
-    def tokens(self) -> Tokens:
-        """Signer for the links in emails (secret from settings or $PODSIFT_HOME/secret.key)."""
-        from podsift.delivery.tokens import Tokens, load_secret
-
-        if self._tokens is None:
-            self._tokens = Tokens(load_secret(self.settings.secret_key, self.settings.home))
-        return self._tokens  # type: ignore[return-value]
-
-    def story_judge(self) -> StoryJudge | None:
-        """An LLM judge for borderline same-story pairs when a model extracts insights."""
-        extractor = self.extractor
-        if not hasattr(extractor, "client") or not hasattr(extractor, "store"):
-            return None
-        from podsift.clusters.judge import LLMStoryJudge
-
-        return LLMStoryJudge(extractor.client, extractor.store, extractor.name, self.settings.judge_max_calls)
-
-    def mark_episode(self, episode_id: int, state: str, reason: str | None, attempt: bool = False) -> None:
+    def mark_episode(
+        self, episode_id: int, state: EpisodeState, reason: str | None, attempt: bool = False
+    ) -> None:
         """Set an episode's state and reason in a transaction of its own (failure paths)."""
-        from podsift.store import Episode
-
         values: dict[str, object] = {"state": state, "error_reason": reason[:2000] if reason else None}
         if attempt:
             values["attempts"] = Episode.attempts + 1
@@ -114,9 +91,26 @@ def make_app(settings: Settings | None = None) -> App:
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
-    extractor = make_extractor(settings.llm)
-    if hasattr(extractor, "store"):  # model-backed extractors cache and cost their calls
-        from podsift.insights.llm.store import DatabaseCallStore
+    llm = parse_spec(settings.llm or "offline")
+    chat = chat_model(llm)
+    calls = DatabaseCallStore(sessions) if chat is not None else CallStore()
+    return App(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        extractor=make_extractor(settings.llm, chat, calls),
+        calls=calls,
+        chat=chat,
+        speech_to_text=Lazy(lambda: make_asr(settings.asr, settings.home)),
+        embedder=Lazy(lambda: make_embedder(settings.embeddings)),
+        tokens=Lazy(lambda: Tokens(load_secret(settings.secret_key, settings.home))),
+        story_judge=_story_judge(chat, calls, f"{llm.scheme}:{llm.target}", settings.judge_max_calls),
+    )
 
-        extractor.store = DatabaseCallStore(sessions)
-    return App(settings=settings, engine=engine, sessions=sessions, extractor=extractor)
+
+def _story_judge(
+    chat: Lazy[ChatClient] | None, calls: CallStore, name: str, max_calls: int
+) -> Callable[[], StoryJudge] | None:
+    if chat is None:
+        return None
+    return lambda: LLMStoryJudge(chat(), calls, name, max_calls)

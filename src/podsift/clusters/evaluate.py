@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from podsift.backends.embeddings.registry import Embedder
 from podsift.clusters.signals import PairFeatures, SameStoryModel, pair_features, signature, strip_speaker
-from podsift.embeddings.registry import Embedder
 
 
 @dataclass(frozen=True)

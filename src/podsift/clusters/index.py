@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podsift.clusters.judge import StoryJudge
+from podsift.backends.judge import StoryJudge
 from podsift.clusters.signals import SameStoryModel, Signature, pair_features, signature
 
 CANDIDATES_PER_INSIGHT = 8

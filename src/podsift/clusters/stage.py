@@ -12,17 +12,20 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from podsift.backends.embeddings import EmbeddingError, to_blob
+from podsift.backends.embeddings.vectors import stack
 from podsift.clusters.index import ClusterIndex
 from podsift.clusters.signals import SameStoryModel, strip_speaker
-from podsift.core import App
-from podsift.embeddings import EmbeddingError, to_blob
-from podsift.embeddings.vectors import stack
 from podsift.progress import progress
 from podsift.store import Cluster, Episode, Insight
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 256
@@ -108,7 +111,7 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
         stack([r.embedding for r in new], embedder.dimensions),
         [r.text for r in new],
         lambda: next(provisional),
-        app.story_judge(),
+        app.story_judge() if app.story_judge else None,
     )
     with app.session() as session:
         real: dict[int, int] = {}

@@ -1,7 +1,7 @@
-"""The delivery stage: one digest per subscriber per local day, on each of their channels,
-never sent twice, never lost.
+"""The delivery stage: takes each due subscriber's digest (chosen and recorded by `digests/`),
+gives it to each of their channels: claimed, sent, finished; never sent twice, never lost.
 
-A `Digest` row (subscriber, local date) fixes the chosen insights before anything is sent,
+The `Digest` row (subscriber, local date) fixes the chosen insights before anything is sent,
 so a retry sends the same digest. Each channel gets a `Delivery` row (digest, channel),
 claimed by a conditional UPDATE (pending -> sending) that only one process can win, and
 marked sent or failed after. A crash between send and mark leaves it `sending`: a claim
@@ -19,20 +19,24 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from podsift.core import App
+from podsift.backends.apprise import send_apprise
+from podsift.backends.mail import SendError, Transport
 from podsift.delivery.message import build_message, subject_for
-from podsift.delivery.transports import OutboxTransport, SendError, SmtpTransport, Transport
-from podsift.digests.view import DigestView, build_view, render
+from podsift.digests.records import choose_digest, local_date, make_selector, stored_picks
+from podsift.digests.view import digest_view, render
 from podsift.progress import progress
-from podsift.ranking.score import RankingWeights
-from podsift.ranking.select import Pick, Selector
-from podsift.store import Delivery, Digest, DigestItem, Episode, Insight, Subscriber, utcnow
+from podsift.ranking.select import Selector
+from podsift.store import Delivery, DeliveryState, Digest, DigestState, Subscriber, utcnow
+from podsift.subscribers import channel_key
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=10)
@@ -53,81 +57,8 @@ class DeliveryReport:
     deferred: int = 0
 
 
-def local_date(subscriber: Subscriber, now: datetime) -> tuple[str, int]:
-    local = now.astimezone(ZoneInfo(subscriber.timezone))
-    return local.date().isoformat(), local.hour
-
-
-def make_transport(app: App) -> Transport:
-    if app.settings.smtp_url:
-        return SmtpTransport(app.settings.smtp_url)
-    return OutboxTransport(app.settings.resolved_outbox)
-
-
-def make_selector(app: App) -> Selector:
-    """The run's selector; without a working embedding backend it ranks by words alone."""
-    from podsift.embeddings import EmbeddingError
-
-    try:
-        embedder = app.embedder()
-    except EmbeddingError as exc:
-        log.warning("ranking without embeddings: %s", exc)
-        embedder = None
-    s = app.settings
-    return Selector(
-        app.sessions, embedder, RankingWeights.parse(s.ranking_weights), s.lookback_days, s.novelty_days
-    )
-
-
-def digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
-    from podsift.subscribers import links_for
-
-    links = links_for(app, sub)
-    if links is None:
-        return build_view(sub.email, day, picks)
-    return build_view(
-        sub.email,
-        day,
-        picks,
-        {
-            "unsubscribe_url": links.unsubscribe,
-            "preferences_url": links.preferences,
-            "feed_url": links.feed,
-            "web_url": links.web,
-        },
-        lambda insight_id, vote: links.vote(app, sub, insight_id, vote),
-    )
-
-
-def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView:
-    """The digest for `date` as it was chosen, or as it would be chosen now (not recorded)."""
-    with app.session() as session:
-        sub = session.scalar(sa.select(Subscriber).where(Subscriber.email == email))
-        if sub is None:
-            raise LookupError(f"no subscriber {email}")
-        day = date or local_date(sub, now)[0]
-        digest = session.scalar(
-            sa.select(Digest).where(Digest.subscriber_id == sub.id, Digest.local_date == day)
-        )
-        if digest is not None:
-            return digest_view(app, sub, day, stored_picks(session, digest))
-        return digest_view(app, sub, day, make_selector(app).pick(session, sub, day, now))
-
-
-def stored_picks(session: Session, digest: Digest) -> list[Pick]:
-    rows = session.scalars(
-        sa.select(DigestItem)
-        .where(DigestItem.digest_id == digest.id)
-        .order_by(DigestItem.rank)
-        .options(joinedload(DigestItem.insight).joinedload(Insight.episode).joinedload(Episode.feed))
-    )
-    return [Pick(item.insight, item.score, item.why, item.also_on or []) for item in rows]
-
-
 def channels_of(sub: Subscriber) -> list[tuple[str, str | None]]:
     """(channel key, target) for each place this subscriber's digest goes."""
-    from podsift.subscribers import channel_key
-
     out: list[tuple[str, str | None]] = []
     if sub.email_enabled and not sub.suppressed:
         out.append(("email", None))
@@ -160,7 +91,7 @@ def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
                 .order_by(Subscriber.id)
             )
         )
-    transport = make_transport(app)
+    transport = app.mail()
     selector = make_selector(app)
     breaker = Breaker(app.settings.max_connection_failures)
     due = [s for s in subscribers if local_date(s, now)[1] >= s.send_hour]
@@ -192,30 +123,6 @@ def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
     return report
 
 
-def _prepare(selector: Selector, session: Session, sub: Subscriber, day: str, now: datetime) -> Digest | None:
-    """The day's digest row with its insights fixed, creating it if needed."""
-    digest = session.scalar(sa.select(Digest).where(Digest.subscriber_id == sub.id, Digest.local_date == day))
-    if digest is not None:
-        return digest
-    picks = selector.pick(session, sub, day, now)
-    if not picks:
-        return None  # nothing new: no row, so a later run today can still send
-    digest = Digest(subscriber_id=sub.id, local_date=day, state="pending", created_at=now)
-    digest.items = [
-        DigestItem(insight_id=p.insight.id, rank=rank, score=p.score, why=p.why, also_on=p.also_on)
-        for rank, p in enumerate(picks, 1)
-    ]
-    session.add(digest)
-    try:
-        session.commit()
-    except IntegrityError:  # another process created it first: use theirs
-        session.rollback()
-        return session.scalar(
-            sa.select(Digest).where(Digest.subscriber_id == sub.id, Digest.local_date == day)
-        )
-    return digest
-
-
 def _ensure_deliveries(session: Session, digest: Digest, sub: Subscriber) -> None:
     existing = set(session.scalars(sa.select(Delivery.channel).where(Delivery.digest_id == digest.id)))
     for channel, target in channels_of(sub):
@@ -243,20 +150,23 @@ def _claimer_is_gone(claimed_by: str | None) -> bool:
 
 def _claim(session: Session, delivery: Delivery, now: datetime, max_attempts: int) -> bool:
     wall = utcnow()
-    takeover = delivery.state == "sending" and _claimer_is_gone(delivery.claimed_by)
+    takeover = delivery.state == DeliveryState.SENDING and _claimer_is_gone(delivery.claimed_by)
     ready = sa.and_(
-        Delivery.state == "pending",
+        Delivery.state == DeliveryState.PENDING,
         sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
     )
-    stale = sa.and_(Delivery.state == "sending", Delivery.claimed_at < wall - STALE_CLAIM)
+    stale = sa.and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < wall - STALE_CLAIM)
     if takeover:
         stale = sa.or_(
-            stale, sa.and_(Delivery.state == "sending", Delivery.claimed_by == delivery.claimed_by)
+            stale,
+            sa.and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_by == delivery.claimed_by),
         )
     result = session.execute(
         sa.update(Delivery)
         .where(Delivery.id == delivery.id, Delivery.attempts < max_attempts, sa.or_(ready, stale))
-        .values(state="sending", claimed_at=wall, claimed_by=CLAIMER, attempts=Delivery.attempts + 1)
+        .values(
+            state=DeliveryState.SENDING, claimed_at=wall, claimed_by=CLAIMER, attempts=Delivery.attempts + 1
+        )
     )
     session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -273,7 +183,7 @@ def _deliver_one(
 ) -> None:
     day, _ = local_date(sub, now)
     with app.session() as session:
-        digest = _prepare(selector, session, sub, day, now)
+        digest = choose_digest(selector, session, sub, day, now)
         if digest is None:
             report.empty += 1
             return
@@ -281,13 +191,14 @@ def _deliver_one(
         deliveries = list(
             session.scalars(sa.select(Delivery).where(Delivery.digest_id == digest.id).order_by(Delivery.id))
         )
-        if all(d.state == "sent" for d in deliveries):
+        if all(d.state == DeliveryState.SENT for d in deliveries):
             report.already_sent += 1
             return
         claimed = [
             d
             for d in deliveries
-            if d.state in ("pending", "sending") and _claim(session, d, now, app.settings.send_attempts)
+            if d.state in (DeliveryState.PENDING, DeliveryState.SENDING)
+            and _claim(session, d, now, app.settings.send_attempts)
         ]
         if not claimed:
             return
@@ -303,8 +214,6 @@ def _deliver_one(
                 message_id = message["Message-ID"]
                 location = _send_email(transport, message, day)
             else:
-                from podsift.delivery.channels import send_apprise
-
                 location = send_apprise(
                     target or "",
                     subject_for(view),
@@ -347,7 +256,7 @@ def _finish(
     label = sub.email if channel == "email" else f"{sub.email} ({channel})"
     if error is None:
         values: dict[str, object] = {
-            "state": "sent",
+            "state": DeliveryState.SENT,
             "sent_at": utcnow(),
             "location": location,
             "message_id": message_id,
@@ -356,11 +265,15 @@ def _finish(
         report.sent.append(label)
         report.locations[label] = location or ""
     elif error.permanent or attempt >= app.settings.send_attempts:
-        values = {"state": "failed", "error_reason": error.reason[:2000]}
+        values = {"state": DeliveryState.FAILED, "error_reason": error.reason[:2000]}
         report.failed[label] = error.reason
     else:
         wait = RETRY_AFTER[min(attempt, len(RETRY_AFTER)) - 1]
-        values = {"state": "pending", "next_attempt_at": now + wait, "error_reason": error.reason[:2000]}
+        values = {
+            "state": DeliveryState.PENDING,
+            "next_attempt_at": now + wait,
+            "error_reason": error.reason[:2000],
+        }
         report.retry_later[label] = error.reason
     with app.session() as session:
         session.execute(
@@ -376,6 +289,12 @@ def _finish(
                 .values(bounces=bounces, suppressed=bounces >= app.settings.suppress_after_bounces)
             )
         states = set(session.scalars(sa.select(Delivery.state).where(Delivery.digest_id == digest_id)))
-        summary = "sent" if "sent" in states else "failed" if states == {"failed"} else "pending"
+        summary = (
+            DigestState.SENT
+            if DeliveryState.SENT in states
+            else DigestState.FAILED
+            if states == {DeliveryState.FAILED}
+            else DigestState.PENDING
+        )
         session.execute(sa.update(Digest).where(Digest.id == digest_id).values(state=summary))
         session.commit()

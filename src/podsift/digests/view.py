@@ -1,4 +1,5 @@
-"""A digest as plain data, and its renderings (text, HTML with inlined CSS, Markdown, JSON)."""
+"""A digest as plain data, built one way for every reader (email, chat, Atom, the web pages,
+the API), and its renderings (text, HTML with inlined CSS, Markdown, JSON)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,33 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import css_inline
+import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from podsift.digests.links import listen_link
+from podsift.clusters.signals import strip_speaker
+from podsift.net.links import listen_link
 from podsift.ranking.select import Pick
+from podsift.store import Subscriber
+from podsift.store import Transcript as TranscriptRow
+from podsift.subscribers.links import links_for, vote_path
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = ("text", "html", "json", "md")
+PASSAGE_SECONDS = 25.0  # transcript shown around an insight on the web page
+
+
+@dataclass
+class PassageLine:
+    time: str
+    speaker: str | None
+    text: str
+    hit: bool  # inside the insight's span
 
 
 @dataclass
@@ -34,9 +53,18 @@ class DigestEntry:
     score: float
     why: str
     also_on: list[dict[str, str | None]] = field(default_factory=list)
-    # Signed 👍/👎 links (only when a base URL is configured).
+    # Signed 👍/👎 links (in emails only when a base URL is configured).
     vote_up: str | None = None
     vote_down: str | None = None
+    insight_id: int = 0
+    cluster_id: int | None = None
+    # The transcript around the insight (web pages only).
+    passage: list[PassageLine] = field(default_factory=list)
+
+    @property
+    def audio(self) -> str | None:
+        """A media-fragment link: the player starts at the insight's second."""
+        return listen_link(self.audio_url, None, self.start)
 
     @property
     def quote_differs(self) -> bool:
@@ -49,8 +77,6 @@ class DigestEntry:
 
 def quote_differs(quote: str, text: str) -> bool:
     """Worth showing the quote beside the text (offline insights often are the quote)."""
-    from podsift.clusters.signals import strip_speaker
-
     return _words(quote) != _words(strip_speaker(text))
 
 
@@ -74,12 +100,17 @@ class DigestView:
         return {
             "subscriber": self.subscriber,
             "date": self.date,
-            "insights": [asdict(e) for e in self.insights],
+            "insights": [_public(e) for e in self.insights],
             "unsubscribe_url": self.unsubscribe_url,
             "preferences_url": self.preferences_url,
             "feed_url": self.feed_url,
             "web_url": self.web_url,
         }
+
+
+def _public(entry: DigestEntry) -> dict[str, Any]:
+    """An entry as the JSON format has always shown it (ids and passages are for the web)."""
+    return {k: v for k, v in asdict(entry).items() if k not in ("insight_id", "cluster_id", "passage")}
 
 
 def _words(text: str) -> list[str]:
@@ -114,9 +145,55 @@ def build_view(
                 also_on=pick.also_on,
                 vote_up=vote_link(insight.id, 1) if vote_link else None,
                 vote_down=vote_link(insight.id, -1) if vote_link else None,
+                insight_id=insight.id,
+                cluster_id=insight.cluster_id,
             )
         )
     return DigestView(subscriber, date, entries, **(links or {}))
+
+
+def digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
+    """The view an email, a chat message or the Atom feed shows: absolute signed links when a
+    base URL is configured, none otherwise."""
+    links = links_for(app, sub)
+    if links is None:
+        return build_view(sub.email, day, picks)
+    return build_view(
+        sub.email,
+        day,
+        picks,
+        {
+            "unsubscribe_url": links.unsubscribe,
+            "preferences_url": links.preferences,
+            "feed_url": links.feed,
+            "web_url": links.web,
+        },
+        lambda insight_id, vote: links.vote(app, sub, insight_id, vote),
+    )
+
+
+def web_view(app: App, session: sa.orm.Session, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
+    """The view the web page and the API show: the app's own vote paths, and the transcript
+    around each insight."""
+    view = build_view(sub.email, day, picks, vote_link=lambda i, vote: vote_path(app, sub, i, vote))
+    for entry, pick in zip(view.insights, picks, strict=True):
+        transcript = session.scalar(
+            sa.select(TranscriptRow).where(TranscriptRow.episode_id == pick.insight.episode_id)
+        )
+        entry.passage = passage(transcript, pick.insight.start_seconds, pick.insight.end_seconds)
+    return view
+
+
+def passage(transcript: TranscriptRow | None, start: float, end: float) -> list[PassageLine]:
+    if transcript is None:
+        return []
+    out = []
+    for seg in transcript.segments:
+        s, e = float(seg.get("start", 0)), float(seg.get("end", 0))
+        if e >= start - PASSAGE_SECONDS and s <= end + PASSAGE_SECONDS:
+            hit = e > start and s < end
+            out.append(PassageLine(format_timestamp(s), seg.get("speaker"), seg.get("text", ""), hit))
+    return out[:40]
 
 
 _env = Environment(

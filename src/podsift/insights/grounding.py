@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from podsift.transcripts.model import Transcript
+from podsift.types import Transcript
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STAMP = re.compile(r"\[\d{1,2}:\d{2}(?::\d{2})?\]")

@@ -16,10 +16,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from podsift.backends import BackendSpec
 from podsift.insights.quality import ARTEFACT, LEAD_IN, SPONSOR, leans_back, passage_problem
-from podsift.insights.registry import Candidate, EpisodeInfo, register
-from podsift.transcripts.model import Transcript
+from podsift.insights.registry import Candidate, EpisodeInfo
+from podsift.types import Transcript
 
 # A sentence ends at . ! ? … (with closing quotes) followed by a space or the end: "2.0",
 # "1.5 billion" and "Node.js" stay whole.
@@ -614,8 +613,3 @@ def is_name(speaker: str) -> bool:
     return not re.match(
         r"^(speaker|spk|guest|host)[ _]?\d*$", speaker.strip(), re.I
     ) and not NON_SPEAKERS.match(speaker.strip())
-
-
-@register("offline")
-def _make_offline(spec: BackendSpec) -> OfflineExtractor:
-    return OfflineExtractor(int(spec.number("min_words", 18)), int(spec.number("max_words", 80)))

@@ -1,4 +1,4 @@
-"""Insight extractors: one small protocol, built-ins registered like plugins.
+"""Insight extractors: one small protocol; offline, or a chat model refining its proposals.
 
 An extractor reads a transcript and proposes candidates, each with a verbatim quote; the
 insights stage grounds every quote in the transcript and drops those it cannot find, so
@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from podsift.backends import BackendConfigError, Registry
-from podsift.transcripts.model import Transcript
+from podsift.backends.calls import CallStore
+from podsift.backends.llm import ChatClient, chat_model
+from podsift.backends.spec import BackendConfigError, Lazy, parse_spec
+from podsift.types import Transcript
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Candidate:
 
 class Extractor(Protocol):
     name: str
+    # Wants the show's usual vocabulary (`EpisodeInfo.background`), which costs a query.
+    uses_background: bool
 
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]: ...
 
@@ -59,16 +63,22 @@ class BudgetExhausted(ExtractionError):
 
 ExtractorConfigError = BackendConfigError
 
-EXTRACTORS: Registry[Extractor] = Registry("insight extractor", "PODSIFT_LLM")
-register = EXTRACTORS.register
 
+def make_extractor(
+    spec: str, chat: Lazy[ChatClient] | None = None, calls: CallStore | None = None
+) -> Extractor:
+    """`offline?min_words=18&max_words=80`, or a chat model's spec (`openai:MODEL?...`,
+    `anthropic:MODEL?...`): the model refines offline proposals or reads whole transcripts."""
+    parsed = parse_spec(spec or "offline")
+    if parsed.scheme == "offline":
+        from podsift.insights.offline import OfflineExtractor
 
-def make_extractor(spec: str) -> Extractor:
-    """`offline`, or `scheme:model?options` for a registered backend."""
-    from podsift.insights import offline  # noqa: F401  (registers itself)
+        return OfflineExtractor(int(parsed.number("min_words", 18)), int(parsed.number("max_words", 80)))
+    chat = chat or chat_model(parsed)
+    if chat is None:
+        raise BackendConfigError(f"{parsed.scheme}: not a chat model")
+    # Model backends (pydantic, SDK clients) load only when configured: start-up of every
+    # command stays fast.
+    from podsift.insights.llm.extractor import LLMExtractor
 
-    if not (spec or "offline").startswith("offline"):
-        # Model backends (pydantic, SDK clients) load only when configured: start-up of
-        # every command stays fast.
-        from podsift.insights.llm import extractor  # noqa: F401  (registers openai, anthropic)
-    return EXTRACTORS.create(spec or "offline")
+    return LLMExtractor(parsed, chat, calls)

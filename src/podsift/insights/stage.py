@@ -7,20 +7,23 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
-from podsift.core import App
 from podsift.insights.grounding import Grounded, ground
 from podsift.insights.offline import background_vocabulary, is_name
 from podsift.insights.quality import candidate_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
-from podsift.store import Episode, Feed, Insight, utcnow
+from podsift.store import Episode, EpisodeState, Feed, Insight, utcnow
 from podsift.store import Transcript as TranscriptRow
 from podsift.transcripts.stage import load_transcript
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +78,9 @@ def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
     budget = app.settings.extract_budget_seconds
     with app.session() as session:
         due = sa.or_(
-            Episode.state == "transcribed",
+            Episode.state == EpisodeState.TRANSCRIBED,
             sa.and_(
-                Episode.state == "llm_failed",
+                Episode.state == EpisodeState.LLM_FAILED,
                 Episode.attempts < RETRY_MAX_ATTEMPTS,
                 sa.or_(Episode.retry_at.is_(None), Episode.retry_at <= now),
             ),
@@ -105,7 +108,7 @@ def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
                 report.failed[episode_id] = str(exc)
             except Exception as exc:  # one bad episode never stops the run
                 log.exception("insight extraction failed for episode %s", episode_id)
-                app.mark_episode(episode_id, "failed", f"extraction: {type(exc).__name__}: {exc}")
+                app.mark_episode(episode_id, EpisodeState.FAILED, f"extraction: {type(exc).__name__}: {exc}")
                 report.failed[episode_id] = str(exc)
             bar.advance(weight=weight)
     return report
@@ -115,7 +118,7 @@ def _mark_llm_failed(app: App, episode_id: int, reason: str, now: datetime) -> N
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
         episode.attempts += 1
-        episode.state, episode.error_reason = "llm_failed", reason[:2000]
+        episode.state, episode.error_reason = EpisodeState.LLM_FAILED, reason[:2000]
         # After the last attempt only `podsift episodes retry` brings it back.
         episode.retry_at = (
             now + retry_delay(episode.attempts) if episode.attempts < RETRY_MAX_ATTEMPTS else None
@@ -145,7 +148,7 @@ def failed_episodes(app: App) -> list[FailedEpisode]:
                 Episode.error_reason,
             )
             .join(Feed, Feed.id == Episode.feed_id)
-            .where(Episode.state == "llm_failed")
+            .where(Episode.state == EpisodeState.LLM_FAILED)
             .order_by(Episode.id)
         ).all()
     return [FailedEpisode(*row) for row in rows]
@@ -154,11 +157,11 @@ def failed_episodes(app: App) -> list[FailedEpisode]:
 def requeue_failed(app: App, episode_ids: list[int] | None = None) -> int:
     """Put failed extractions (all, or these) back in the queue for the next run."""
     with app.session() as session:
-        query = sa.update(Episode).where(Episode.state == "llm_failed")
+        query = sa.update(Episode).where(Episode.state == EpisodeState.LLM_FAILED)
         if episode_ids:
             query = query.where(Episode.id.in_(episode_ids))
         result = session.execute(
-            query.values(state="transcribed", attempts=0, retry_at=None, error_reason=None)
+            query.values(state=EpisodeState.TRANSCRIBED, attempts=0, retry_at=None, error_reason=None)
         )
         session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -201,11 +204,14 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
     # Read, extract, write: no transaction stays open while a model is thinking.
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state not in ("transcribed", "llm_failed") or episode.transcript is None:
+        if (
+            episode.state not in (EpisodeState.TRANSCRIBED, EpisodeState.LLM_FAILED)
+            or episode.transcript is None
+        ):
             return
         transcript = load_transcript(episode.transcript)
         info = episode_info(episode)
-        if getattr(app.extractor, "uses_background", False):
+        if app.extractor.uses_background:
             info = replace(info, background=show_background(session, episode))
     candidates = app.extractor.extract(info, transcript, app.settings.insights_per_episode)
     grounded_candidates = []
@@ -245,10 +251,10 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
         )
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state not in ("transcribed", "llm_failed"):
+        if episode.state not in (EpisodeState.TRANSCRIBED, EpisodeState.LLM_FAILED):
             return  # another worker finished it meanwhile
         session.add_all(rows.values())
-        episode.state, episode.retry_at, episode.error_reason = "extracted", None, None
+        episode.state, episode.retry_at, episode.error_reason = EpisodeState.EXTRACTED, None, None
         session.commit()
     report.insights += len(rows)
     report.episodes += 1

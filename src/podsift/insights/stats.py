@@ -7,11 +7,14 @@ timed out) and per faithfulness-guard event; cost from the cached answers in llm
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from podsift.core import App
 from podsift.store import Episode, Feed, LLMCall, LLMRequest
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 FAILED = ("truncated", "invalid", "timeout", "error")
 

@@ -18,8 +18,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from podsift.digests.links import listen_link
-from podsift.embeddings.vectors import stack
+from podsift.backends.embeddings.vectors import stack
+from podsift.net.links import listen_link
 from podsift.ranking.score import corroboration
 from podsift.store import Cluster, Episode, Feed, Insight
 

@@ -16,9 +16,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from podsift.embeddings.vectors import from_blob
+from podsift.backends.embeddings.vectors import from_blob
 from podsift.ranking.pool import CandidatePool
-from podsift.store import Cluster, Digest, DigestItem, Feedback, Insight
+from podsift.store import Cluster, Digest, DigestItem, DigestState, Feedback, Insight
 
 
 @dataclass
@@ -59,7 +59,7 @@ def load_histories(
             .join(DigestItem, DigestItem.digest_id == Digest.id)
             .join(Insight, Insight.id == DigestItem.insight_id)
             .outerjoin(Cluster, Cluster.id == Insight.cluster_id)
-            .where(Digest.subscriber_id.in_(ids), Digest.state != "failed")
+            .where(Digest.subscriber_id.in_(ids), Digest.state != DigestState.FAILED)
             .where(sa.or_(Digest.created_at >= horizon, Cluster.last_seen >= pool_since))
         )
         for sid, day, insight_id, cluster_id, created in session.execute(sent):

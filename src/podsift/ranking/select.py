@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from podsift.embeddings import Embedder, from_blob, to_blob
+from podsift.backends.embeddings import Embedder, from_blob, to_blob
 from podsift.ranking.pool import CandidatePool, DayView, lexical_relevance
 from podsift.ranking.profiles import SubscriberHistory, VectorLookup, load_histories
 from podsift.ranking.score import RankingWeights, rescale_similarity

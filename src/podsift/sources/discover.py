@@ -12,11 +12,13 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from podsift.core import App
 from podsift.net.client import FetchError
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 MAX_RESULTS = 25
 

@@ -15,19 +15,21 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from podsift.core import App
 from podsift.net.client import FetchError, FetchResult
 from podsift.progress import progress
 from podsift.settings import Settings
 from podsift.sources.feedparse import FeedParseError, ParsedEpisode, ParsedFeed, parse_feed
 from podsift.sources.opml import OPMLEntry, build_opml, parse_opml
-from podsift.store import Episode, Feed, utcnow
+from podsift.store import Episode, EpisodeState, Feed, FeedStatus, utcnow
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 log = logging.getLogger(__name__)
 PERMANENT_REDIRECTS_TO_MOVE = 3
@@ -87,18 +89,20 @@ def _valid(url: str) -> bool:
 
 def export_opml(app: App) -> str:
     with app.session() as session:
-        feeds = session.scalars(sa.select(Feed).where(Feed.status != "gone").order_by(Feed.id))
+        feeds = session.scalars(sa.select(Feed).where(Feed.status != FeedStatus.GONE).order_by(Feed.id))
         return build_opml([OPMLEntry(f.url, f.title) for f in feeds])
 
 
-def remove_feed(app: App, url_or_id: str) -> bool:
+def remove_feed(app: App, url_or_id: str) -> str | None:
+    """Unfollow a show, with its episodes and insights; its URL, or None when there is no such show."""
     with app.session() as session:
         feed = _find_feed(session, url_or_id)
         if feed is None:
-            return False
+            return None
+        url = feed.url
         session.delete(feed)
         session.commit()
-        return True
+        return url
 
 
 def _find_feed(session: Session, url_or_id: str) -> Feed | None:
@@ -120,9 +124,9 @@ def backfill(app: App, url_or_id: str, days: int, now: datetime | None = None) -
             raise FeedURLError(f"no such feed: {url_or_id}")
         result = session.execute(
             sa.update(Episode)
-            .where(Episode.feed_id == feed.id, Episode.state == "archived")
+            .where(Episode.feed_id == feed.id, Episode.state == EpisodeState.ARCHIVED)
             .where(Episode.published_at >= now - timedelta(days=days))
-            .values(state="new")
+            .values(state=EpisodeState.NEW)
         )
         session.commit()
         return result.rowcount
@@ -145,7 +149,7 @@ class ScanReport:
 
 
 def due_feed_ids(session: Session, now: datetime, force: bool = False) -> list[int]:
-    query = sa.select(Feed.id).where(Feed.status != "gone").order_by(Feed.id)
+    query = sa.select(Feed.id).where(Feed.status != FeedStatus.GONE).order_by(Feed.id)
     if not force:
         query = query.where(sa.or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now))
     return list(session.scalars(query))
@@ -265,7 +269,7 @@ def _apply_outcome(
 
 
 def _record_success(app: App, feed: Feed, now: datetime) -> None:
-    feed.status = "active"
+    feed.status = FeedStatus.ACTIVE
     feed.error_reason = None
     feed.error_count = 0
     feed.last_success_at = now
@@ -284,11 +288,11 @@ def _record_failure(
     feed.error_reason = reason[:1000]
     report.failed[feed.url] = reason
     if status == 410:
-        feed.status = "gone"
+        feed.status = FeedStatus.GONE
         feed.next_check_at = None
         report.gone.append(feed.url)
         return
-    feed.status = "error"
+    feed.status = FeedStatus.ERROR
     feed.error_count += 1
     s = app.settings
     delay = min(s.backoff_base_minutes * 60 * 2 ** (feed.error_count - 1), s.backoff_max_hours * 3600)
@@ -369,7 +373,7 @@ def store_episodes(
                 "chapters_url": item.chapters_url,
                 "discovered_at": now,
                 "updated_at": now,
-                "state": "archived",
+                "state": EpisodeState.ARCHIVED,
             }
         )
     # Only recent episodes are processed; on a feed's first scan only the newest few, so
@@ -384,7 +388,7 @@ def store_episodes(
             dated = [e for e in fresh if e["published_at"] is not None] or fresh[:1]
             recent = [max(dated, key=lambda e: e["published_at"] or now)]
     for episode in recent:
-        episode["state"] = "new"
+        episode["state"] = EpisodeState.NEW
     if fresh:
         conn.execute(sa.insert(Episode), fresh)
     return len(fresh), len(recent)

@@ -1,15 +1,20 @@
-"""Persistence: schema, engine, migrations."""
+"""Persistence: takes the settings' database URL, gives the schema (tables and state enums),
+engines and migrations. SQLite by default, Postgres past one machine."""
 
-from podsift.store.db import make_engine, make_session_factory, migrate
+from podsift.store.db import database_ready, make_engine, make_session_factory, migrate
 from podsift.store.models import (
     Base,
     Cluster,
     Delivery,
+    DeliveryState,
     Digest,
     DigestItem,
+    DigestState,
     Episode,
+    EpisodeState,
     Feed,
     Feedback,
+    FeedStatus,
     Insight,
     LLMCall,
     LLMRequest,
@@ -23,10 +28,14 @@ __all__ = [
     "Base",
     "Cluster",
     "Delivery",
+    "DeliveryState",
     "Digest",
     "DigestItem",
+    "DigestState",
     "Episode",
+    "EpisodeState",
     "Feed",
+    "FeedStatus",
     "Feedback",
     "Insight",
     "LLMCall",
@@ -34,6 +43,7 @@ __all__ = [
     "PhraseVector",
     "Subscriber",
     "Transcript",
+    "database_ready",
     "make_engine",
     "make_session_factory",
     "migrate",

@@ -67,3 +67,9 @@ def migrate(engine: sa.Engine) -> None:
 
 def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def database_ready(engine: sa.Engine) -> None:
+    """Raises when the database cannot answer a trivial query (the health check)."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -30,6 +31,39 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class FeedStatus(StrEnum):
+    ACTIVE = "active"
+    GONE = "gone"  # 410: never fetched again
+    ERROR = "error"  # the last fetch failed; retried with backoff
+
+
+class EpisodeState(StrEnum):
+    ARCHIVED = "archived"  # back catalogue: recorded, processed only by `feeds backfill`
+    NEW = "new"
+    NEEDS_ASR = "needs_asr"  # no publisher transcript: speech to text
+    TRANSCRIBED = "transcribed"
+    EXTRACTED = "extracted"
+    SKIPPED = "skipped"  # nothing to transcribe
+    FAILED = "failed"
+    # Extraction failed: tried again at retry_at, with backoff, or by `podsift episodes retry`.
+    LLM_FAILED = "llm_failed"
+
+
+class DigestState(StrEnum):
+    """The summary of a digest's deliveries."""
+
+    PENDING = "pending"
+    SENT = "sent"  # on any channel
+    FAILED = "failed"  # on all channels
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by one process
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime,
@@ -46,8 +80,7 @@ class Feed(Base):
     title: Mapped[str | None] = mapped_column(sa.Text)
     link: Mapped[str | None] = mapped_column(sa.Text)
     description: Mapped[str | None] = mapped_column(sa.Text)
-    # active | gone (410) | error (last fetch failed; retried with backoff)
-    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    status: Mapped[str] = mapped_column(sa.String(16), default=FeedStatus.ACTIVE)  # FeedStatus
     etag: Mapped[str | None] = mapped_column(sa.Text)
     last_modified: Mapped[str | None] = mapped_column(sa.Text)
     body_hash: Mapped[str | None] = mapped_column(sa.String(64))
@@ -91,10 +124,7 @@ class Episode(Base):
     chapters_url: Mapped[str | None] = mapped_column(sa.Text)
     # [{"start": seconds, "title": ...}] from the chapters JSON; [] when it could not be read.
     chapters: Mapped[list[Any] | None] = mapped_column(sa.JSON)
-    # archived (back catalogue, recorded only) | new | needs_asr | transcribed |
-    # extracted | skipped (nothing to transcribe) | failed | llm_failed (extraction failed:
-    # tried again at retry_at, with backoff, or re-queued by `podsift episodes retry`)
-    state: Mapped[str] = mapped_column(sa.String(16), default="new")
+    state: Mapped[str] = mapped_column(sa.String(16), default=EpisodeState.NEW)  # EpisodeState
     error_reason: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
     retry_at: Mapped[datetime | None]
@@ -290,8 +320,7 @@ class Digest(Base):
         sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
     local_date: Mapped[str] = mapped_column(sa.String(10))  # YYYY-MM-DD in the subscriber's zone
-    # Summary of its deliveries: sent (on any channel) | failed (on all) | pending.
-    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    state: Mapped[str] = mapped_column(sa.String(16), default=DigestState.PENDING)  # DigestState
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     items: Mapped[list[DigestItem]] = relationship(
@@ -314,7 +343,7 @@ class Delivery(Base):
     channel: Mapped[str] = mapped_column(sa.String(80))
     target: Mapped[str | None] = mapped_column(sa.Text)  # the Apprise URL (secret: never logged)
     # pending -> sending -> sent | failed
-    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    state: Mapped[str] = mapped_column(sa.String(16), default=DeliveryState.PENDING)  # DeliveryState
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]

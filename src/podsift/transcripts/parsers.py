@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 
 import srt
 
-from podsift.transcripts.model import Segment, Transcript, clean_text
+from podsift.types import Segment, Transcript, clean_text
 
 
 class TranscriptParseError(ValueError):

@@ -14,17 +14,17 @@ import mimetypes
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from podsift.core import App
+from podsift.backends.asr.registry import SpeechToText, TranscriptionError
 from podsift.net.client import FetchError, HttpClient
 from podsift.progress import progress
-from podsift.store import Episode
+from podsift.store import Episode, EpisodeState
 from podsift.store import Transcript as TranscriptRow
-from podsift.transcripts.asr.registry import SpeechToText, TranscriptionError
-from podsift.transcripts.model import Transcript
+from podsift.types import Transcript
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -43,6 +43,9 @@ _AUDIO_SUFFIXES = (
     ".m4v",
     ".mov",
 )
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 
 @dataclass
@@ -83,7 +86,7 @@ async def transcribe_pending_async(app: App) -> SpeechReport:
         ids = list(
             session.scalars(
                 sa.select(Episode.id)
-                .where(Episode.state == "needs_asr")
+                .where(Episode.state == EpisodeState.NEEDS_ASR)
                 .order_by(Episode.published_at.desc().nulls_last(), Episode.id)
             )
         )
@@ -100,7 +103,9 @@ async def transcribe_pending_async(app: App) -> SpeechReport:
                     await _transcribe_episode(app, client, backend, episode_id, report)
                 except Exception as exc:  # one bad episode never stops the run
                     log.exception("speech to text failed for episode %s", episode_id)
-                    app.mark_episode(episode_id, "failed", f"speech to text: {type(exc).__name__}: {exc}")
+                    app.mark_episode(
+                        episode_id, EpisodeState.FAILED, f"speech to text: {type(exc).__name__}: {exc}"
+                    )
                     report.failed[episode_id] = str(exc)
                 bar.advance()
     return report
@@ -111,7 +116,7 @@ async def _transcribe_episode(
 ) -> None:
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state != "needs_asr" or not episode.audio_url:
+        if episode.state != EpisodeState.NEEDS_ASR or not episode.audio_url:
             return
         url, audio_type, attempts = episode.audio_url, episode.audio_type, episode.attempts
     folder = (
@@ -130,10 +135,12 @@ async def _transcribe_episode(
             )
         except FetchError as exc:
             if exc.permanent or attempts + 1 >= MAX_ATTEMPTS:
-                app.mark_episode(episode_id, "failed", f"audio download: {exc.reason}")
+                app.mark_episode(episode_id, EpisodeState.FAILED, f"audio download: {exc.reason}")
                 report.failed[episode_id] = exc.reason
             else:
-                app.mark_episode(episode_id, "needs_asr", f"audio download: {exc.reason}", attempt=True)
+                app.mark_episode(
+                    episode_id, EpisodeState.NEEDS_ASR, f"audio download: {exc.reason}", attempt=True
+                )
                 report.waiting += 1
             return
         cached = _cached_transcript(app, download.sha256)
@@ -144,14 +151,14 @@ async def _transcribe_episode(
             try:
                 transcript = await asyncio.to_thread(backend.transcribe, download.path)
             except TranscriptionError as exc:
-                app.mark_episode(episode_id, "failed", str(exc))
+                app.mark_episode(episode_id, EpisodeState.FAILED, str(exc))
                 report.failed[episode_id] = str(exc)
                 return
             source = f"asr:{backend.name}"
             report.transcribed += 1
             report.audio_seconds += transcript.duration
         if not transcript.segments:
-            app.mark_episode(episode_id, "failed", "no speech found in the audio")
+            app.mark_episode(episode_id, EpisodeState.FAILED, "no speech found in the audio")
             report.failed[episode_id] = "no speech found in the audio"
             return
         _store(app, episode_id, transcript, source, download.sha256)
@@ -176,7 +183,7 @@ def _cached_transcript(app: App, audio_sha256: str) -> tuple[Transcript, str] | 
 def _store(app: App, episode_id: int, transcript: Transcript, source: str, audio_sha256: str) -> None:
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state != "needs_asr":
+        if episode.state != EpisodeState.NEEDS_ASR:
             return  # another worker finished it meanwhile
         session.add(
             TranscriptRow(
@@ -190,5 +197,5 @@ def _store(app: App, episode_id: int, transcript: Transcript, source: str, audio
                 segments=transcript.to_json(),
             )
         )
-        episode.state, episode.error_reason = "transcribed", None
+        episode.state, episode.error_reason = EpisodeState.TRANSCRIBED, None
         session.commit()

@@ -11,16 +11,19 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from podsift.core import App
 from podsift.net.client import FetchError, HttpClient
 from podsift.progress import progress
-from podsift.store import Episode
+from podsift.store import Episode, EpisodeState
 from podsift.store import Transcript as TranscriptRow
-from podsift.transcripts.model import Transcript
 from podsift.transcripts.parsers import TranscriptParseError, parse_transcript
+from podsift.types import Transcript
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -87,7 +90,11 @@ def fetch_transcripts(app: App) -> TranscriptReport:
 async def fetch_transcripts_async(app: App) -> TranscriptReport:
     report = TranscriptReport()
     with app.session() as session:
-        ids = list(session.scalars(sa.select(Episode.id).where(Episode.state == "new").order_by(Episode.id)))
+        ids = list(
+            session.scalars(
+                sa.select(Episode.id).where(Episode.state == EpisodeState.NEW).order_by(Episode.id)
+            )
+        )
     async with app.http_client() as client:
         with progress("fetching transcripts", len(ids)) as bar:
             for episode_id in ids:
@@ -100,7 +107,7 @@ async def _process_episode(app: App, client: HttpClient, episode_id: int, report
     # Read, fetch, write: no database transaction stays open across network I/O.
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state != "new":
+        if episode.state != EpisodeState.NEW:
             return
         entries = list(episode.transcripts or [])
         chapters_url = episode.chapters_url if episode.chapters is None else None
@@ -108,7 +115,7 @@ async def _process_episode(app: App, client: HttpClient, episode_id: int, report
     chapters = await fetch_chapters(client, chapters_url) if chapters_url else None
     with app.session() as session:
         episode = session.get_one(Episode, episode_id)
-        if episode.state != "new":
+        if episode.state != EpisodeState.NEW:
             return  # another worker got here first
         if chapters is not None:
             episode.chapters = chapters
@@ -124,18 +131,18 @@ async def _process_episode(app: App, client: HttpClient, episode_id: int, report
                     segments=transcript.to_json(),
                 )
             )
-            episode.state, episode.error_reason = "transcribed", None
+            episode.state, episode.error_reason = EpisodeState.TRANSCRIBED, None
             report.fetched += 1
         elif problems and episode.attempts + 1 < MAX_ATTEMPTS:
             episode.attempts += 1
             episode.error_reason = "; ".join(problems)[:2000]
             report.failed[episode.id] = episode.error_reason
         elif episode.audio_url:
-            episode.state, episode.attempts = "needs_asr", 0
+            episode.state, episode.attempts = EpisodeState.NEEDS_ASR, 0
             episode.error_reason = "; ".join(problems)[:2000] or None
             report.needs_asr += 1
         else:
-            episode.state = "skipped"
+            episode.state = EpisodeState.SKIPPED
             episode.error_reason = "no publisher transcript and no audio enclosure"
             report.skipped += 1
         session.commit()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import html
+from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from podsift.store import Episode, Feed, Transcript, utcnow
+from podsift.core import App
+from podsift.sources.discover import EpisodeResult, ShowResult, discover
+from podsift.sources.feeds import feed_overview, rescan_feed
+from podsift.sources.scan import add_feeds, export_opml, import_opml, remove_feed
 from podsift.web import auth
 from podsift.web.pages import browser_anchor, core_of, render, with_browser_cookie
 
@@ -90,42 +93,26 @@ def refused(request: Request) -> Response:
     return shows_page(request, error="The form expired; try again.", status=400)
 
 
-def feed_rows(core: Any) -> list[dict[str, Any]]:
-    with core.session() as session:
-        episodes = dict(
-            session.execute(sa.select(Episode.feed_id, sa.func.count()).group_by(Episode.feed_id)).all()
-        )
-        sources = session.execute(
-            sa.select(Episode.feed_id, Transcript.source, sa.func.count())
-            .join(Transcript, Transcript.episode_id == Episode.id)
-            .group_by(Episode.feed_id, Transcript.source)
-        ).all()
-        feeds = list(session.scalars(sa.select(Feed).order_by(Feed.title, Feed.id)))
-    per_feed: dict[int, dict[str, int]] = {}
-    for feed_id, source, count in sources:
-        per_feed.setdefault(feed_id, {})[source] = count
-    rows = []
-    for f in feeds:
-        counts = per_feed.get(f.id, {})
-        total = sum(counts.values())
-        rows.append(
-            {
-                "id": f.id,
-                "title": f.title,
-                "url": f.url,
-                "status": f.status,
-                "error": f.error_reason,
-                "last_checked": f.last_checked_at.strftime("%Y-%m-%d %H:%M UTC")
-                if f.last_checked_at
-                else None,
-                "next_check": f.next_check_at.strftime("%Y-%m-%d %H:%M UTC") if f.next_check_at else None,
-                "episodes": episodes.get(f.id, 0),
-                "publisher_share": f"{100 * counts.get('publisher', 0) / total:.0f}% of {total}"
-                if total
-                else "–",
-            }
-        )
-    return rows
+def feed_rows(core: App) -> list[dict[str, Any]]:
+    """The shows table of the admin page and /api/feeds."""
+    return [
+        {
+            "id": f.id,
+            "title": f.title,
+            "url": f.url,
+            "status": f.status,
+            "error": f.error,
+            "last_checked": _utc(f.last_checked),
+            "next_check": _utc(f.next_check),
+            "episodes": f.episodes,
+            "publisher_share": f.publisher_share,
+        }
+        for f in feed_overview(core, order_by_title=True)
+    ]
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else None
 
 
 def shows_page(
@@ -150,8 +137,6 @@ def shows(request: Request) -> Response:
 
 @router.post("/shows/add", response_class=HTMLResponse)
 async def add_show(request: Request) -> Response:
-    from podsift.sources.scan import add_feeds
-
     form = await checked_form(request)
     if form is None:
         return refused(request)
@@ -166,16 +151,14 @@ async def add_show(request: Request) -> Response:
 
 
 @router.post("/shows/import", response_class=HTMLResponse)
-async def import_opml(request: Request) -> Response:
-    from podsift.sources.scan import import_opml as do_import
-
+async def import_shows(request: Request) -> Response:
     form = await checked_form(request)
     if form is None:
         return refused(request)
     upload = form.get("opml")
     data = await upload.read() if hasattr(upload, "read") else b""
     try:
-        added, problems = await asyncio.to_thread(do_import, core_of(request), data[: 5 * 1024 * 1024])
+        added, problems = await asyncio.to_thread(import_opml, core_of(request), data[: 5 * 1024 * 1024])
     except ValueError as exc:
         return shows_page(request, error=f"Could not read that OPML: {exc}", status=400)
     return shows_page(
@@ -184,13 +167,11 @@ async def import_opml(request: Request) -> Response:
 
 
 @router.get("/shows/export.opml")
-def export_opml(request: Request) -> Response:
-    from podsift.sources.scan import export_opml as do_export
-
+def export_shows(request: Request) -> Response:
     if admin_of(request) is None:
         return to_login()
     return Response(
-        do_export(core_of(request)),
+        export_opml(core_of(request)),
         media_type="text/x-opml; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="podsift.opml"'},
     )
@@ -200,14 +181,9 @@ def export_opml(request: Request) -> Response:
 async def remove_show(request: Request, feed_id: int) -> Response:
     if await checked_form(request) is None:
         return refused(request)
-    core = core_of(request)
-    with core.session() as session:
-        feed = session.get(Feed, feed_id)
-        if feed is None:
-            return shows_page(request, error="No such show", status=404)
-        url = feed.url
-        session.delete(feed)
-        session.commit()
+    url = remove_feed(core_of(request), str(feed_id))
+    if url is None:
+        return shows_page(request, error="No such show", status=404)
     return shows_page(request, message=f"Removed {url}")
 
 
@@ -215,24 +191,17 @@ async def remove_show(request: Request, feed_id: int) -> Response:
 async def rescan_show(request: Request, feed_id: int) -> Response:
     if await checked_form(request) is None:
         return refused(request)
-    core = core_of(request)
-    with core.session() as session:
-        session.execute(
-            sa.update(Feed)
-            .where(Feed.id == feed_id)
-            .values(next_check_at=utcnow(), etag=None, last_modified=None, body_hash=None)
-        )
-        session.commit()
+    rescan_feed(core_of(request), feed_id)
     return shows_page(request, message="It will be checked on the next scan")
 
 
 @router.get("/discover", response_class=HTMLResponse)
 async def discover_page(request: Request, q: str = "") -> Response:
-    from podsift.sources.discover import discover
-
     if admin_of(request) is None:
         return to_login()
-    shows, episodes, errors = ([], [], [])
+    shows: list[ShowResult] = []
+    episodes: list[EpisodeResult] = []
+    errors: list[str] = []
     if q.strip():
         shows, episodes, errors = await asyncio.to_thread(discover, core_of(request), q.strip()[:200])
     context = {

@@ -3,14 +3,14 @@ digests by their signed token, and each story with all its tellings."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
-from podsift.delivery.tokens import TokenError
-from podsift.store import Digest
+from podsift.clusters.stories import story
+from podsift.digests.read import recorded_digests
+from podsift.subscribers import TokenError, subscriber_for
 from podsift.web.admin import admin_of, feed_rows
-from podsift.web.pages import cluster_tellings, core_of, digest_items
+from podsift.web.pages import core_of
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -77,32 +77,33 @@ def feeds(request: Request) -> list[FeedOut]:
     "/digests/{token}", response_model=list[DigestOut], summary="A subscriber's digests, newest first"
 )
 def digests(request: Request, token: str, limit: int = 30) -> list[DigestOut]:
-    from podsift.subscribers import subscriber_for
-
     core = core_of(request)
     try:
         sub, _ = subscriber_for(core, "preferences", token)
     except TokenError as exc:
         raise HTTPException(403, str(exc)) from exc
-    with core.session() as session:
-        rows = list(
-            session.scalars(
-                sa.select(Digest)
-                .where(Digest.subscriber_id == sub.id)
-                .order_by(Digest.local_date.desc())
-                .limit(min(limit, 365))
-            )
-        )
     return [
         DigestOut(
-            date=d.local_date,
+            date=d.date,
             state=d.state,
             insights=[
-                DigestInsight(**{k: v for k, v in item.items() if k in DigestInsight.model_fields})
-                for item in digest_items(core, sub, d)
+                DigestInsight(
+                    insight_id=e.insight_id,
+                    cluster_id=e.cluster_id,
+                    text=e.text,
+                    quote=e.quote,
+                    speaker=e.speaker,
+                    show=e.podcast,
+                    episode=e.episode,
+                    start=e.start,
+                    audio=e.audio,
+                    why=e.why,
+                    also_on=e.also_on,
+                )
+                for e in d.view.insights
             ],
         )
-        for d in rows
+        for d in recorded_digests(core, sub, limit=limit)
     ]
 
 
@@ -110,14 +111,13 @@ def digests(request: Request, token: str, limit: int = 30) -> list[DigestOut]:
     "/insights/{cluster_id}", response_model=InsightOut, summary="One story and every show's telling of it"
 )
 def insight(request: Request, cluster_id: int) -> InsightOut:
-    found = cluster_tellings(core_of(request), cluster_id)
+    found = story(core_of(request), cluster_id)
     if found is None:
         raise HTTPException(404, "no such insight")
-    cluster, tellings = found
     return InsightOut(
-        cluster_id=cluster.id,
-        show_count=cluster.show_count,
-        first_seen=cluster.first_seen.isoformat(),
-        last_seen=cluster.last_seen.isoformat(),
-        tellings=[Telling(**{k: v for k, v in t.items() if k in Telling.model_fields}) for t in tellings],
+        cluster_id=found.cluster_id,
+        show_count=found.show_count,
+        first_seen=found.first_seen.isoformat(),
+        last_seen=found.last_seen.isoformat(),
+        tellings=[Telling(**vars(t)) for t in found.tellings],
     )

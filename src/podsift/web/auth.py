@@ -14,10 +14,13 @@ import hmac
 import json
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
-from podsift.core import App
+if TYPE_CHECKING:
+    from podsift.core import App
+
 
 SESSION_COOKIE = "podsift_admin"
 BROWSER_COOKIE = "podsift_browser"

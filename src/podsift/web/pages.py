@@ -3,58 +3,23 @@ and the public permalink of each story."""
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import nh3
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from podsift.clusters.signals import strip_speaker
+from podsift.clusters.stories import story
 from podsift.core import App
-from podsift.delivery.tokens import TokenError
-from podsift.digests.links import listen_link
-from podsift.digests.view import format_timestamp, quote_differs
-from podsift.store import Cluster, Digest, Episode, Feed, Insight, Subscriber, Transcript, utcnow
+from podsift.digests.read import digest_page
+from podsift.digests.view import format_timestamp
+from podsift.ranking.topics import recent_topics
+from podsift.store import Subscriber
+from podsift.subscribers import AddressError, SubscriberError, TokenError, sign_up, subscriber_for
 from podsift.web import auth
 
 router = APIRouter()
-# Capitalised because they start a sentence, not because they name something.
-_NOT_NAMES = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "we",
-        "i",
-        "you",
-        "they",
-        "he",
-        "she",
-        "our",
-        "my",
-        "in",
-        "on",
-        "at",
-        "for",
-        "and",
-        "but",
-        "so",
-        "if",
-        "when",
-    ]
-)
-PASSAGE_SECONDS = 25.0
 
 
 def core_of(request: Request) -> App:
@@ -63,6 +28,20 @@ def core_of(request: Request) -> App:
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)  # type: ignore[no-any-return]
+
+
+def message_page(
+    request: Request,
+    heading: str,
+    text: str,
+    action: str | None = None,
+    button: str = "",
+    status: int = 200,
+    links: list[tuple[str, str]] | None = None,
+) -> HTMLResponse:
+    """A heading, a line of text and, for a state change, one button that POSTs to `action`."""
+    context = {"heading": heading, "text": text, "action": action, "button": button, "links": links or []}
+    return render(request, "message.html", context, status)
 
 
 def browser_anchor(request: Request) -> str:
@@ -83,46 +62,14 @@ def with_browser_cookie(request: Request, response: Response) -> Response:
     return response
 
 
-_NAME = re.compile(r"\b[A-Z][a-zA-Z0-9&'-]+(?:\s+[A-Z][a-zA-Z0-9&'-]+)*")
-
-
-def _names_in(text: str) -> list[str]:
-    """Capitalised runs that are names: a lone capitalised word opening a sentence is not."""
-    out = []
-    for match in _NAME.finditer(text):
-        words = match.group(0).split()
-        opens_sentence = match.start() == 0 or text[: match.start()].rstrip().endswith((".", "!", "?", ":"))
-        if words[0].lower() in _NOT_NAMES:
-            words = words[1:]
-        elif opens_sentence and len(words) == 1:
-            continue
-        name = " ".join(words)
-        if len(name) > 2:
-            out.append(name)
-    return out
-
-
-def recent_topics(core: App, limit: int = 20) -> list[str]:
-    """Interest suggestions from the last two weeks: the topics an LLM gave insights, else
-    (offline) the names the insights mention most: people, companies, places, products."""
-    since = utcnow() - timedelta(days=14)
-    topics: Counter[str] = Counter()
-    names: Counter[str] = Counter()
-    with core.session() as session:
-        rows = session.execute(
-            sa.select(Insight.topics, Insight.text)
-            .where(Insight.created_at >= since)
-            .order_by(Insight.id.desc())
-            .limit(2000)
-        )
-        for insight_topics, text in rows:
-            for topic in insight_topics or []:
-                if isinstance(topic, str) and 2 < len(topic) < 40:
-                    topics[topic.strip().lower()] += 1
-            names.update(set(_names_in(strip_speaker(text))))
-    chosen = [t for t, _ in topics.most_common(limit)]
-    chosen += [n for n, _ in names.most_common(limit) if n.lower() not in chosen]
-    return chosen[:limit]
+def token_subscriber(
+    request: Request, purpose: str, token: str
+) -> tuple[Subscriber, dict[str, Any]] | HTMLResponse:
+    """The subscriber and payload of a genuine, current link; else the "link not valid" page."""
+    try:
+        return subscriber_for(core_of(request), purpose, token)
+    except TokenError as exc:
+        return message_page(request, "Link not valid", f"{exc}. Nothing was changed.", status=400)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -143,9 +90,6 @@ def signup_page(request: Request) -> Response:
 
 @router.post("/signup", response_class=HTMLResponse)
 async def signup(request: Request) -> Response:
-    from podsift.delivery.message import AddressError
-    from podsift.subscribers import SubscriberError, add_subscriber
-
     core = core_of(request)
     form = await request.form()
     anchor = browser_anchor(request)
@@ -159,21 +103,7 @@ async def signup(request: Request) -> Response:
         context["error"] = "The form expired. Please submit it again."
         return with_browser_cookie(request, render(request, "signup.html", context, 400))
     try:
-        with core.session() as session:
-            existing = session.scalar(
-                sa.select(Subscriber).where(Subscriber.email == values["email"].strip().lower())
-            )
-        if existing is not None and existing.active:
-            # Say the same as for a new address: the form must not reveal who subscribes.
-            return render(
-                request,
-                "message.html",
-                {
-                    "heading": "Check your email",
-                    "text": "If this address is new, a confirmation link is on its way.",
-                },
-            )
-        add_subscriber(
+        added = sign_up(
             core,
             values["email"],
             values["interests"],
@@ -184,109 +114,31 @@ async def signup(request: Request) -> Response:
     except (SubscriberError, AddressError, ValueError) as exc:
         context["error"] = str(exc)
         return with_browser_cookie(request, render(request, "signup.html", context, 400))
+    if added is None:  # already subscribed: say the same as for a new address
+        return message_page(
+            request, "Check your email", "If this address is new, a confirmation link is on its way."
+        )
     text = "We sent a confirmation link. Your first digest comes after you confirm."
     if not core.settings.base_url:
         text = "You are subscribed."
-    return render(request, "message.html", {"heading": "Check your email", "text": text})
-
-
-def token_subscriber(
-    request: Request, purpose: str, token: str
-) -> tuple[Subscriber, dict[str, Any]] | HTMLResponse:
-    """The subscriber and payload of a genuine, current link; else the "link not valid" page."""
-    from podsift.subscribers import subscriber_for
-
-    try:
-        return subscriber_for(core_of(request), purpose, token)
-    except TokenError as exc:
-        context = {"heading": "Link not valid", "text": f"{exc}. Nothing was changed."}
-        return render(request, "message.html", context, 400)
-
-
-def passage(transcript: Transcript | None, start: float, end: float) -> list[dict[str, Any]]:
-    if transcript is None:
-        return []
-    out = []
-    for seg in transcript.segments:
-        s, e = float(seg.get("start", 0)), float(seg.get("end", 0))
-        if e >= start - PASSAGE_SECONDS and s <= end + PASSAGE_SECONDS:
-            out.append(
-                {
-                    "time": format_timestamp(s),
-                    "speaker": seg.get("speaker"),
-                    "text": seg.get("text", ""),
-                    "hit": e > start and s < end,
-                }
-            )
-    return out[:40]
-
-
-def vote_path(core: App, sub: Subscriber, insight_id: int, vote: int) -> str:
-    return f"/feedback/{core.tokens().make('feedback', sub.id, sub.token_version, i=insight_id, d=vote)}"
-
-
-def digest_items(core: App, sub: Subscriber, digest: Digest) -> list[dict[str, Any]]:
-    from podsift.delivery.stage import stored_picks
-
-    items = []
-    with core.session() as session:
-        for pick in stored_picks(session, digest):
-            insight, episode = pick.insight, pick.insight.episode
-            transcript = session.scalar(sa.select(Transcript).where(Transcript.episode_id == episode.id))
-            items.append(
-                {
-                    "insight_id": insight.id,
-                    "cluster_id": insight.cluster_id,
-                    "text": insight.text,
-                    "quote": insight.quote,
-                    "quote_differs": quote_differs(insight.quote, insight.text),
-                    "speaker": insight.speaker,
-                    "show": episode.feed.title,
-                    "episode": episode.title,
-                    "timestamp": format_timestamp(insight.start_seconds),
-                    "start": insight.start_seconds,
-                    # Media fragment: the browser starts the audio at the insight's second.
-                    "audio": listen_link(episode.audio_url, None, insight.start_seconds),
-                    "passage": passage(transcript, insight.start_seconds, insight.end_seconds),
-                    "also_on": pick.also_on,
-                    "why": pick.why,
-                    "up": vote_path(core, sub, insight.id, 1),
-                    "down": vote_path(core, sub, insight.id, -1),
-                }
-            )
-    return items
+    return message_page(request, "Check your email", text)
 
 
 def _digest_page(request: Request, token: str, date: str | None) -> Response:
-    core = core_of(request)
     found = token_subscriber(request, "preferences", token)
     if isinstance(found, HTMLResponse):
         return found
     sub, _ = found
-    with core.session() as session:
-        dates = list(
-            session.scalars(
-                sa.select(Digest.local_date)
-                .where(Digest.subscriber_id == sub.id)
-                .order_by(Digest.local_date.desc())
-                .limit(365)
-            )
-        )
-        day = date or (dates[0] if dates else None)
-        digest = (
-            session.scalar(sa.select(Digest).where(Digest.subscriber_id == sub.id, Digest.local_date == day))
-            if day
-            else None
-        )
+    page = digest_page(core_of(request), sub, date)
     base = f"/me/{token}"
     context = {
-        "date": day or "today",
-        "items": digest_items(core, sub, digest) if digest else [],
-        "dates": dates,
+        "date": page.date or "today",
+        "items": page.view.insights if page.view else [],
+        "dates": page.archive,
         "base": base,
         "nav": [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")],
     }
-    return render(request, "digest_page.html", context, 200 if digest or date is None else 404)
+    return render(request, "digest_page.html", context, 200 if page.view or date is None else 404)
 
 
 @router.get("/me/{token}", response_class=HTMLResponse)
@@ -304,64 +156,27 @@ def digest_on(request: Request, token: str, date: str) -> Response:
     return _digest_page(request, token, date)
 
 
-def cluster_tellings(core: App, cluster_id: int) -> tuple[Cluster, list[dict[str, Any]]] | None:
-    with core.session() as session:
-        cluster = session.get(Cluster, cluster_id)
-        if cluster is None:
-            return None
-        rows = session.execute(
-            sa.select(Insight, Episode, Feed.title)
-            .join(Episode, Episode.id == Insight.episode_id)
-            .join(Feed, Feed.id == Episode.feed_id)
-            .where(Insight.cluster_id == cluster_id)
-            .order_by(Insight.created_at)
-        ).all()
-        tellings = [
-            {
-                "insight_id": i.id,
-                "text": i.text,
-                "quote": i.quote,
-                "speaker": i.speaker,
-                "show": show,
-                "episode": e.title,
-                "start": i.start_seconds,
-                "timestamp": format_timestamp(i.start_seconds),
-                "link": listen_link(e.audio_url, e.link, i.start_seconds),
-            }
-            for i, e, show in rows
-        ]
-        return cluster, tellings
-
-
 @router.get("/insight/{cluster_id}", response_class=HTMLResponse)
 def insight_page(request: Request, cluster_id: int) -> HTMLResponse:
-    found = cluster_tellings(core_of(request), cluster_id)
+    found = story(core_of(request), cluster_id)
     if found is None:
-        return render(request, "message.html", {"heading": "Not found", "text": "No such insight."}, 404)
-    cluster, tellings = found
-    notes = ""
-    with core_of(request).session() as session:
-        rep = session.get(Insight, cluster.representative_id) if cluster.representative_id else None
-        if rep is not None and rep.episode.description:
-            # Show notes are publisher HTML: keep plain formatting and links, drop the rest.
-            notes = nh3.clean(
-                rep.episode.description[:5000],
-                tags={"p", "br", "a", "em", "strong", "ul", "ol", "li"},
-                link_rel="noopener noreferrer nofollow",
-                url_schemes={"http", "https"},
-            )
-    headline = next(
-        (t["text"] for t in tellings if t["insight_id"] == cluster.representative_id),
-        tellings[0]["text"] if tellings else "",
+        return message_page(request, "Not found", "No such insight.", status=404)
+    # Show notes are publisher HTML: keep plain formatting and links, drop the rest.
+    notes = nh3.clean(
+        (found.notes or "")[:5000],
+        tags={"p", "br", "a", "em", "strong", "ul", "ol", "li"},
+        link_rel="noopener noreferrer nofollow",
+        url_schemes={"http", "https"},
     )
+    tellings = [{**vars(t), "timestamp": format_timestamp(t.start)} for t in found.tellings]
     return render(
         request,
         "insight.html",
         {
-            "headline": headline,
+            "headline": found.headline,
             "notes": notes,
-            "shows": cluster.show_count,
-            "first_seen": cluster.first_seen.date().isoformat(),
+            "shows": found.show_count,
+            "first_seen": found.first_seen.date().isoformat(),
             "tellings": tellings,
         },
     )

@@ -22,22 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
-from podsift.backends import BackendSpec
-from podsift.insights.llm.clients import (
-    AnthropicChat,
-    ChatClient,
-    ChatError,
-    ChatResult,
-    ChatTimeout,
-    OpenAIChat,
-    prompt_tokens,
-)
+from podsift.backends.calls import CachedCall, CallStore, RequestEntry
+from podsift.backends.llm import ChatClient, ChatError, ChatResult, ChatTimeout, prompt_tokens
+from podsift.backends.spec import BackendSpec, Lazy
 from podsift.insights.llm.faithfulness import NO_SPEAKER, written_faults
 from podsift.insights.llm.parse import InvalidAnswer, Parsed, _Insight, parse_items, to_candidates
 from podsift.insights.llm.prompt import (
@@ -59,44 +51,12 @@ from podsift.insights.llm.refine import (
 )
 from podsift.insights.offline import OfflineExtractor
 from podsift.insights.quality import written_problem
-from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError, register
-from podsift.transcripts.model import Transcript
+from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
+from podsift.types import Transcript
 
 log = logging.getLogger(__name__)
 PROMPT_OVERHEAD = 700  # tokens of instructions and metadata around a chunk
 MIN_SCORE = 0.35  # a refined candidate the model scores lower is not an insight
-
-
-@dataclass
-class CachedCall:
-    response: str
-    tokens_in: int
-    tokens_out: int
-
-
-class CallStore:
-    """Where calls are cached and every request is logged; the app binds a database one."""
-
-    def get(self, key: str) -> CachedCall | None:
-        return None
-
-    def put(self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float) -> None:
-        pass
-
-    def log_request(self, entry: RequestEntry) -> None:
-        pass
-
-
-@dataclass
-class RequestEntry:
-    model: str
-    purpose: str  # extract | refine | judge | guard
-    outcome: str  # ok | truncated | invalid | timeout | error | trip | fallback
-    episode_id: int | None = None
-    tokens_in: int = 0
-    tokens_out: int = 0
-    seconds: float = 0.0
-    detail: str | None = None
 
 
 @dataclass
@@ -133,10 +93,9 @@ class RequestFailed(Exception):
 class LLMExtractor:
     uses_background = True  # refine mode's offline proposals use the show's vocabulary
 
-    def __init__(self, spec: BackendSpec, client_factory: Callable[[BackendSpec], ChatClient]) -> None:
+    def __init__(self, spec: BackendSpec, chat: Lazy[ChatClient], store: CallStore | None = None) -> None:
         self.spec = spec
-        self._client: ChatClient | None = None
-        self._client_factory = client_factory
+        self._chat = chat
         self.model = spec.target
         self.name = f"{spec.scheme}:{spec.target}"
         self.mode = spec.option("mode") or "refine"
@@ -156,15 +115,13 @@ class LLMExtractor:
         self.price_out = spec.number("price_out", 0.0) / 1e6
         self.budget_tokens = int(spec.number("budget_tokens", 2_000_000))
         self.budget_usd = spec.number("budget_usd", 0.0)  # 0: no cost cap
-        self.store: CallStore = CallStore()
+        self.store = store or CallStore()
         self.usage = Usage()
         self.offline = OfflineExtractor()
 
     @property
     def client(self) -> ChatClient:
-        if self._client is None:
-            self._client = self._client_factory(self.spec)
-        return self._client
+        return self._chat()
 
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]:
         if self.mode == "full":
@@ -382,7 +339,12 @@ class LLMExtractor:
                 raise RequestFailed(f"invalid answer after one re-ask: {error}")
         call = CachedCall(result.text, result.tokens_in, result.tokens_out)
         self.store.put(
-            key, question.episode.episode_id, self.name, call, self._cost(result.tokens_in, result.tokens_out)
+            key,
+            question.episode.episode_id,
+            self.name,
+            call,
+            self._cost(result.tokens_in, result.tokens_out),
+            PROMPT_VERSION,
         )
         return parsed
 
@@ -439,13 +401,3 @@ class LLMExtractor:
 
     def _cost(self, tokens_in: int, tokens_out: int) -> float:
         return tokens_in * self.price_in + tokens_out * self.price_out
-
-
-@register("openai")
-def _openai(spec: BackendSpec) -> LLMExtractor:
-    return LLMExtractor(spec, OpenAIChat)
-
-
-@register("anthropic")
-def _anthropic(spec: BackendSpec) -> LLMExtractor:
-    return LLMExtractor(spec, AnthropicChat)

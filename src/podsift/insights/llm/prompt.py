@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from podsift.insights.llm.parse import CLAIM_CHARS, IMPLICATION_CHARS, QUOTE_CHARS, SPEAKER_CHARS, TOPICS
 from podsift.insights.registry import EpisodeInfo
-from podsift.transcripts.model import Segment
+from podsift.types import Segment
 
 PROMPT_VERSION = "insights-v2"
 CHARS_PER_TOKEN = 4.0  # English prose; used to budget chunks without a tokenizer download

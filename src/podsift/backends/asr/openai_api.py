@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from podsift.backends import BackendSpec
-from podsift.transcripts.asr.chunking import SAMPLE_RATE, Chunk, split, to_wav
-from podsift.transcripts.asr.registry import ASR_BACKENDS, TranscriptionError
-from podsift.transcripts.model import Segment, Transcript
+from podsift.backends.asr.chunking import SAMPLE_RATE, Chunk, split, to_wav
+from podsift.backends.asr.registry import ASR_BACKENDS, TranscriptionError
+from podsift.backends.spec import BackendSpec
+from podsift.types import Segment, Transcript
 
 UPLOAD_TYPES = (".mp3", ".mp4", ".mpeg", ".mpga", ".m4a", ".wav", ".webm", ".flac", ".ogg", ".oga", ".opus")
 
@@ -33,7 +33,7 @@ class OpenAITranscription:
         self.calls = 0
 
     def transcribe(self, audio: Path) -> Transcript:
-        from podsift.insights.llm.clients import openai_client
+        from podsift.backends.llm import openai_client
 
         client = openai_client(self.spec, default_timeout=600)
         try:

@@ -6,12 +6,16 @@ import hashlib
 import logging
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
+from typing import TYPE_CHECKING
 
 from markupsafe import escape
 
-from podsift.core import App
-from podsift.delivery.transports import SendError
+from podsift.backends.mail import SendError
 from podsift.store import Subscriber, utcnow
+from podsift.subscribers.links import confirm_link
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,7 @@ def confirmation_message(app: App, sub: Subscriber, link: str) -> EmailMessage:
 def send_confirmation(app: App, sub: Subscriber) -> str | None:
     """Send the confirmation email; returns where it went, or None (logged) on failure:
     the subscriber stays unconfirmed and can ask again."""
-    from podsift.delivery.stage import make_transport
-    from podsift.subscribers import confirm_link
-
-    transport = make_transport(app)
+    transport = app.mail()
     try:
         return transport.send(confirmation_message(app, sub, confirm_link(app, sub)), "confirmations")
     except SendError as exc:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from podsift.backends import BackendSpec, Registry
-from podsift.transcripts.model import Transcript
+from podsift.backends.spec import BackendSpec, Registry
+from podsift.types import Transcript
 
 
 class SpeechToText(Protocol):
@@ -30,7 +30,7 @@ def _no_asr(spec: BackendSpec) -> None:
 
 def make_asr(spec: str, home: Path) -> SpeechToText | None:
     """The configured backend, or None when ASR is switched off (`none`)."""
-    from podsift.transcripts.asr import openai_api, whisper_local  # noqa: F401  (register)
+    from podsift.backends.asr import openai_api, whisper_local  # noqa: F401  (register)
 
     backend = ASR_BACKENDS.create(spec)
     if hasattr(backend, "models_home"):  # local models are built in this app's data dir

@@ -121,3 +121,8 @@ class SmtpTransport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._conn = None
+
+
+def make_transport(smtp_url: str, outbox: Path) -> Transport:
+    """SMTP when a server is configured, else the outbox folder."""
+    return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox)

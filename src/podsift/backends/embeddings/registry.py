@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from podsift.backends import Registry
+from podsift.backends.spec import Registry
 
 
 class EmbeddingError(Exception):
@@ -35,6 +35,6 @@ EMBEDDINGS: Registry[Embedder] = Registry("embeddings", "PODSIFT_EMBEDDINGS")
 
 
 def make_embedder(spec: str) -> Embedder:
-    from podsift.embeddings import local, openai_api  # noqa: F401  (register)
+    from podsift.backends.embeddings import local, openai_api  # noqa: F401  (register)
 
     return EMBEDDINGS.create(spec)

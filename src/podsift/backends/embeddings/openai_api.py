@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from podsift.backends import BackendSpec
-from podsift.embeddings.registry import EMBEDDINGS, EmbeddingError
-from podsift.embeddings.vectors import normalise
-from podsift.insights.llm.clients import openai_client
+from podsift.backends.embeddings.registry import EMBEDDINGS, EmbeddingError
+from podsift.backends.embeddings.vectors import normalise
+from podsift.backends.llm import openai_client
+from podsift.backends.spec import BackendSpec
 
 
 class OpenAIEmbedder:

@@ -13,8 +13,8 @@ import json
 import logging
 from typing import Any, Protocol
 
-from podsift.insights.llm.clients import ChatClient, ChatTimeout
-from podsift.insights.llm.extractor import CachedCall, CallStore, RequestEntry
+from podsift.backends.calls import CachedCall, CallStore, RequestEntry
+from podsift.backends.llm import ChatClient, ChatTimeout
 
 log = logging.getLogger(__name__)
 JUDGE_VERSION = "same-story-1"
@@ -72,9 +72,8 @@ class LLMStoryJudge:
         entry.outcome = "ok" if verdict is not None else ("truncated" if result.truncated else "invalid")
         self.store.log_request(entry)
         if verdict is not None:
-            self.store.put(
-                key, None, self.name, CachedCall(result.text, result.tokens_in, result.tokens_out), 0.0
-            )
+            call = CachedCall(result.text, result.tokens_in, result.tokens_out)
+            self.store.put(key, None, self.name, call, 0.0, JUDGE_VERSION)
         return verdict
 
 

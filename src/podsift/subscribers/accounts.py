@@ -1,19 +1,20 @@
-"""Subscribers: who gets a digest, about what, when and where; and the signed links that
-let them confirm, vote, change preferences and leave without an account."""
+"""Subscriber accounts: who gets a digest, about what, when and where."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from podsift.core import App
-from podsift.delivery.message import parse_address
-from podsift.delivery.tokens import TokenError
-from podsift.store import Feed, Feedback, Insight, Subscriber, utcnow
+from podsift.store import Feed, Subscriber, utcnow
+from podsift.subscribers.addresses import parse_address
+from podsift.subscribers.confirm import send_confirmation
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 EDITABLE = (
     "interests",
@@ -28,8 +29,8 @@ EDITABLE = (
 )
 
 
-class SubscriberError(ValueError):
-    pass
+class SubscriberError(ValueError, LookupError):
+    """A subscriber's values cannot be used, or there is no such subscriber."""
 
 
 def validate_timezone(name: str) -> str:
@@ -111,7 +112,7 @@ def add_subscriber(
         values["feed_ids"] = _known_feeds(app, feed_ids)
     needs_confirmation = bool(app.settings.base_url) and not skip_confirm
     with app.session() as session:
-        sub = session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+        sub = _by_address(session, address)
         if sub is None:
             sub = Subscriber(email=address, confirmed=not needs_confirmation)
             session.add(sub)
@@ -129,8 +130,6 @@ def add_subscriber(
         session.commit()
         session.refresh(sub)
     if not sub.confirmed:
-        from podsift.delivery.confirm import send_confirmation
-
         send_confirmation(app, sub)
     return sub
 
@@ -153,9 +152,7 @@ def update_subscriber(app: App, email: str, **values: Any) -> Subscriber:
         values["feed_ids"] = _known_feeds(app, values["feed_ids"]) or None
     address = parse_address(email)
     with app.session() as session:
-        sub = session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
-        if sub is None:
-            raise SubscriberError(f"no subscriber {address}")
+        sub = _existing(session, address)
         if "feed_weights" in values:  # named shows change; the others keep their weight
             values["feed_weights"] = {**(sub.feed_weights or {}), **values["feed_weights"]}
         for name, value in values.items():
@@ -167,12 +164,8 @@ def update_subscriber(app: App, email: str, **values: Any) -> Subscriber:
 
 def remove_subscriber(app: App, email: str) -> None:
     """Delete the subscriber and everything about them (digests, votes)."""
-    address = parse_address(email)
     with app.session() as session:
-        sub = session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
-        if sub is None:
-            raise SubscriberError(f"no subscriber {address}")
-        session.delete(sub)
+        session.delete(_existing(session, parse_address(email)))
         session.commit()
 
 
@@ -182,97 +175,41 @@ def list_subscribers(app: App) -> list[Subscriber]:
 
 
 def find_subscriber(app: App, email: str) -> Subscriber:
-    address = parse_address(email)
+    """The subscriber with this address; SubscriberError (a LookupError) when there is none."""
     with app.session() as session:
-        sub = session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+        return _existing(session, parse_address(email))
+
+
+def count_subscribers(app: App) -> int:
+    with app.session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) or 0
+
+
+def sign_up(app: App, email: str, interests: str, timezone: str, hour: int, top: int) -> Subscriber | None:
+    """The public sign-up: subscribes a new or former address (it must confirm when a base
+    URL is set). An address that is already subscribed is left alone and gives None; the
+    page says the same either way, so the form does not reveal who subscribes."""
+    with app.session() as session:
+        existing = _by_address(session, email.strip().lower())
+    if existing is not None and existing.active:
+        return None
+    return add_subscriber(app, email, interests, timezone, hour, top)
+
+
+def state_of(sub: Subscriber) -> str:
+    if not sub.active:
+        return "unsubscribed"
+    if not sub.confirmed:
+        return "unconfirmed"
+    return "paused" if sub.paused else "active"
+
+
+def _by_address(session: Session, address: str) -> Subscriber | None:
+    return session.scalar(sa.select(Subscriber).where(Subscriber.email == address))
+
+
+def _existing(session: Session, address: str) -> Subscriber:
+    sub = _by_address(session, address)
     if sub is None:
         raise SubscriberError(f"no subscriber {address}")
     return sub
-
-
-# --- signed links ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SubscriberLinks:
-    unsubscribe: str
-    preferences: str
-    feed: str
-    web: str  # today's digest and the archive in the browser
-
-    def vote(self, app: App, sub: Subscriber, insight_id: int, vote: int) -> str:
-        token = app.tokens().make("feedback", sub.id, sub.token_version, i=insight_id, d=vote)
-        return f"{app.settings.base_url.rstrip('/')}/feedback/{token}"
-
-
-def links_for(app: App, sub: Subscriber) -> SubscriberLinks | None:
-    base = app.settings.base_url.rstrip("/")
-    if not base:
-        return None
-    tokens = app.tokens()
-    return SubscriberLinks(
-        unsubscribe=f"{base}/unsubscribe/{tokens.make('unsubscribe', sub.id, sub.token_version)}",
-        preferences=f"{base}/preferences/{tokens.make('preferences', sub.id, sub.token_version)}",
-        feed=f"{base}/feed/{tokens.make('feed', sub.id, sub.token_version)}.atom",
-        web=f"{base}/me/{tokens.make('preferences', sub.id, sub.token_version)}/today",
-    )
-
-
-def confirm_link(app: App, sub: Subscriber) -> str:
-    token = app.tokens().make("confirm", sub.id, sub.token_version)
-    return f"{app.settings.base_url.rstrip('/')}/confirm/{token}"
-
-
-def subscriber_for(app: App, purpose: str, token: str) -> tuple[Subscriber, dict[str, Any]]:
-    """The subscriber a token names, if it is genuine and current; else TokenError."""
-    data = app.tokens().read(purpose, token)
-    with app.session() as session:
-        sub = session.get(Subscriber, data["s"])
-    if sub is None or sub.token_version != data["v"]:
-        raise TokenError("this link is no longer valid")
-    return sub, data
-
-
-def unsubscribe(app: App, token: str) -> Subscriber:
-    """Idempotent: a second POST with the same link changes nothing more."""
-    sub, _ = subscriber_for(app, "unsubscribe", token)
-    with app.session() as session:
-        session.execute(
-            sa.update(Subscriber)
-            .where(Subscriber.id == sub.id, Subscriber.token_version == sub.token_version, Subscriber.active)
-            .values(active=False, unsubscribed_at=utcnow())
-        )
-        session.commit()
-        return session.get(Subscriber, sub.id)  # type: ignore[return-value]
-
-
-def confirm(app: App, token: str) -> Subscriber:
-    sub, _ = subscriber_for(app, "confirm", token)
-    with app.session() as session:
-        session.execute(
-            sa.update(Subscriber)
-            .where(Subscriber.id == sub.id, Subscriber.confirmed.is_(False))
-            .values(confirmed=True, confirmed_at=utcnow())
-        )
-        session.commit()
-        return session.get(Subscriber, sub.id)  # type: ignore[return-value]
-
-
-def record_vote(app: App, token: str) -> tuple[Subscriber, int, int]:
-    """(subscriber, insight id, vote). A second vote on one insight replaces the first."""
-    sub, data = subscriber_for(app, "feedback", token)
-    insight_id, vote = data.get("i"), data.get("d")
-    if not isinstance(insight_id, int) or vote not in (1, -1):
-        raise TokenError("this link is not valid")
-    with app.session() as session:
-        if session.get(Insight, insight_id) is None:
-            raise TokenError("that insight no longer exists")
-        row = session.scalar(
-            sa.select(Feedback).where(Feedback.subscriber_id == sub.id, Feedback.insight_id == insight_id)
-        )
-        if row is None:
-            session.add(Feedback(subscriber_id=sub.id, insight_id=insight_id, vote=vote))
-        else:
-            row.vote, row.created_at = vote, utcnow()
-        session.commit()
-    return sub, insight_id, vote

@@ -32,10 +32,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from podsift.backends import BackendSpec
+from podsift.backends.spec import BackendSpec, Lazy, Registry
 
 log = logging.getLogger(__name__)
 MODES = ("json_schema", "json_object", "prompt")
@@ -349,3 +349,31 @@ class AnthropicChat:
             response.stop_reason or "end_turn",
             time.perf_counter() - started,
         )
+
+
+CHAT_MODELS: Registry[ChatClient | None] = Registry("insight extractor", "PODSIFT_LLM")
+
+
+@CHAT_MODELS.register("offline")
+def _no_model(spec: BackendSpec) -> None:
+    return None
+
+
+@CHAT_MODELS.register("openai")
+def _openai(spec: BackendSpec) -> ChatClient:
+    return OpenAIChat(spec)
+
+
+@CHAT_MODELS.register("anthropic")
+def _anthropic(spec: BackendSpec) -> ChatClient:
+    return AnthropicChat(spec)
+
+
+def chat_model(spec: BackendSpec) -> Lazy[ChatClient] | None:
+    """The chat model `spec` names, built on first use (None for `offline`).
+
+    An unknown scheme is refused now, at start-up, not on the first request."""
+    build = CHAT_MODELS.factory(spec.scheme)
+    if spec.scheme == "offline":
+        return None
+    return Lazy(lambda: cast(ChatClient, build(spec)))

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from podsift.backends import BackendSpec
-from podsift.transcripts.asr.packaged import PACKAGED, install_whisper_base, packaged_available
-from podsift.transcripts.asr.registry import ASR_BACKENDS, TranscriptionError
-from podsift.transcripts.model import Segment, Transcript
+from podsift.backends.asr.packaged import PACKAGED, install_whisper_base, packaged_available
+from podsift.backends.asr.registry import ASR_BACKENDS, TranscriptionError
+from podsift.backends.spec import BackendSpec
+from podsift.types import Segment, Transcript
 
 log = logging.getLogger(__name__)
 _MODELS: dict[tuple[str, str, str, int], Any] = {}
@@ -160,7 +160,7 @@ def stream_windows(
     import av
     import numpy as np
 
-    from podsift.transcripts.asr.chunking import SAMPLE_RATE, quietest_point
+    from podsift.backends.asr.chunking import SAMPLE_RATE, quietest_point
 
     target = int((window_seconds + search_seconds) * SAMPLE_RATE)
     parts: list[Any] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-from podsift.delivery.transports import SendError
+from podsift.backends.mail import SendError
 from podsift.net.guard import AddressPolicy, BlockedAddressError, Resolver
 
 WEBHOOK_SCHEMES = {"json": 80, "jsons": 443, "xml": 80, "xmls": 443, "form": 80, "forms": 443}

@@ -7,6 +7,7 @@ exactly as a plugin would; an unknown scheme is a clear configuration error.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -68,10 +69,36 @@ class Registry(Generic[T]):
 
         return wrap
 
-    def create(self, spec: str) -> T:
-        parsed = parse_spec(spec)
-        factory = self._factories.get(parsed.scheme)
+    def factory(self, scheme: str) -> Callable[[BackendSpec], T]:
+        """The registered factory; an unknown scheme is a clear configuration error."""
+        factory = self._factories.get(scheme)
         if factory is None:
             known = ", ".join(sorted(self._factories))
-            raise BackendConfigError(f"unknown {self.setting} backend {parsed.scheme!r} (available: {known})")
-        return factory(parsed)
+            raise BackendConfigError(f"unknown {self.setting} backend {scheme!r} (available: {known})")
+        return factory
+
+    def create(self, spec: str | BackendSpec) -> T:
+        parsed = spec if isinstance(spec, BackendSpec) else parse_spec(spec)
+        return self.factory(parsed.scheme)(parsed)
+
+
+class Lazy(Generic[T]):
+    """A backend built on first call, once: a model load takes seconds most commands never need."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build: Callable[[], T] | None = build
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def ready(cls, value: T) -> Lazy[T]:
+        made: Lazy[T] = cls(lambda: value)
+        made()
+        return made
+
+    def __call__(self) -> T:
+        if self._build is not None:
+            with self._lock:
+                if self._build is not None:
+                    self._value, self._build = self._build(), None
+        return self._value  # type: ignore[return-value]  # built above: T, which may include None

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from podsift.backends import BackendSpec
-from podsift.embeddings.registry import EMBEDDINGS, EmbeddingError
-from podsift.embeddings.vectors import normalise
+from podsift.backends.embeddings.registry import EMBEDDINGS, EmbeddingError
+from podsift.backends.embeddings.vectors import normalise
+from podsift.backends.spec import BackendSpec
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

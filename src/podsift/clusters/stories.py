@@ -1,0 +1,82 @@
+"""A story as readers see it: every show's telling of one insight, first to last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from podsift.net.links import listen_link
+from podsift.store import Cluster, Episode, Feed, Insight
+
+if TYPE_CHECKING:
+    from podsift.core import App
+
+
+@dataclass
+class Telling:
+    insight_id: int
+    text: str
+    quote: str
+    speaker: str | None
+    show: str | None
+    episode: str | None
+    start: float
+    link: str | None
+
+
+@dataclass
+class Story:
+    cluster_id: int
+    show_count: int
+    first_seen: datetime
+    last_seen: datetime
+    representative_id: int | None
+    tellings: list[Telling]
+    # The representative episode's show notes: publisher HTML, to be sanitised before showing.
+    notes: str | None
+
+    @property
+    def headline(self) -> str:
+        chosen = [t.text for t in self.tellings if t.insight_id == self.representative_id]
+        return chosen[0] if chosen else (self.tellings[0].text if self.tellings else "")
+
+
+def story(app: App, cluster_id: int) -> Story | None:
+    with app.session() as session:
+        cluster = session.get(Cluster, cluster_id)
+        if cluster is None:
+            return None
+        rows = session.execute(
+            sa.select(Insight, Episode, Feed.title)
+            .join(Episode, Episode.id == Insight.episode_id)
+            .join(Feed, Feed.id == Episode.feed_id)
+            .where(Insight.cluster_id == cluster_id)
+            .order_by(Insight.created_at)
+        ).all()
+        tellings = [
+            Telling(
+                i.id,
+                i.text,
+                i.quote,
+                i.speaker,
+                show,
+                e.title,
+                i.start_seconds,
+                listen_link(e.audio_url, e.link, i.start_seconds),
+            )
+            for i, e, show in rows
+        ]
+        rep = session.get(Insight, cluster.representative_id) if cluster.representative_id else None
+        notes = rep.episode.description if rep is not None else None
+        return Story(
+            cluster.id,
+            cluster.show_count,
+            cluster.first_seen,
+            cluster.last_seen,
+            cluster.representative_id,
+            tellings,
+            notes,
+        )

@@ -1,0 +1,86 @@
+"""Reading recorded digests: the CLI preview, the web archive, the Atom feed and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from podsift.digests.records import (
+    HISTORY_MAX,
+    digest_history,
+    local_date,
+    make_selector,
+    recorded_digest,
+    stored_picks,
+)
+from podsift.digests.view import DigestView, digest_view, web_view
+from podsift.store import Digest, Subscriber
+from podsift.subscribers import find_subscriber
+
+if TYPE_CHECKING:
+    from podsift.core import App
+
+
+@dataclass
+class RecordedDigest:
+    id: int
+    date: str
+    state: str
+    created_at: datetime
+    view: DigestView
+
+
+def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView:
+    """The digest for `date` as it was chosen, or as it would be chosen now (not recorded)."""
+    sub = find_subscriber(app, email)
+    day = date or local_date(sub, now)[0]
+    with app.session() as session:
+        digest = recorded_digest(session, sub, day)
+        if digest is not None:
+            return digest_view(app, sub, day, stored_picks(session, digest))
+        return digest_view(app, sub, day, make_selector(app).pick(session, sub, day, now))
+
+
+def recorded_digests(
+    app: App, sub: Subscriber, *, sent_only: bool = False, limit: int = 30, web: bool = False
+) -> list[RecordedDigest]:
+    """A subscriber's digests, newest first, each with its view: as emailed, or (`web`) as the
+    web pages show it."""
+    out = []
+    with app.session() as session:
+        for digest in digest_history(session, sub, sent_only=sent_only, limit=limit):
+            picks = stored_picks(session, digest)
+            if web:
+                view = web_view(app, session, sub, digest.local_date, picks)
+            else:
+                view = digest_view(app, sub, digest.local_date, picks)
+            out.append(RecordedDigest(digest.id, digest.local_date, digest.state, digest.created_at, view))
+    return out
+
+
+@dataclass
+class DigestPage:
+    date: str | None  # None: no digest yet
+    view: DigestView | None
+    archive: list[str]  # every digest's date, newest first
+
+
+def digest_page(app: App, sub: Subscriber, date: str | None) -> DigestPage:
+    """One day's digest for the web page (the latest when `date` is None) and the archive."""
+    with app.session() as session:
+        archive = list(
+            session.scalars(
+                sa.select(Digest.local_date)
+                .where(Digest.subscriber_id == sub.id)
+                .order_by(Digest.local_date.desc())
+                .limit(HISTORY_MAX)
+            )
+        )
+        day = date or (archive[0] if archive else None)
+        digest = recorded_digest(session, sub, day) if day else None
+        if digest is None:
+            return DigestPage(day, None, archive)
+        return DigestPage(day, web_view(app, session, sub, day, stored_picks(session, digest)), archive)

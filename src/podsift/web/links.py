@@ -1,0 +1,213 @@
+"""The signed-link endpoints in every email: confirm, unsubscribe, feedback, preferences and
+the private Atom feed.
+
+Every state change is a POST: a GET (what link scanners and previews do) shows a page with
+a button and changes nothing. The unsubscribe POST needs no cookie and no form field, so a
+mail client's RFC 8058 one-click POST works. Tokens name the subscriber and their current
+`token_version`; anything else (forged, for another purpose, from before a re-subscribe) gets
+a 400 page and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from podsift.digests.read import recorded_digests
+from podsift.digests.view import render as render_digest
+from podsift.sources.feeds import followed_shows
+from podsift.store import Subscriber, utcnow
+from podsift.subscribers import (
+    SubscriberError,
+    TokenError,
+    confirm,
+    links_for,
+    preferences_path,
+    record_vote,
+    subscriber_for,
+    unsubscribe,
+    update_subscriber,
+)
+from podsift.web.pages import core_of, message_page, render, token_subscriber
+
+router = APIRouter()
+# Pages behind a signed link are never cached by a proxy or the browser.
+PRIVATE_PREFIXES = ("/unsubscribe/", "/preferences/", "/feedback/", "/confirm/", "/feed/")
+
+
+def invalid(request: Request, exc: TokenError) -> HTMLResponse:
+    return message_page(request, "Link not valid", f"{exc}. Nothing was changed.", status=400)
+
+
+# --- unsubscribe ----------------------------------------------------------------------------
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    found = token_subscriber(request, "unsubscribe", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    if not sub.active:
+        return message_page(request, "You are unsubscribed", f"{sub.email} gets no more digests.")
+    return message_page(
+        request,
+        "Unsubscribe?",
+        f"Stop the daily podsift digest to {sub.email}.",
+        request.url.path,
+        "Unsubscribe",
+    )
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_now(request: Request, token: str) -> HTMLResponse:
+    try:
+        sub = unsubscribe(core_of(request), token)
+    except TokenError as exc:
+        return invalid(request, exc)
+    return message_page(
+        request, "You are unsubscribed", f"{sub.email} gets no more digests. Sorry to see you go."
+    )
+
+
+# --- double opt-in --------------------------------------------------------------------------
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str) -> HTMLResponse:
+    found = token_subscriber(request, "confirm", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    if sub.confirmed:
+        return message_page(request, "Confirmed", f"{sub.email} is subscribed.")
+    return message_page(
+        request,
+        "Confirm your subscription",
+        f"Send daily digests to {sub.email}.",
+        request.url.path,
+        "Confirm",
+    )
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+def confirm_now(request: Request, token: str) -> HTMLResponse:
+    core = core_of(request)
+    try:
+        sub = confirm(core, token)
+    except TokenError as exc:
+        return invalid(request, exc)
+    return message_page(
+        request,
+        "Confirmed",
+        f"{sub.email} will get its first digest at {sub.send_hour}:00 ({sub.timezone}).",
+        links=[("Choose your interests and shows", preferences_path(core, sub))],
+    )
+
+
+# --- feedback -------------------------------------------------------------------------------
+@router.get("/feedback/{token}", response_class=HTMLResponse)
+def feedback_page(request: Request, token: str) -> HTMLResponse:
+    found = token_subscriber(request, "feedback", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    _, data = found
+    more = data.get("d") == 1
+    return message_page(
+        request,
+        "More like this?" if more else "Less like this?",
+        "Your vote tunes which insights you get next.",
+        request.url.path,
+        "👍 More like this" if more else "👎 Less like this",
+    )
+
+
+@router.post("/feedback/{token}", response_class=HTMLResponse)
+def feedback_now(request: Request, token: str) -> HTMLResponse:
+    try:
+        _, _, vote = record_vote(core_of(request), token)
+    except TokenError as exc:
+        return invalid(request, exc)
+    noted = "Noted: " + ("more like this." if vote > 0 else "less like this.")
+    if request.headers.get("HX-Request"):  # the digest page's buttons swap in this line
+        return HTMLResponse(f'<span role="status" class="ok">{noted}</span>')
+    return message_page(request, "Thanks", noted)
+
+
+# --- preferences ----------------------------------------------------------------------------
+def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[str, Any]:
+    core = core_of(request)
+    feeds = followed_shows(core)
+    links = links_for(core, sub)
+    return {
+        "sub": sub,
+        "feeds": feeds,
+        "action": f"/preferences/{token}",
+        "archive_url": f"/me/{token}/today",
+        "nav": [("Today", f"/me/{token}/today"), ("Preferences", f"/preferences/{token}")],
+        "feed_url": links.feed if links else "",
+        "unsubscribe_url": links.unsubscribe if links else "",
+    }
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences_page(request: Request, token: str) -> HTMLResponse:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    return render(request, "preferences.html", preferences_context(request, sub, token))
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+async def preferences_save(request: Request, token: str) -> HTMLResponse:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    form = await request.form()
+    values: dict[str, Any] = {
+        "interests": str(form.get("interests", "")),
+        "timezone": str(form.get("timezone", sub.timezone)),
+        "send_hour": int(str(form.get("send_hour") or sub.send_hour)),
+        "top_n": int(str(form.get("top_n") or sub.top_n)),
+        "paused": form.get("paused") == "1",
+        "email_enabled": form.get("email_enabled") == "1",
+        "channels": [line for line in str(form.get("channels", "")).splitlines() if line.strip()],
+        "feed_ids": None
+        if form.get("all_shows", "1") == "1"
+        else [int(str(f)) for f in form.getlist("feed")],
+    }
+    error, saved = None, False
+    try:
+        sub = update_subscriber(core_of(request), sub.email, **values)
+        saved = True
+    except (SubscriberError, ValueError) as exc:
+        error = str(exc)
+    context = {**preferences_context(request, sub, token), "saved": saved, "error": error}
+    return render(request, "preferences.html", context, 200 if saved else 400)
+
+
+# --- private Atom feed ----------------------------------------------------------------------
+@router.get("/feed/{token}.atom")
+def atom_feed(request: Request, token: str) -> Response:
+    core = core_of(request)
+    try:
+        sub, _ = subscriber_for(core, "feed", token)
+    except TokenError as exc:
+        return PlainTextResponse(str(exc), status_code=404)
+    entries = [
+        {
+            "id": d.id,
+            "title": f"Your podsift digest for {d.date}",
+            "updated": d.created_at.astimezone(UTC).isoformat(),
+            "html": render_digest(d.view, "html"),
+        }
+        for d in recorded_digests(core, sub, sent_only=True)
+    ]
+    body = request.app.state.templates.get_template("feed.atom").render(
+        sub=sub,
+        entries=entries,
+        updated=entries[0]["updated"] if entries else utcnow().isoformat(),
+        self_url=str(request.url),
+    )
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
