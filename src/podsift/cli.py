@@ -267,7 +267,7 @@ def subscribers_set(
     from podsift.subscribers import SubscriberError, update_subscriber
     from podsift.subscribers.addresses import AddressError
 
-    values = {
+    values: dict[str, object] = {
         "interests": interests,
         "timezone": timezone,
         "send_hour": hour,
@@ -592,20 +592,12 @@ def digest_command(
 @app.command("config")
 def config_command() -> None:
     """Print the settings in effect (secrets hidden)."""
-    from dataclasses import asdict
-    from urllib.parse import urlsplit
-
-    settings = Settings.load()
-    values = {k: str(v) for k, v in asdict(settings).items() if k != "extra"}
-    if values.get("secret_key"):
-        values["secret_key"] = "***"
-    for key in ("smtp_url", "database_url"):
-        parts = urlsplit(values[key])
-        if parts.password:
-            values[key] = values[key].replace(f":{parts.password}@", ":***@")
-    values["database_url"] = values["database_url"] or settings.resolved_database_url
-    values["outbox"] = str(settings.resolved_outbox)
-    sys.stdout.write(json.dumps(values, indent=2) + "\n")
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        _fail(str(exc))
+        return
+    sys.stdout.write(json.dumps(settings.redacted(), indent=2) + "\n")
 
 
 def main() -> None:

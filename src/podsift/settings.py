@@ -2,38 +2,77 @@
 
 The TOML file is `$PODSIFT_HOME/podsift.toml` (or `PODSIFT_CONFIG`); its keys are the
 field names below (`database_url = "..."`). Environment variables are the same names,
-upper-cased and prefixed with `PODSIFT_`. This module holds no logic beyond parsing.
+upper-cased and prefixed with `PODSIFT_`. Each field's type converts and checks its value;
+fields marked `Secret` are hidden wherever settings are shown (`podsift config`, logs).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import platformdirs
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+# Backend spec options that carry credentials (`openai:gpt-4o?api_key=...`).
+SECRET_OPTIONS = ("api_key", "key", "token", "secret", "password")
 
 
 class SettingsError(ValueError):
     """A setting has a value podsift cannot use."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class _SecretMark:
+    """Marks a field that is never shown whole: a secret, or (`inside`) a URL or backend spec
+    whose password and credential options are hidden."""
+
+    def __init__(self, inside: bool = False) -> None:
+        self.inside = inside
+
+
+def _split_hosts(raw: object) -> object:
+    if isinstance(raw, str):
+        return tuple(s.strip() for s in raw.split(",") if s.strip())
+    return raw
+
+
+def _optional_path(raw: object) -> object:
+    if raw in ("", None):
+        return None
+    return Path(str(raw)).expanduser()
+
+
+def _flag(raw: object) -> object:
+    if isinstance(raw, str):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return raw
+
+
+Secret = Annotated[str, _SecretMark()]
+WithSecrets = Annotated[str, _SecretMark(inside=True)]
+Hosts = Annotated[tuple[str, ...], BeforeValidator(_split_hosts)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_optional_path)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+class Settings(BaseModel):
+    # Numbers in the TOML file are accepted for text fields, as before.
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
     home: Path
-    database_url: str = ""
-    smtp_url: str = ""
+    database_url: WithSecrets = ""
+    smtp_url: WithSecrets = ""
     from_address: str = "podsift <podsift@localhost>"
-    outbox: Path | None = None
-    allow_hosts: tuple[str, ...] = ()
-    llm: str = "offline"
-    asr: str = "faster-whisper:base?device=auto&compute_type=int8&beam_size=5&vad=1"
+    outbox: OptionalPath = None
+    allow_hosts: Hosts = ()
+    llm: WithSecrets = "offline"
+    asr: WithSecrets = "faster-whisper:base?device=auto&compute_type=int8&beam_size=5&vad=1"
     max_audio_bytes: int = 1024 * 1024 * 1024
     audio_deadline_seconds: float = 3600.0
-    keep_audio: bool = False
+    keep_audio: Flag = False
     # Speech to text is slow on a CPU (minutes per episode): a run takes at most this many
     # episodes, newest first, and leaves the rest for the next run.
     asr_episodes_per_run: int = 4
@@ -60,7 +99,7 @@ class Settings:
     # Delivery (issue 6). With a base URL, emails carry signed unsubscribe, preferences and
     # feedback links to `podsift serve`, and new subscribers must confirm their address.
     base_url: str = ""
-    secret_key: str = ""
+    secret_key: Secret = ""
     send_attempts: int = 5
     suppress_after_bounces: int = 3
     # A run stops sending after this many connection failures in a row (the mail server
@@ -69,19 +108,18 @@ class Settings:
     # Web app (issue 7): the admin account and podcast directories.
     admin_user: str = "admin"
     # scrypt hash from `podsift admin create` (stored in $PODSIFT_HOME/admin.json otherwise)
-    admin_password_hash: str = ""
+    admin_password_hash: Secret = ""
     itunes_base_url: str = "https://itunes.apple.com"
     podcastindex_base_url: str = "https://api.podcastindex.org/api/1.0"
-    podcastindex_key: str = ""
-    podcastindex_secret: str = ""
+    podcastindex_key: Secret = ""
+    podcastindex_secret: Secret = ""
     # Embeddings, clusters, ranking (issue 5; see ranking/score.py for the weights' meaning)
-    embeddings: str = "local"
+    embeddings: WithSecrets = "local"
     cluster_window_days: int = 14
     same_story_threshold: float = 0.595
     judge_max_calls: int = 200
     novelty_days: int = 30
     ranking_weights: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resolved_database_url(self) -> str:
@@ -90,6 +128,30 @@ class Settings:
     @property
     def resolved_outbox(self) -> Path:
         return self.outbox or self.home / "outbox"
+
+    @classmethod
+    def secret_fields(cls) -> dict[str, bool]:
+        """Secret fields: name -> True when only the secrets inside (URL passwords, keys) are hidden."""
+        return {
+            name: mark.inside
+            for name, f in cls.model_fields.items()
+            for mark in f.metadata
+            if isinstance(mark, _SecretMark)
+        }
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as text, with secrets hidden: for `podsift config` and logs."""
+        secret = self.secret_fields()
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            text = ",".join(value) if isinstance(value, tuple) else str(value if value is not None else "")
+            if name in secret:
+                text = hide_secrets(text) if secret[name] else ("***" if text else "")
+            out[name] = text
+        out["database_url"] = hide_secrets(self.resolved_database_url)
+        out["outbox"] = str(self.resolved_outbox)
+        return out
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -107,29 +169,34 @@ class Settings:
                 values.update(_from_toml(config_file, tomllib.load(fh)))
         values.update(_from_env(env))
         values.update({k: v for k, v in overrides.items() if k != "home"})
-        return cls(home=home, **values)
+        try:
+            return cls(home=home, **values)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_problem(e) for e in exc.errors())) from exc
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("home", "extra")}
+def _problem(error: Any) -> str:
+    name = ".".join(str(p) for p in error["loc"])
+    shown = "" if name in Settings.secret_fields() else f" (got {error.get('input')!r})"
+    return f"setting {name!r}: {error['msg']}{shown}"
 
 
-def _coerce(name: str, raw: Any) -> Any:
-    kind = _FIELDS[name].type
-    try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "bool":
-            return raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
-        if kind == "Path | None":
-            return Path(str(raw)).expanduser() if raw else None
-        if kind == "tuple[str, ...]":
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
-            return tuple(s.strip() for s in items if s.strip())
-        return str(raw)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"setting {name!r}: cannot use {raw!r} ({exc})") from exc
+_FIELDS = frozenset(Settings.model_fields) - {"home"}
+
+
+def hide_secrets(text: str) -> str:
+    """A URL or backend spec with its password and credential options replaced by ***."""
+    parts = urlsplit(text)
+    shown = text
+    if parts.password:
+        shown = shown.replace(f":{parts.password}@", ":***@")
+    head, sep, query = shown.partition("?")
+    if sep:
+        options = [
+            (k, "***" if k in SECRET_OPTIONS else v) for k, v in parse_qsl(query, keep_blank_values=True)
+        ]
+        shown = head + "?" + urlencode(options, safe=":/,*")
+    return shown
 
 
 def _from_env(env: dict[str, str]) -> dict[str, Any]:
@@ -140,7 +207,7 @@ def _from_env(env: dict[str, str]) -> dict[str, Any]:
             continue
         name = aliases.get(key, key.removeprefix("PODSIFT_").lower())
         if name in _FIELDS:
-            out[name] = _coerce(name, raw)
+            out[name] = raw
     return out
 
 
@@ -150,5 +217,5 @@ def _from_toml(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         name = {"from": "from_address"}.get(name, name)
         if name not in _FIELDS:
             raise SettingsError(f"{path}: unknown setting {name!r}")
-        out[name] = _coerce(name, raw)
+        out[name] = raw
     return out

@@ -25,12 +25,16 @@ def check_webhook(url: str, allow_hosts: tuple[str, ...], resolver: Resolver) ->
         return
     host, port = parts.hostname or "", parts.port or default_port
     try:
-        addresses = asyncio.run(resolver(host, port))
+        addresses = asyncio.run(_resolve(resolver, host, port))
         AddressPolicy(allow_hosts).check(host, port, addresses)
     except BlockedAddressError as exc:
         raise SendError(str(exc), permanent=True) from exc
     except OSError as exc:
         raise SendError(f"cannot resolve {host}: {exc}") from exc
+
+
+async def _resolve(resolver: Resolver, host: str, port: int) -> list[str]:
+    return await resolver(host, port)
 
 
 def send_apprise(
@@ -46,3 +50,10 @@ def send_apprise(
     if not ok:
         raise SendError(f"{url.split('://')[0]}:// notification was not accepted", connection=True)
     return f"{url.split('://')[0]}://"
+
+
+def understands(url: str) -> bool:
+    """Whether Apprise knows this URL's service (checked when a subscriber adds a channel)."""
+    import apprise
+
+    return apprise.Apprise.instantiate(url) is not None

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl
 
+from podsift.settings import SECRET_OPTIONS
+
 T = TypeVar("T")
-SECRET_OPTIONS = ("api_key", "key", "token", "secret", "password")
 
 
 class BackendConfigError(ValueError):

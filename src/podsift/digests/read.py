@@ -81,6 +81,6 @@ def digest_page(app: App, sub: Subscriber, date: str | None) -> DigestPage:
         )
         day = date or (archive[0] if archive else None)
         digest = recorded_digest(session, sub, day) if day else None
-        if digest is None:
+        if digest is None or day is None:
             return DigestPage(day, None, archive)
         return DigestPage(day, web_view(app, session, sub, day, stored_picks(session, digest)), archive)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -100,7 +102,10 @@ class DayView:
 
 class CandidatePool:
     def __init__(
-        self, rows: list[sa.Row], vectors: np.ndarray | None, also_on: dict[int, list[dict[str, object]]]
+        self,
+        rows: Sequence[Any],  # rows of the query in `load`
+        vectors: np.ndarray | None,
+        also_on: dict[int, list[dict[str, object]]],
     ) -> None:
         self.vectors = vectors  # None: no embeddings (ranking by words alone)
         self.also_on_rows = also_on

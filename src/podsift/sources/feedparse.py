@@ -57,7 +57,7 @@ class ParsedFeed:
 podcastparser.Namespace.NAMESPACES.setdefault("https://podcastindex.org/namespace/1.0", "podcast")
 
 
-class _AllTranscripts(podcastparser.Target):  # type: ignore[misc]
+class _AllTranscripts(podcastparser.Target):
     def start(self, handler: Any, attrs: Any) -> None:
         url = attrs.get("url")
         if not url:
@@ -323,7 +323,7 @@ def _with_feedparser(body: bytes, url: str) -> ParsedFeed:
                 link=entry.get("link") or None,
                 audio_url=urljoin(url, audio["href"]) if audio else None,
                 audio_type=audio.get("type") if audio else None,
-                published_at=datetime(*published[:6], tzinfo=UTC) if published else None,
+                published_at=datetime(*published[:6]).replace(tzinfo=UTC) if published else None,
                 duration_seconds=_duration(entry.get("itunes_duration")),
                 transcripts=_feedparser_transcripts(entry, url),
             )

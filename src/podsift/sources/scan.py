@@ -129,7 +129,7 @@ def backfill(app: App, url_or_id: str, days: int, now: datetime | None = None) -
             .values(state=EpisodeState.NEW)
         )
         session.commit()
-        return result.rowcount
+        return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 
 
 # --- polling -----------------------------------------------------------------------------

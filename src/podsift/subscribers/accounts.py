@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from podsift.backends.apprise import understands
 from podsift.store import Feed, Subscriber, utcnow
 from podsift.subscribers.addresses import parse_address
 from podsift.subscribers.confirm import send_confirmation
@@ -46,11 +47,7 @@ def validate_channel(url: str) -> str:
     url = url.strip()
     if any(c in url for c in "\r\n\0 ") or "://" not in url:
         raise SubscriberError(f"not an Apprise URL: {url!r} (like ntfys://topic or json://host/path)")
-    try:
-        import apprise
-    except ImportError as exc:  # pragma: no cover - apprise is a dependency
-        raise SubscriberError("chat channels need the apprise package") from exc
-    if apprise.Apprise.instantiate(url) is None:
+    if not understands(url):
         raise SubscriberError(f"Apprise does not understand {url.split('://')[0]}:// URLs")
     return url
 

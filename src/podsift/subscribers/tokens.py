@@ -43,7 +43,7 @@ class Tokens:
             raise ValueError("PODSIFT_SECRET_KEY must be at least 16 characters")
         self.secret = secret
 
-    def _serializer(self, purpose: str) -> URLSafeSerializer:
+    def _serializer(self, purpose: str) -> URLSafeSerializer | URLSafeTimedSerializer:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown token purpose {purpose!r}")
         kind = URLSafeTimedSerializer if purpose == "confirm" else URLSafeSerializer

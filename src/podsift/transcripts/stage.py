@@ -80,7 +80,7 @@ async def fetch_chapters(client: HttpClient, url: str) -> list[dict[str, object]
     except (FetchError, ValueError, TypeError, AttributeError) as exc:
         log.info("chapters at %s unreadable: %s", url, exc)
         return []
-    return sorted(chapters, key=lambda c: c["start"])[:100]
+    return sorted(chapters, key=lambda c: float(c["start"]))[:100]  # type: ignore[arg-type]
 
 
 def fetch_transcripts(app: App) -> TranscriptReport:

@@ -23,11 +23,15 @@ router = APIRouter()
 
 
 def core_of(request: Request) -> App:
-    return request.app.state.core  # type: ignore[no-any-return]
+    core: App = request.app.state.core
+    return core
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)  # type: ignore[no-any-return]
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, name, context, status_code=status
+    )
+    return response
 
 
 def message_page(

@@ -33,6 +33,6 @@ def make_asr(spec: str, home: Path) -> SpeechToText | None:
     from podsift.backends.asr import openai_api, whisper_local  # noqa: F401  (register)
 
     backend = ASR_BACKENDS.create(spec)
-    if hasattr(backend, "models_home"):  # local models are built in this app's data dir
+    if isinstance(backend, whisper_local.FasterWhisper):  # local models live in the app's data dir
         backend.models_home = home / "models"
     return backend

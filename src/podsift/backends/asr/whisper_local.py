@@ -206,7 +206,7 @@ def _channel_count(audio: Path) -> int:
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
             raise TranscriptionError("the file has no audio track")
-        return stream.codec_context.channels
+        return int(stream.codec_context.channels)  # type: ignore[attr-defined]  # av's stubs lack it
 
 
 def _correlation(left: Any, right: Any) -> float:

@@ -50,7 +50,7 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # missing weights, bad path, no network for a hub name
             raise EmbeddingError(f"cannot load embedding model {path!r}: {exc}") from exc
         self.batch_size = batch_size
-        self.dimensions = int(self._model.get_embedding_dimension())
+        self.dimensions = int(self._model.get_embedding_dimension() or 0)
         self.name = f"local:{Path(model).name if model else 'all-MiniLM-L6-v2'}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

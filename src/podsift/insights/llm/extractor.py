@@ -209,13 +209,13 @@ class LLMExtractor:
                 continue
             if not item.keep or item.score < MIN_SCORE:
                 continue
-            text = texts.get(proposal.id)
-            if text is None and self.write and item.insight.strip():
+            written = texts.get(proposal.id)
+            if written is None and self.write and item.insight.strip():
                 self.usage.guard_fallbacks += 1
                 self.store.log_request(RequestEntry(self.name, "guard", "fallback", episode.episode_id))
             out.append(
                 Candidate(
-                    text=text or offline.text,
+                    text=written or offline.text,
                     quote=offline.quote,
                     speaker=offline.speaker,
                     score=round(0.5 * offline.score + 0.5 * item.score, 4),

@@ -79,7 +79,8 @@ def salvage_items(raw: str, key: str) -> list[object]:
     if not match:
         return []
     decoder = json.JSONDecoder()
-    items, at = [], match.end()
+    items: list[object] = []
+    at = match.end()
     while True:
         while at < len(text) and text[at] in " \t\r\n,":
             at += 1
