@@ -25,6 +25,38 @@ def test_no_import_cycle_between_podsift_parts() -> None:
     assert cycles(graph.module_level) == []
 
 
+# Layers, lowest first (README's picture): a part may import only parts ranked below it.
+LAYERS = {
+    **dict.fromkeys(("types", "settings", "progress"), 0),
+    **dict.fromkeys(("store", "net"), 1),
+    "backends": 2,
+    "sources": 3,
+    "transcripts": 4,
+    "insights": 5,
+    "clusters": 6,
+    "subscribers": 6,
+    "ranking": 7,
+    "digests": 8,
+    "delivery": 9,
+    "core": 10,
+    **dict.fromkeys(("pipeline", "scheduler", "web"), 11),
+    "cli": 12,
+    **dict.fromkeys(("__main__", "podsift"), 13),
+}
+
+
+def test_imports_point_down_the_layers() -> None:
+    graph = build()
+    assert set(graph.module_level) <= set(LAYERS), "a new part needs its place in LAYERS"
+    upward = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph.module_level.items()
+        for target in targets
+        if LAYERS[target] >= LAYERS[source]
+    )
+    assert upward == []
+
+
 def test_stages_import_the_core_for_its_type_only() -> None:
     # make_app builds the backends and stages: a stage importing podsift.core at run time
     # would make a cycle with it.

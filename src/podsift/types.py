@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 _SPACE = re.compile(r"\s+")
 
@@ -80,5 +81,5 @@ class Transcript:
         return [asdict(s) for s in self.segments]
 
     @classmethod
-    def from_json(cls, data: list[dict[str, object]], fmt: str = "json") -> Transcript:
-        return cls([Segment(**s) for s in data], format=fmt)  # type: ignore[arg-type]
+    def from_json(cls, data: list[dict[str, Any]], fmt: str = "json") -> Transcript:
+        return cls([Segment(**s) for s in data], format=fmt)

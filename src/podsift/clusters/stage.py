@@ -22,7 +22,7 @@ from podsift.backends.embeddings.vectors import stack
 from podsift.clusters.index import ClusterIndex
 from podsift.clusters.signals import SameStoryModel, strip_speaker
 from podsift.progress import progress
-from podsift.store import Cluster, Episode, Insight
+from podsift.store import Cluster, Episode, Insight, rows_changed
 
 if TYPE_CHECKING:
     from podsift.core import App
@@ -130,7 +130,7 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
                 .where(Insight.id == row.id, Insight.cluster_id.is_(None))
                 .values(cluster_id=cluster_id)
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            if rows_changed(result) == 1:
                 touched.add(cluster_id)
                 report.clustered += 1
                 report.joined += assignment.joined

@@ -19,6 +19,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -32,7 +33,7 @@ from podsift.digests.records import choose_digest, local_date, make_selector, st
 from podsift.digests.view import digest_view, render
 from podsift.progress import progress
 from podsift.ranking.select import Selector
-from podsift.store import Delivery, DeliveryState, Digest, DigestState, Subscriber, utcnow
+from podsift.store import Delivery, DeliveryState, Digest, DigestState, Subscriber, rows_changed, utcnow
 from podsift.subscribers import channel_key
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def _claim(session: Session, delivery: Delivery, now: datetime, max_attempts: in
         )
     )
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rows_changed(result) == 1
 
 
 def _deliver_one(
@@ -229,15 +230,15 @@ def _deliver_one(
             return
 
 
-def _send_email(transport: Transport, message: object, day: str) -> str:
+def _send_email(transport: Transport, message: EmailMessage, day: str) -> str:
     """One immediate retry on a new connection for a transient failure (a dropped connection
     or a 4xx): most are over by the time we reconnect."""
     try:
-        return transport.send(message, day)  # type: ignore[arg-type]
+        return transport.send(message, day)
     except SendError as exc:
         if exc.permanent:
             raise
-        return transport.send(message, day)  # type: ignore[arg-type]
+        return transport.send(message, day)
 
 
 def _finish(

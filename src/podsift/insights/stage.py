@@ -18,7 +18,7 @@ from podsift.insights.offline import background_vocabulary, is_name
 from podsift.insights.quality import candidate_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
-from podsift.store import Episode, EpisodeState, Feed, Insight, utcnow
+from podsift.store import Episode, EpisodeState, Feed, Insight, rows_changed, utcnow
 from podsift.store import Transcript as TranscriptRow
 from podsift.transcripts.stage import load_transcript
 
@@ -164,7 +164,7 @@ def requeue_failed(app: App, episode_ids: list[int] | None = None) -> int:
             query.values(state=EpisodeState.TRANSCRIBED, attempts=0, retry_at=None, error_reason=None)
         )
         session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)
 
 
 def merge_near_copies(

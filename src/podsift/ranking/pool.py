@@ -203,8 +203,8 @@ class CandidatePool:
         for telling in self.also_on_rows.get(int(self.cluster_keys[row]), []):
             if telling["feed_id"] in seen:
                 continue
-            seen.add(telling["feed_id"])  # type: ignore[arg-type]
-            out.append({"show": telling["show"], "episode": telling["episode"], "link": telling["link"]})  # type: ignore[dict-item]
+            seen.add(int(str(telling["feed_id"])))
+            out.append({k: _text(telling[k]) for k in ("show", "episode", "link")})
         return out
 
 
@@ -243,3 +243,7 @@ def _cluster_tellings(session: Session, cluster_ids: set[int]) -> dict[int, list
                 }
             )
     return out
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -26,7 +26,7 @@ from podsift.progress import progress
 from podsift.settings import Settings
 from podsift.sources.feedparse import FeedParseError, ParsedEpisode, ParsedFeed, parse_feed
 from podsift.sources.opml import OPMLEntry, build_opml, parse_opml
-from podsift.store import Episode, EpisodeState, Feed, FeedStatus, utcnow
+from podsift.store import Episode, EpisodeState, Feed, FeedStatus, rows_changed, utcnow
 
 if TYPE_CHECKING:
     from podsift.core import App
@@ -129,7 +129,7 @@ def backfill(app: App, url_or_id: str, days: int, now: datetime | None = None) -
             .values(state=EpisodeState.NEW)
         )
         session.commit()
-        return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+        return rows_changed(result)
 
 
 # --- polling -----------------------------------------------------------------------------

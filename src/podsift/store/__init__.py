@@ -1,7 +1,7 @@
 """Persistence: takes the settings' database URL, gives the schema (tables and state enums),
 engines and migrations. SQLite by default, Postgres past one machine."""
 
-from podsift.store.db import database_ready, make_engine, make_session_factory, migrate
+from podsift.store.db import database_ready, make_engine, make_session_factory, migrate, rows_changed
 from podsift.store.models import (
     Base,
     Cluster,
@@ -47,5 +47,6 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "migrate",
+    "rows_changed",
     "utcnow",
 ]

@@ -73,7 +73,7 @@ def unsubscribe(app: App, token: str) -> Subscriber:
             .values(active=False, unsubscribed_at=utcnow())
         )
         session.commit()
-        return session.get(Subscriber, sub.id)  # type: ignore[return-value]
+        return session.get_one(Subscriber, sub.id)
 
 
 def confirm(app: App, token: str) -> Subscriber:
@@ -85,7 +85,7 @@ def confirm(app: App, token: str) -> Subscriber:
             .values(confirmed=True, confirmed_at=utcnow())
         )
         session.commit()
-        return session.get(Subscriber, sub.id)  # type: ignore[return-value]
+        return session.get_one(Subscriber, sub.id)
 
 
 def record_vote(app: App, token: str) -> tuple[Subscriber, int, int]:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -67,12 +67,12 @@ async def fetch_best_transcript(
     return None, problems
 
 
-async def fetch_chapters(client: HttpClient, url: str) -> list[dict[str, object]]:
+async def fetch_chapters(client: HttpClient, url: str) -> list[dict[str, Any]]:
     """Podcasting 2.0 chapters JSON -> [{"start", "title"}]; [] when unreadable (not retried)."""
     try:
         result = await client.fetch(url, max_bytes=1024 * 1024)
         data = json.loads(result.body)
-        chapters = [
+        chapters: list[dict[str, Any]] = [
             {"start": float(c.get("startTime", 0)), "title": " ".join(str(c["title"]).split())[:200]}
             for c in data.get("chapters", [])
             if isinstance(c, dict) and c.get("title") and c.get("toc", True) is not False
@@ -80,7 +80,7 @@ async def fetch_chapters(client: HttpClient, url: str) -> list[dict[str, object]
     except (FetchError, ValueError, TypeError, AttributeError) as exc:
         log.info("chapters at %s unreadable: %s", url, exc)
         return []
-    return sorted(chapters, key=lambda c: float(c["start"]))[:100]  # type: ignore[arg-type]
+    return sorted(chapters, key=lambda c: float(c["start"]))[:100]
 
 
 def fetch_transcripts(app: App) -> TranscriptReport:

@@ -97,4 +97,6 @@ def csrf_token(app: App, anchor: str) -> str:
 
 
 def csrf_ok(app: App, anchor: str | None, token: str | None) -> bool:
-    return bool(anchor and token) and hmac.compare_digest(csrf_token(app, anchor), token or "")  # type: ignore[arg-type]
+    if not anchor or not token:
+        return False
+    return hmac.compare_digest(csrf_token(app, anchor), token)
