@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from podsift.insights.grounding import ground, locate
-from podsift.insights.offline import OfflineExtractor, clean_disfluencies
+from podsift.insights.offline import OfflineExtractor
+from podsift.insights.passages import clean_disfluencies
 from podsift.insights.registry import EpisodeInfo, ExtractorConfigError, make_extractor
 from podsift.transcripts.parsers import parse_transcript
 from tests.conftest import CORPUS, FIXTURES
@@ -114,7 +115,7 @@ def test_offline_on_real_episodes_is_grounded_and_skips_ads(path: Path) -> None:
 
 
 def test_the_shows_usual_talk_ranks_below_what_is_new() -> None:
-    from podsift.insights.offline import background_vocabulary
+    from podsift.insights.passages import background_vocabulary
     from podsift.types import Segment, Transcript
 
     recurring = (

@@ -7,7 +7,7 @@ import ast
 
 from tests.import_graph import SRC, Graph, build, cycles
 
-SHELLS = ("cli.py", "scheduler.py", "pipeline.py", "web/")
+SHELLS = ("cli/", "scheduler.py", "pipeline.py", "web/")
 STAGES = ("sources", "transcripts", "insights", "clusters", "ranking", "digests", "delivery", "subscribers")
 SQL = ("select", "update", "delete", "insert", "text")
 VENDOR_SDKS = ("openai", "anthropic", "faster_whisper", "sentence_transformers", "apprise", "smtplib")

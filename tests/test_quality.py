@@ -8,7 +8,8 @@ import pytest
 
 from podsift.insights.llm.faithfulness import unsupported_terms
 from podsift.insights.llm.parse import _Insight, parse_items, salvage_items
-from podsift.insights.offline import OfflineExtractor, split_sentences
+from podsift.insights.offline import OfflineExtractor
+from podsift.insights.passages import split_sentences
 from podsift.insights.quality import candidate_problem, passage_problem, written_problem
 from podsift.insights.registry import EpisodeInfo
 from podsift.types import Segment, Transcript

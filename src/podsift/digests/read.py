@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
 from podsift.digests.records import (
     HISTORY_MAX,
     digest_history,
@@ -17,7 +15,7 @@ from podsift.digests.records import (
     stored_picks,
 )
 from podsift.digests.view import DigestView, digest_view, web_view
-from podsift.store import Digest, Subscriber
+from podsift.store import Subscriber
 from podsift.subscribers import find_subscriber
 
 if TYPE_CHECKING:
@@ -71,14 +69,7 @@ class DigestPage:
 def digest_page(app: App, sub: Subscriber, date: str | None) -> DigestPage:
     """One day's digest for the web page (the latest when `date` is None) and the archive."""
     with app.session() as session:
-        archive = list(
-            session.scalars(
-                sa.select(Digest.local_date)
-                .where(Digest.subscriber_id == sub.id)
-                .order_by(Digest.local_date.desc())
-                .limit(HISTORY_MAX)
-            )
-        )
+        archive = [d.local_date for d in digest_history(session, sub, limit=HISTORY_MAX)]
         day = date or (archive[0] if archive else None)
         digest = recorded_digest(session, sub, day) if day else None
         if digest is None or day is None:

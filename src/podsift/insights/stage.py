@@ -14,7 +14,7 @@ from rapidfuzz import fuzz
 from sqlalchemy.orm import Session
 
 from podsift.insights.grounding import Grounded, ground
-from podsift.insights.offline import background_vocabulary, is_name
+from podsift.insights.passages import background_vocabulary, is_name
 from podsift.insights.quality import candidate_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from podsift.insights.offline import is_name
+from podsift.insights.passages import is_name
 from podsift.insights.registry import Candidate, EpisodeInfo
 
 REFINE_VERSION = "refine-v1"

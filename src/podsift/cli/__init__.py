@@ -1,0 +1,39 @@
+"""The `podsift` command: parses arguments and calls the core's stage functions, nothing more.
+
+One module per group of commands: `feeds`, `subscribers`, `daily` (run, init, digest, stats,
+episodes) and `service` (serve, admin, models, config)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from podsift.cli import daily, service
+from podsift.cli.common import configure_logging
+from podsift.cli.feeds import feeds_app
+from podsift.cli.subscribers import subs_app
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Scan new podcasts; send the top insights daily."
+)
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(subs_app, name="subscribers")
+app.add_typer(daily.episodes_app, name="episodes")
+app.add_typer(service.admin_app, name="admin")
+app.add_typer(service.models_app, name="models")
+app.command("init")(daily.init_command)
+app.command("run")(daily.run_command)
+app.command("digest")(daily.digest_command)
+app.command("stats")(daily.stats_command)
+app.command("serve")(service.serve_command)
+app.command("config")(service.config_command)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False) -> None:
+    configure_logging(verbose)
+
+
+def main() -> None:
+    app()
