@@ -30,14 +30,14 @@ def part_of(module: str) -> str | None:
     return bits[1] if bits[0] == "podsift" and len(bits) > 1 else None
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+def _module_name(path: Path, src: Path = SRC) -> str:
+    parts = list(path.relative_to(src.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> list[tuple[int, str, bool]]:
+def _imports(path: Path, src: Path) -> list[tuple[int, str, bool]]:
     """(line, module, module_level) for each import; TYPE_CHECKING blocks are left out."""
-    module = _module_name(path)
+    module = _module_name(path, src)
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     found: list[tuple[int, str, bool]] = []
 
@@ -68,8 +68,8 @@ def build(src: Path = SRC) -> Graph:
     for path in sorted(src.rglob("*.py")):
         if "migrations" in path.parts:
             continue
-        source = part_of(_module_name(path)) or "podsift"
-        for line, name, top in _imports(path):
+        source = part_of(_module_name(path, src)) or "podsift"
+        for line, name, top in _imports(path, src):
             graph.imports.append((str(path.relative_to(src)), line, name, top))
             target = part_of(name)
             if target is None or target == source:

@@ -254,3 +254,43 @@ def test_sign_up_suggests_what_recent_insights_talk_about(site) -> None:  # type
     options = re.findall(r'<option value="([^"]+)">', page)
     assert "Texas" in options and "EU AI Act" in options and "Apple Podcasts" in options, options
     assert "The" not in options and "Grid" not in options
+
+
+def test_every_reader_sees_the_same_digest(site) -> None:  # type: ignore[no-untyped-def]
+    """The email, the web page, the Atom feed, the API and `podsift digest` read one record."""
+    from typer.testing import CliRunner
+
+    from podsift.cli import app as cli
+    from podsift.clusters.stage import cluster_insights
+    from podsift.delivery.stage import deliver_due
+
+    app, browser = site
+    seed_insights(app, NOW, count=4)
+    add_subscriber(app, "same@example.com", hour=0, top=3, skip_confirm=True)
+    cluster_insights(app, NOW)
+    assert deliver_due(app, NOW).sent == ["same@example.com"]
+    emailed = sorted(app.settings.resolved_outbox.rglob("same@example.com.eml"))[0].read_text()
+    sub = find_subscriber(app, "same@example.com")
+    web_token = app.tokens().make("preferences", sub.id, sub.token_version)
+    feed_token = app.tokens().make("feed", sub.id, sub.token_version)
+    (api_digest,) = json.loads(browser.go("GET", f"/api/digests/{web_token}")[1])
+    texts = [i["text"] for i in api_digest["insights"]]
+    assert len(texts) == 3 and api_digest["state"] == "sent"
+    page = browser.go("GET", f"/me/{web_token}/today")[1]
+    atom = browser.go("GET", f"/feed/{feed_token}.atom")[1]
+
+    def order_in(document: str) -> list[int]:
+        return [document.find(text[:40]) for text in texts]
+
+    for document in (page, atom):
+        positions = order_in(document)
+        assert -1 not in positions and positions == sorted(positions), positions
+    email_body = emailed.replace("=\n", "")
+    assert all(text[:30] in email_body for text in texts)
+    result = CliRunner().invoke(
+        cli,
+        ["digest", "same@example.com", "--format", "json"],
+        env={"PODSIFT_HOME": str(app.settings.home), "PODSIFT_DATABASE_URL": app.settings.database_url},
+    )
+    assert result.exit_code == 0, result.output
+    assert [i["text"] for i in json.loads(result.stdout)["insights"]] == texts

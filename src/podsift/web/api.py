@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
-from podsift.clusters.stories import story
+from podsift.clusters.stories import Telling, story
 from podsift.digests.read import recorded_digests
 from podsift.subscribers import TokenError, subscriber_for
 from podsift.web.admin import admin_of, feed_rows
@@ -25,17 +25,6 @@ class FeedOut(BaseModel):
     next_check: str | None
     episodes: int
     publisher_share: str
-
-
-class Telling(BaseModel):
-    insight_id: int
-    text: str
-    quote: str
-    speaker: str | None
-    show: str | None
-    episode: str | None
-    start: float
-    link: str | None
 
 
 class DigestInsight(BaseModel):
@@ -119,5 +108,5 @@ def insight(request: Request, cluster_id: int) -> InsightOut:
         show_count=found.show_count,
         first_seen=found.first_seen.isoformat(),
         last_seen=found.last_seen.isoformat(),
-        tellings=[Telling(**vars(t)) for t in found.tellings],
+        tellings=found.tellings,
     )
