@@ -103,10 +103,13 @@ def test_audio_only_feed_gets_grounded_timestamped_insights(http_server, make_co
     add_feeds(app, [http_server.url("/energy.xml")])
     report = run(app, NOW)
     assert (report.speech.transcribed, report.speech.cached, report.speech.failed) == (2, 1, {})
-    # Delivery does not wait for speech to text: the next run sends what it found.
-    assert report.delivery.empty == 1
+    # Delivery does not wait for speech to text; what it found goes out at the end of the
+    # same run to the subscriber who got nothing, once.
+    assert report.delivery.empty == 1 and report.late_delivery is not None
+    assert report.late_delivery.sent == ["listener@example.com"]
     second = run(app, NOW + timedelta(hours=1))
-    assert second.delivery.sent == ["listener@example.com"] and second.speech.transcribed == 0
+    assert second.delivery.sent == [] and second.delivery.already_sent == 1
+    assert second.speech.transcribed == 0 and second.late_delivery is None
     digest = preview(app, "listener@example.com", None, NOW + timedelta(hours=1))
     assert digest.insights and all(
         e.link and e.link.startswith(http_server.url("/")) and "#t=" in e.link for e in digest.insights

@@ -11,12 +11,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 
 import pytest
+import sqlalchemy as sa
 
 from podsift.sources.discover import DiscoveryError, discover, podcastindex_headers, search_itunes
+from podsift.store import Subscriber
 from podsift.subscribers import add_subscriber, find_subscriber
 from podsift.web.auth import create_admin
 from tests.conftest import free_port
@@ -294,3 +296,32 @@ def test_every_reader_sees_the_same_digest(site) -> None:  # type: ignore[no-unt
     )
     assert result.exit_code == 0, result.output
     assert [i["text"] for i in json.loads(result.stdout)["insights"]] == texts
+
+
+def test_sign_up_reveals_no_one_and_re_sends_a_confirmation(make_core, web_server, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    app = make_core(base_url=f"http://127.0.0.1:{port}", smtp_url=smtp_server.url)
+    web_server(app, port)
+    browser = Browser(f"http://127.0.0.1:{port}")
+    add_subscriber(app, "active@example.com", skip_confirm=True)
+
+    def sign_up(email: str) -> tuple[int, str]:
+        form = {"csrf": browser.csrf("/signup"), "email": email, "interests": "", "timezone": "UTC"}
+        status, page, _ = browser.go("POST", "/signup", {**form, "send_hour": "7", "top_n": "5"})
+        return status, re.sub(r"\s+", " ", re.search(r"<main.*</main>", page, re.S).group(0))
+
+    def confirmations(to: str) -> int:
+        return sum(1 for m in smtp_server.messages if m["To"] == to and "Confirm" in m["Subject"])
+
+    new = sign_up("new@example.com")
+    again_unconfirmed = sign_up("new@example.com")  # within 15 minutes: no second email
+    active = sign_up("active@example.com")
+    assert new == again_unconfirmed == active and new[0] == 200
+    assert confirmations("new@example.com") == 1 and confirmations("active@example.com") == 0
+    with app.session() as s:  # the last email was sent 16 minutes ago: signing up again re-sends it
+        sub = s.scalar(sa.select(Subscriber).where(Subscriber.email == "new@example.com"))
+        sub.confirmation_sent_at = datetime.now(UTC) - timedelta(minutes=16)
+        s.commit()
+    assert sign_up("new@example.com") == new
+    assert confirmations("new@example.com") == 2
+    assert find_subscriber(app, "active@example.com").confirmed  # left alone

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from podsift.backends.asr.registry import SpeechToText, make_asr
+from podsift.backends.asr.registry import SpeechToText, check_asr_spec, make_asr
 from podsift.backends.calls import CallStore, DatabaseCallStore
 from podsift.backends.embeddings import Embedder, make_embedder
+from podsift.backends.embeddings.registry import check_embeddings_spec
 from podsift.backends.judge import LLMStoryJudge, StoryJudge
 from podsift.backends.llm import ChatClient, chat_model
 from podsift.backends.mail import Transport, make_transport
@@ -87,6 +88,9 @@ class App:
 
 def make_app(settings: Settings | None = None) -> App:
     settings = settings or Settings.load()
+    # A misspelt backend is a configuration error now, not a failed stage in every run.
+    check_asr_spec(settings.asr)
+    check_embeddings_spec(settings.embeddings)
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)

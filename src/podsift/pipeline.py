@@ -1,11 +1,17 @@
 """`run`: one pass of the daily job. Every stage takes its work by state from the
-database, so a crashed or repeated run picks up where the last one stopped."""
+database, so a crashed or repeated run picks up where the last one stopped.
+
+One stage that fails unexpectedly never skips the stages after it: its failure is logged
+and reported, and insights already extracted are still ranked and delivered."""
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from podsift.clusters.stage import ClusterReport, cluster_insights
 from podsift.core import App
@@ -15,6 +21,9 @@ from podsift.sources.scan import ScanReport, scan_feeds
 from podsift.store import utcnow
 from podsift.transcripts.speech import SpeechReport, transcribe_pending
 from podsift.transcripts.stage import TranscriptReport, fetch_transcripts
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 @dataclass
@@ -26,24 +35,49 @@ class RunReport:
     clusters: ClusterReport
     delivery: DeliveryReport
     seconds: float
+    # Stages that failed as a whole (stage -> reason); the others still ran.
+    stage_errors: dict[str, str] = field(default_factory=dict)
+    # Digests sent at the end of the run, from what speech to text found.
+    late_delivery: DeliveryReport | None = None
 
 
 def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunReport:
     """Scan, fetch publisher transcripts, extract, cluster, deliver what is due; then transcribe
     audio and extract again. Speech to text is the slow part (minutes per episode on a
-    CPU), so it runs after delivery: a digest never waits for it, and what it finds goes
-    into the next digest."""
+    CPU), so it runs after delivery: a digest never waits for it. When it finds insights,
+    subscribers who were due and got nothing this run get their digest at the end."""
     started = time.perf_counter()
     now = now or utcnow()
-    scan = scan_feeds(app, now, force=force_scan)
-    transcripts = fetch_transcripts(app)
-    insights = extract_insights(app, now)
-    clusters = cluster_insights(app, now)
-    delivery = deliver_due(app, now)
-    speech = transcribe_pending(app)
+    errors: dict[str, str] = {}
+
+    def _stage(name: str, work: Callable[[], R], empty: Callable[[], R]) -> R:
+        try:
+            return work()
+        except Exception as exc:  # a bug or an outage in one stage must not skip the others
+            log.error(
+                "the %s stage failed; the run goes on without it",
+                name,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            errors[name] = app.settings.scrub(f"{type(exc).__name__}: {exc}")[:500]
+            return empty()
+
+    scan = _stage("scan", lambda: scan_feeds(app, now, force=force_scan), ScanReport)
+    transcripts = _stage("transcripts", lambda: fetch_transcripts(app), TranscriptReport)
+    insights = _stage("insights", lambda: extract_insights(app, now), InsightReport)
+    clusters = _stage("stories", lambda: cluster_insights(app, now), ClusterReport)
+    delivery = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
+    speech = _stage("speech to text", lambda: transcribe_pending(app), SpeechReport)
+    late = None
     if speech.transcribed or speech.cached:
-        insights.merge(extract_insights(app, now))
-        later_clusters = cluster_insights(app, now)
-        clusters.clustered += later_clusters.clustered
-        clusters.joined += later_clusters.joined
-    return RunReport(scan, transcripts, speech, insights, clusters, delivery, time.perf_counter() - started)
+        found = _stage("insights", lambda: extract_insights(app, now), InsightReport)
+        insights.merge(found)
+        later = _stage("stories", lambda: cluster_insights(app, now), ClusterReport)
+        clusters.clustered += later.clustered
+        clusters.joined += later.joined
+        if found.insights and delivery.empty:
+            # deliver_due is idempotent: only those with no digest yet today get one now.
+            late = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
+    return RunReport(
+        scan, transcripts, speech, insights, clusters, delivery, time.perf_counter() - started, errors, late
+    )

@@ -153,6 +153,26 @@ class Settings(BaseModel):
         out["outbox"] = str(self.resolved_outbox)
         return out
 
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds: whole secret fields, URL passwords and
+        credential options of backend specs. Longest first, for `scrub`."""
+        found: set[str] = set()
+        for name, inside in self.secret_fields().items():
+            value = str(getattr(self, name) or "")
+            if not inside:
+                found.add(value)
+                continue
+            found.add(urlsplit(value).password or "")
+            query = value.partition("?")[2]
+            found.update(v for k, v in parse_qsl(query, keep_blank_values=True) if k in SECRET_OPTIONS)
+        return sorted((v for v in found if len(v) >= 4), key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """`text` (an error reason, a log line) with every secret of these settings replaced by ***."""
+        for secret in self.secret_values():
+            text = text.replace(secret, "***")
+        return text
+
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from `env` (default `os.environ`), the TOML file and overrides."""

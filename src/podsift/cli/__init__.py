@@ -9,13 +9,16 @@ from typing import Annotated
 
 import typer
 
-from podsift.cli import daily, service
+from podsift.cli import common, daily, service
 from podsift.cli.common import configure_logging
 from podsift.cli.feeds import feeds_app
 from podsift.cli.subscribers import subs_app
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Scan new podcasts; send the top insights daily."
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Scan new podcasts; send the top insights daily.",
 )
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(subs_app, name="subscribers")
@@ -36,4 +39,10 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log eac
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:  # a bug: one clear line, the traceback only with -v
+        if common.VERBOSE:
+            raise
+        common.err.print(f"[red]error:[/red] {type(exc).__name__}: {exc} (run with -v for details)")
+        raise SystemExit(1) from None

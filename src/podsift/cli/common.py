@@ -8,19 +8,36 @@ from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
+from sqlalchemy import exc as sa_exc
 
+from podsift.backends.spec import BackendConfigError
 from podsift.core import App, make_app
-from podsift.settings import Settings, SettingsError
+from podsift.settings import Settings, SettingsError, hide_secrets
 
 out = Console()
 err = Console(stderr=True)
 
 
+VERBOSE = False  # -v: tracebacks and every step in the log
+
+
 def load_core() -> App:
+    """The core, or a clear one-line error (exit 2) when podsift cannot work at all."""
     try:
-        return make_app(Settings.load())
+        settings = Settings.load()
     except SettingsError as exc:
         fail(str(exc))
+        raise  # unreachable
+    try:
+        return make_app(settings)
+    except BackendConfigError as exc:
+        fail(settings.scrub(str(exc)))
+        raise  # unreachable
+    except (sa_exc.SQLAlchemyError, OSError) as exc:
+        if VERBOSE:
+            logging.getLogger(__name__).exception("cannot open the database")
+        reason = settings.scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+        fail(f"cannot open the database {hide_secrets(settings.resolved_database_url)}: {reason}")
         raise  # unreachable
 
 
@@ -56,11 +73,15 @@ NOISY_LIBRARIES = (
 
 
 def configure_logging(verbose: bool) -> None:
+    global VERBOSE
+    VERBOSE = verbose
     logging.basicConfig(
         level=logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    if not verbose:  # libraries' INFO lines (every HTTP request, model loads) only with -v
+    if verbose:  # with tracebacks of what failed
+        logging.getLogger("podsift").setLevel(logging.DEBUG)
+    else:  # libraries' INFO lines (every HTTP request, model loads) only with -v
         for name in NOISY_LIBRARIES:
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from podsift.cli.common import err, fail, load_core, out, parse_now
+from podsift.pipeline import RunReport, run
 
 episodes_app = typer.Typer(no_args_is_help=True, help="Episodes whose processing failed.")
 
@@ -103,9 +104,8 @@ def run_command(
     now: Annotated[str | None, typer.Option(help="Pretend it is this ISO date-time.")] = None,
 ) -> None:
     """Scan feeds, fetch transcripts, extract insights, deliver what is due."""
-    from podsift.pipeline import run
-
-    report = run(load_core(), parse_now(now))
+    core = load_core()
+    report = run(core, parse_now(now))
     s, t, a, i, d = report.scan, report.transcripts, report.speech, report.insights, report.delivery
     out.print(
         f"feeds: {s.checked} checked, {s.new_episodes} new episode(s), {s.queued_episodes} queued, "
@@ -135,6 +135,36 @@ def run_command(
         err.print(f"[red]digest for {email}[/red]: {reason}", highlight=False)
     for email, reason in d.retry_later.items():
         err.print(f"[yellow]digest for {email} will be retried[/yellow]: {reason}", highlight=False)
+    late = report.late_delivery
+    if late is not None and late.sent:
+        out.print(f"late digests (from speech to text): {len(late.sent)} sent", highlight=False)
+        for email, where in late.locations.items():
+            out.print(f"  {email} -> {where}", highlight=False)
+    for stage, reason in report.stage_errors.items():
+        err.print(f"[red]the {stage} stage failed[/red]: {reason}", highlight=False)
+    summary = failure_summary(report)
+    if summary:
+        err.print(f"[yellow]failed, the rest done:[/yellow] {summary}", highlight=False)
+    if len(set(report.stage_errors)) >= STAGES:  # nothing worked: say so to cron
+        raise typer.Exit(1)
+
+
+STAGES = 6  # scan, transcripts, insights, stories, delivery, speech to text
+
+
+def failure_summary(report: RunReport) -> str:
+    """One line: what failed in this run (each also recorded with its reason)."""
+    late = report.late_delivery
+    counts = {
+        "feed": len(report.scan.failed),
+        "transcript": len(report.transcripts.failed),
+        "audio": len(report.speech.failed),
+        "extraction": len(report.insights.failed),
+        "digest": len(report.delivery.failed) + (len(late.failed) if late else 0),
+    }
+    parts = [f"{n} {name}{'s' if n != 1 else ''}" for name, n in counts.items() if n]
+    parts += [f"the {stage} stage" for stage in report.stage_errors]
+    return ", ".join(parts)
 
 
 def _reasons(counts: dict[str, int]) -> str:

@@ -177,6 +177,12 @@ class HttpClient:
             raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
         except OSError as exc:  # anything the transport did not wrap
             raise FetchError(f"network error: {exc}") from None
+        except (httpx2.InvalidURL, ValueError) as exc:  # octal hosts, bad IDNA labels, ports
+            raise FetchError(f"invalid URL: {exc}", permanent=True) from None
+        except FetchError:
+            raise
+        except Exception as exc:  # one odd URL or server must never escape as a crash
+            raise FetchError(f"{type(exc).__name__}: {_first_cause(exc)}", permanent=True) from None
 
     @asynccontextmanager
     async def _open(
@@ -277,3 +283,10 @@ async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
             raise FetchError(f"body is over the {max_bytes}-byte cap")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _first_cause(exc: BaseException) -> str:
+    """The message of an exception, or of the first one inside an exception group."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return str(exc) or type(exc).__name__

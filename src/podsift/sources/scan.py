@@ -178,6 +178,8 @@ async def scan_feeds_async(app: App, now: datetime, force: bool = False) -> Scan
                     )
                 except FetchError as exc:
                     return feed, exc
+                except Exception as exc:  # one feed's odd failure is that feed's problem only
+                    return feed, FetchError(f"{type(exc).__name__}: {exc}")
 
         with progress("scanning feeds", len(feeds)) as bar, app.engine.connect() as conn:
             updates: list[dict[str, object]] = []
@@ -193,7 +195,12 @@ async def scan_feeds_async(app: App, now: datetime, force: bool = False) -> Scan
                 feed, outcome = await done
                 if not conn.in_transaction():
                     conn.begin()
-                _apply_outcome(app, conn, feed, outcome, now, report)
+                try:
+                    with conn.begin_nested():  # one feed's bad data rolls back that feed only
+                        _apply_outcome(app, conn, feed, outcome, now, report)
+                except Exception as exc:
+                    log.exception("feed %s could not be stored", feed.url)
+                    _record_failure(app, feed, f"could not store: {type(exc).__name__}: {exc}", now, report)
                 updates.append({"feed_id": feed.id, **_columns(feed)})
                 # Outcomes are committed in small batches: a crash loses at most the last
                 # batch's bookkeeping, and those feeds are simply fetched again next run.

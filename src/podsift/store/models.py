@@ -296,6 +296,7 @@ class Subscriber(Base):
     # Double opt-in: no digest before the address is confirmed (when a base URL is set).
     confirmed: Mapped[bool] = mapped_column(default=True)
     confirmed_at: Mapped[datetime | None]
+    confirmation_sent_at: Mapped[datetime | None]  # the last confirmation email
     paused: Mapped[bool] = mapped_column(default=False)
     unsubscribed_at: Mapped[datetime | None]
     # Signed links carry this; re-subscribing bumps it, so old links stop working.

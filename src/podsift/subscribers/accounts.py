@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,8 @@ from podsift.subscribers.confirm import send_confirmation
 if TYPE_CHECKING:
     from podsift.core import App
 
+# Signing up again re-sends the confirmation email at most this often per address.
+CONFIRM_RESEND = timedelta(minutes=15)
 EDITABLE = (
     "interests",
     "timezone",
@@ -182,15 +185,26 @@ def count_subscribers(app: App) -> int:
         return session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) or 0
 
 
-def sign_up(app: App, email: str, interests: str, timezone: str, hour: int, top: int) -> Subscriber | None:
-    """The public sign-up: subscribes a new or former address (it must confirm when a base
-    URL is set). An address that is already subscribed is left alone and gives None; the
-    page says the same either way, so the form does not reveal who subscribes."""
+def sign_up(app: App, email: str, interests: str, timezone: str, hour: int, top: int) -> None:
+    """The public sign-up. Subscribes a new or former address (it must confirm when a base
+    URL is set); re-sends the confirmation to an address that never confirmed, at most once
+    per CONFIRM_RESEND; leaves a subscribed address alone. The page says the same in every
+    case, so the form does not reveal who subscribes."""
+    address = parse_address(email)
     with app.session() as session:
-        existing = _by_address(session, email.strip().lower())
-    if existing is not None and existing.active:
-        return None
-    return add_subscriber(app, email, interests, timezone, hour, top)
+        existing = _by_address(session, address)
+    if existing is None or not existing.active:
+        add_subscriber(app, address, interests, timezone, hour, top)
+        return
+    if existing.confirmed or not app.settings.base_url:
+        return
+    last = existing.confirmation_sent_at
+    if last is None or utcnow() - _aware(last) >= CONFIRM_RESEND:
+        send_confirmation(app, existing)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def state_of(sub: Subscriber) -> str:

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from markupsafe import escape
 
 from podsift.backends.mail import SendError
@@ -50,9 +51,15 @@ def send_confirmation(app: App, sub: Subscriber) -> str | None:
     the subscriber stays unconfirmed and can ask again."""
     transport = app.mail()
     try:
-        return transport.send(confirmation_message(app, sub, confirm_link(app, sub)), "confirmations")
+        where = transport.send(confirmation_message(app, sub, confirm_link(app, sub)), "confirmations")
     except SendError as exc:
         log.error("confirmation email to %s failed: %s", sub.email, exc.reason)
         return None
     finally:
         transport.close()
+    with app.session() as session:
+        session.execute(
+            sa.update(Subscriber).where(Subscriber.id == sub.id).values(confirmation_sent_at=utcnow())
+        )
+        session.commit()
+    return where

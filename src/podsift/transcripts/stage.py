@@ -98,7 +98,13 @@ async def fetch_transcripts_async(app: App) -> TranscriptReport:
     async with app.http_client() as client:
         with progress("fetching transcripts", len(ids)) as bar:
             for episode_id in ids:
-                await _process_episode(app, client, episode_id, report)
+                try:
+                    await _process_episode(app, client, episode_id, report)
+                except Exception as exc:  # one bad episode never stops the run
+                    log.exception("transcript of episode %s failed", episode_id)
+                    reason = f"transcript: {type(exc).__name__}: {exc}"
+                    app.mark_episode(episode_id, EpisodeState.FAILED, reason)
+                    report.failed[episode_id] = reason
                 bar.advance()
     return report
 

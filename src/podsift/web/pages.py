@@ -107,7 +107,7 @@ async def signup(request: Request) -> Response:
         context["error"] = "The form expired. Please submit it again."
         return with_browser_cookie(request, render(request, "signup.html", context, 400))
     try:
-        added = sign_up(
+        sign_up(
             core,
             values["email"],
             values["interests"],
@@ -118,14 +118,15 @@ async def signup(request: Request) -> Response:
     except (SubscriberError, AddressError, ValueError) as exc:
         context["error"] = str(exc)
         return with_browser_cookie(request, render(request, "signup.html", context, 400))
-    if added is None:  # already subscribed: say the same as for a new address
+    # The same page for a new, a subscribed and an unconfirmed address: it reveals no one.
+    if core.settings.base_url:
         return message_page(
-            request, "Check your email", "If this address is new, a confirmation link is on its way."
+            request,
+            "Check your email",
+            "If this address needs confirming, a link is on its way. "
+            "Your first digest comes after you confirm.",
         )
-    text = "We sent a confirmation link. Your first digest comes after you confirm."
-    if not core.settings.base_url:
-        text = "You are subscribed."
-    return message_page(request, "Check your email", text)
+    return message_page(request, "Subscribed", "This address gets the daily digest.")
 
 
 def _digest_page(request: Request, token: str, date: str | None) -> Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from podsift.backends.spec import BackendSpec, Registry
+from podsift.backends.spec import BackendSpec, Registry, parse_spec
 from podsift.types import Transcript
 
 
@@ -36,3 +36,10 @@ def make_asr(spec: str, home: Path) -> SpeechToText | None:
     if isinstance(backend, whisper_local.FasterWhisper):  # local models live in the app's data dir
         backend.models_home = home / "models"
     return backend
+
+
+def check_asr_spec(spec: str) -> None:
+    """Refuse an unknown backend at start-up (BackendConfigError), without loading a model."""
+    from podsift.backends.asr import openai_api, whisper_local  # noqa: F401  (register)
+
+    ASR_BACKENDS.factory(parse_spec(spec).scheme)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from podsift.backends.spec import Registry
+from podsift.backends.spec import Registry, parse_spec
 
 
 class EmbeddingError(Exception):
@@ -38,3 +38,10 @@ def make_embedder(spec: str) -> Embedder:
     from podsift.backends.embeddings import local, openai_api  # noqa: F401  (register)
 
     return EMBEDDINGS.create(spec)
+
+
+def check_embeddings_spec(spec: str) -> None:
+    """Refuse an unknown backend at start-up (BackendConfigError), without loading a model."""
+    from podsift.backends.embeddings import local, openai_api  # noqa: F401  (register)
+
+    EMBEDDINGS.factory(parse_spec(spec).scheme)
