@@ -44,7 +44,13 @@ class Story:
         return chosen[0] if chosen else (self.tellings[0].text if self.tellings else "")
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit at most in every database podsift uses
+
+
 def story(app: App, cluster_id: int) -> Story | None:
+    """The story with this id, or None (also for an id no database could hold)."""
+    if not 0 < cluster_id <= MAX_ID:
+        return None
     with app.session() as session:
         cluster = session.get(Cluster, cluster_id)
         if cluster is None:

@@ -13,6 +13,7 @@ declarations are refused before any parser sees the bytes.
 from __future__ import annotations
 
 import io
+from xml.sax import SAXException
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,9 +104,16 @@ def parse_feed(body: bytes, url: str) -> ParsedFeed:
         pass
     try:
         return _with_podcastparser(body, url)
-    except (podcastparser.FeedParseError, ValueError, KeyError, TypeError):
-        # ValueError also covers SAX encoding failures (e.g. undeclared ISO-8859-1).
+    except (podcastparser.FeedParseError, ValueError, KeyError, TypeError, LookupError, SAXException):
+        # ValueError also covers SAX encoding failures (e.g. undeclared ISO-8859-1);
+        # LookupError an encoding Python does not know.
+        pass
+    try:
         return _with_feedparser(body, url)
+    except FeedParseError:
+        raise
+    except (ValueError, KeyError, TypeError, LookupError, AttributeError, RecursionError) as exc:
+        raise FeedParseError(f"unreadable feed: {type(exc).__name__}: {exc}"[:300]) from None
 
 
 # --- lxml: the fast path for well-formed RSS 2.0 --------------------------------------------

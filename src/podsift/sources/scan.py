@@ -36,16 +36,27 @@ PERMANENT_REDIRECTS_TO_MOVE = 3
 COMMIT_EVERY = 50
 
 
+MAX_URL_LENGTH = 2048  # the feeds.url column
+
+
 class FeedURLError(ValueError):
     pass
 
 
 def normalize_feed_url(url: str) -> str:
     url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise FeedURLError(f"feed URL longer than {MAX_URL_LENGTH} characters: {url[:80]!r}...")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise FeedURLError(f"feed URL contains spaces or control characters: {url[:200]!r}")
     url = re.sub(r"^(itpc|pcast|feed|podcast)://", "https://", url, flags=re.I)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number in range
+    except ValueError as exc:
+        raise FeedURLError(f"not a valid URL: {url[:200]!r} ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise FeedURLError(f"not an http(s) feed URL: {url!r}")
+        raise FeedURLError(f"not an http(s) feed URL: {url[:200]!r}")
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from html.parser import HTMLParser
 
@@ -73,11 +74,39 @@ def parse_transcript(
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     fmt = detect_format(text, content_type, url)
-    transcript = PARSERS[fmt](text)
+    try:
+        transcript = PARSERS[fmt](text)
+    except TranscriptParseError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # Publisher files are untrusted: whatever a parser chokes on is this file's problem.
+        raise TranscriptParseError(
+            f"unreadable {fmt} transcript: {type(exc).__name__}: {exc}"[:300]
+        ) from None
+    transcript.segments = sane_segments(transcript.segments)
     transcript.source_url = url
     if not transcript.segments:
         raise TranscriptParseError(f"{fmt} transcript has no text")
     return transcript
+
+
+MAX_SECONDS = 7 * 24 * 3600.0  # no episode is longer than a week
+
+
+def sane_segments(segments: list[Segment]) -> list[Segment]:
+    """Times made usable: non-finite or absurd ones dropped, negatives clamped to 0, an end
+    before its start set to the start, segments in time order (stable for equal starts)."""
+    out = []
+    for seg in segments:
+        start, end = seg.start, seg.end
+        if not (math.isfinite(start) and math.isfinite(end)) or start > MAX_SECONDS or not seg.text.strip():
+            continue
+        start = max(0.0, start)
+        end = min(max(start, end), MAX_SECONDS)
+        out.append(
+            seg if (start, end) == (seg.start, seg.end) else Segment(start, end, seg.text, seg.speaker)
+        )
+    return sorted(out, key=lambda s: s.start)
 
 
 def _split_speaker(text: str, speaker: str | None) -> tuple[str, str | None]:
