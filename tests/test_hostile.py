@@ -175,7 +175,7 @@ def test_hostile_corpus(http_server, make_core, sentinel, caplog, web_server) ->
     for name, data in hostile.opml_documents(sentinel.port):
         tally["opml"]["inputs"] += 1
         try:
-            added, opml_problems = import_opml(app, data)
+            _, opml_problems = import_opml(app, data)
         except (OPMLError, ValueError) as exc:
             assert str(exc), name
             tally["opml"]["refused with a reason"] += 1

@@ -13,12 +13,12 @@ declarations are refused before any parser sees the bytes.
 from __future__ import annotations
 
 import io
-from xml.sax import SAXException
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
+from xml.sax import SAXException
 
 import podcastparser
 from lxml import etree
