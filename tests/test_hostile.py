@@ -19,7 +19,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from podsift.insights.stage import failed_episodes
 from podsift.pipeline import run
+from podsift.sources.feeds import feed_overview
 from podsift.sources.opml import OPMLError
 from podsift.sources.scan import add_feeds, import_opml
 from podsift.store import Episode, Feed, Insight
@@ -231,6 +233,12 @@ def test_hostile_corpus(http_server, make_core, sentinel, caplog, web_server) ->
                 episode.title,
                 episode.state,
             )
+    # Failures are visible where the admin looks: `episodes failed`, `feeds list`, the admin page.
+    failed_ids = {row.id for row in failed_episodes(app) if row.reason}
+    audio_feed = next(f for f in feed_overview(app) if f.url == routes["audio"][0])
+    audio_failed = [e for e in episodes if e.feed_id == audio_feed.id and e.state == "failed"]
+    assert audio_failed and {e.id for e in audio_failed} <= failed_ids
+    assert audio_feed.failed_episodes == len(audio_failed)
     tally["transcripts"]["inputs"] = len(hostile.transcripts())
     tally["audio"]["inputs"] = len(hostile.audio_files())
     assert by_title["transcripts"] == len(hostile.transcripts())

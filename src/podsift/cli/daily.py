@@ -184,11 +184,16 @@ def episodes_retry(
 
 @episodes_app.command("failed")
 def episodes_failed() -> None:
-    """Episodes whose extraction failed, with the reason and the next try."""
+    """Episodes whose transcript, speech to text or extraction failed: the reason, the next try."""
     from podsift.insights.stage import failed_episodes
 
     for row in failed_episodes(load_core()):
-        next_try = row.retry_at.strftime("%Y-%m-%d %H:%M UTC") if row.retry_at else "only by `episodes retry`"
+        if row.state != "llm_failed":
+            next_try = "not retried (the file itself is bad)"
+        elif row.retry_at:
+            next_try = row.retry_at.strftime("%Y-%m-%d %H:%M UTC")
+        else:
+            next_try = "only by `episodes retry`"
         sys.stdout.write(
             f"{row.id}\t{row.show or ''} / {row.title or ''}\tattempts {row.attempts}, next try {next_try}\t"
             f"{(row.reason or '')[:300]}\n"

@@ -71,6 +71,7 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
                 "last_checked": f.last_checked.isoformat() if f.last_checked else None,
                 "next_check": f.next_check.isoformat() if f.next_check else None,
                 "error": f.error,
+                "failed_episodes": f.failed_episodes,
             }
             for f in rows
         ]
@@ -79,7 +80,10 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.
     table = Table("id", "title", "url", "status", "episodes", "last checked", "problem")
     for f in rows:
         checked = f.last_checked.isoformat()[:16].replace("T", " ") if f.last_checked else "never"
-        table.add_row(str(f.id), f.title or "", f.url, f.status, str(f.episodes), checked, f.error or "")
+        problem = "; ".join(
+            p for p in (f.error, f"{f.failed_episodes} episode(s) failed" if f.failed_episodes else "") if p
+        )
+        table.add_row(str(f.id), f.title or "", f.url, f.status, str(f.episodes), checked, problem)
     out.print(table)
 
 

@@ -134,9 +134,11 @@ class FailedEpisode:
     attempts: int
     retry_at: datetime | None
     reason: str | None
+    state: str = EpisodeState.LLM_FAILED
 
 
 def failed_episodes(app: App) -> list[FailedEpisode]:
+    """Episodes whose transcript, speech to text or extraction failed, with the reason."""
     with app.session() as session:
         rows = session.execute(
             sa.select(
@@ -146,9 +148,10 @@ def failed_episodes(app: App) -> list[FailedEpisode]:
                 Episode.attempts,
                 Episode.retry_at,
                 Episode.error_reason,
+                Episode.state,
             )
             .join(Feed, Feed.id == Episode.feed_id)
-            .where(Episode.state == EpisodeState.LLM_FAILED)
+            .where(Episode.state.in_((EpisodeState.LLM_FAILED, EpisodeState.FAILED)))
             .order_by(Episode.id)
         ).all()
     return [FailedEpisode(*row) for row in rows]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from podsift.store import Episode, Feed, FeedStatus, Transcript, utcnow
+from podsift.store import Episode, EpisodeState, Feed, FeedStatus, Transcript, utcnow
 
 if TYPE_CHECKING:
     from podsift.core import App
@@ -26,6 +26,7 @@ class FeedRow:
     episodes: int
     # Transcripts by source ("publisher", "asr:<backend>").
     transcripts: dict[str, int] = field(default_factory=dict)
+    failed_episodes: int = 0  # transcript, speech to text or extraction failed
 
     @property
     def publisher_share(self) -> str:
@@ -44,6 +45,13 @@ def feed_overview(app: App, order_by_title: bool = False) -> list[FeedRow]:
             .join(Transcript, Transcript.episode_id == Episode.id)
             .group_by(Episode.feed_id, Transcript.source)
         ).all()
+        failed = dict(
+            session.execute(
+                sa.select(Episode.feed_id, sa.func.count())
+                .where(Episode.state.in_((EpisodeState.FAILED, EpisodeState.LLM_FAILED)))
+                .group_by(Episode.feed_id)
+            ).all()
+        )
         order = (Feed.title, Feed.id) if order_by_title else (Feed.id,)
         feeds = list(session.scalars(sa.select(Feed).order_by(*order)))
     per_feed: dict[int, dict[str, int]] = {}
@@ -60,6 +68,7 @@ def feed_overview(app: App, order_by_title: bool = False) -> list[FeedRow]:
             f.next_check_at,
             episodes.get(f.id, 0),
             per_feed.get(f.id, {}),
+            failed.get(f.id, 0),
         )
         for f in feeds
     ]

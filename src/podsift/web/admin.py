@@ -105,6 +105,7 @@ def feed_rows(core: App) -> list[dict[str, Any]]:
             "last_checked": _utc(f.last_checked),
             "next_check": _utc(f.next_check),
             "episodes": f.episodes,
+            "failed_episodes": f.failed_episodes,
             "publisher_share": f.publisher_share,
         }
         for f in feed_overview(core, order_by_title=True)

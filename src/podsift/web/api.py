@@ -25,6 +25,7 @@ class FeedOut(BaseModel):
     next_check: str | None
     episodes: int
     publisher_share: str
+    failed_episodes: int = 0
 
 
 class DigestInsight(BaseModel):
