@@ -85,3 +85,22 @@ def test_podsift_config_prints_settings_without_secrets(
     printed = json.loads(result.stdout)
     assert "SECRET" not in result.output
     assert printed["podcastindex_key"] == "***" and printed["home"] == str(tmp_path)
+
+
+def test_log_lines_and_tracebacks_lose_their_secrets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from podsift.cli.common import scrub_logs
+
+    caplog.set_level(logging.INFO)
+    scrub_logs(Settings.load(env=SECRETS, home=tmp_path))
+    log = logging.getLogger("podsift.test")
+    log.warning("connecting with key %s", "sk-SECRET")
+    try:
+        raise RuntimeError(f"refused {SECRETS['PODSIFT_PODCASTINDEX_SECRET']}")
+    except RuntimeError:
+        log.exception("directory failed")
+    assert "sk-SECRET" not in caplog.text and SECRETS["PODSIFT_PODCASTINDEX_SECRET"] not in caplog.text
+    assert "key ***" in caplog.text and "refused ***" in caplog.text

@@ -28,6 +28,7 @@ def load_core() -> App:
     except SettingsError as exc:
         fail(str(exc))
         raise  # unreachable
+    scrub_logs(settings)
     try:
         return make_app(settings)
     except BackendConfigError as exc:
@@ -39,6 +40,30 @@ def load_core() -> App:
         reason = settings.scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
         fail(f"cannot open the database {hide_secrets(settings.resolved_database_url)}: {reason}")
         raise  # unreachable
+
+
+class ScrubSecrets(logging.Filter):
+    """Replaces this configuration's secrets in every log line and traceback with ***."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.settings.scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.settings.scrub(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def scrub_logs(settings: Settings) -> None:
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, ScrubSecrets)]:
+            handler.removeFilter(old)
+        handler.addFilter(ScrubSecrets(settings))
 
 
 def fail(message: str, code: int = 2) -> None:
