@@ -37,7 +37,7 @@ def _admin(db: str) -> str | None:
 
 
 @pytest.mark.parametrize(("db", "kills"), [("sqlite", 14), ("postgres", 11)])
-def test_killed_runs_recover(tmp_path, db: str, kills: int) -> None:  # type: ignore[no-untyped-def]
+def test_killed_runs_recover(tmp_path, db: str, kills: int, capsys) -> None:  # type: ignore[no-untyped-def]
     world = build_world(tmp_path, shows=10, subscribers=50, postgres_admin=_admin(db))
     try:
         counts = count_calls(world)
@@ -45,8 +45,14 @@ def test_killed_runs_recover(tmp_path, db: str, kills: int) -> None:  # type: ig
         outcomes = [kill_and_recover(world, *point) for point in spread(counts, kills)]
     finally:
         world.close()
-    for o in outcomes:
-        print(f"{db} kill at {o.point} #{o.n} {o.when}: {o}")
+    with capsys.disabled():  # the figures belong in the CI log
+        print(
+            f"\n{db}: {len(outcomes)} kills over {len({o.point for o in outcomes})} points, "
+            f"{sum(o.subscribers for o in outcomes)} digests expected, {sum(o.delivered for o in outcomes)} delivered, "
+            f"{sum(o.duplicated for o in outcomes)} duplicated, {sum(o.lost for o in outcomes)} lost, "
+            f"{sum(o.stuck for o in outcomes)} stuck, {sum(o.duplicate_rows for o in outcomes)} rows twice, "
+            f"integrity {'ok' if all(o.integrity == 'ok' for o in outcomes) else 'FAILED'}"
+        )
     assert all(o.killed for o in outcomes)
     assert [o for o in outcomes if not o.good] == []
     assert {o.point for o in outcomes} >= STAGES  # every stage was hit
