@@ -15,6 +15,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -154,9 +155,12 @@ def http_server() -> Iterator[LoopbackServer]:
 
 @dataclass
 class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps every message."""
+
     host: str
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
+    controller: Any = None
 
     @property
     def url(self) -> str:
@@ -165,23 +169,30 @@ class SmtpSink:
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
 
+    def start(self) -> SmtpSink:
+        from aiosmtpd.controller import Controller
+
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+                content = envelope.original_content or envelope.content  # type: ignore[attr-defined]
+                sink.messages.append(message_from_bytes(content, policy=policy.default))  # type: ignore[arg-type]
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpSink]:
-    from aiosmtpd.controller import Controller
-
-    sink = SmtpSink("127.0.0.1", free_port())
-
-    class Handler:
-        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-            content = envelope.original_content or envelope.content  # type: ignore[attr-defined]
-            sink.messages.append(message_from_bytes(content, policy=policy.default))  # type: ignore[arg-type]
-            return "250 Message accepted for delivery"
-
-    controller = Controller(Handler(), hostname=sink.host, port=sink.port)
-    controller.start()
+    sink = SmtpSink("127.0.0.1", free_port()).start()
     yield sink
-    controller.stop()
+    sink.stop()
 
 
 def _postgres_admin_url() -> str | None:

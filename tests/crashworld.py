@@ -19,7 +19,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,7 +28,7 @@ from podsift.settings import Settings
 from podsift.sources.scan import add_feeds
 from podsift.store import Base, Delivery, Digest, Episode, Insight, Subscriber, Transcript
 from podsift.subscribers import add_subscriber
-from tests.conftest import FIXTURES, LoopbackServer
+from tests.conftest import FIXTURES, LoopbackServer, SmtpSink, free_port
 from tests.fake_llm import FakeLLM
 from tests.feedgen import Item, rss
 
@@ -44,36 +43,6 @@ TRANSCRIPTS = [
 INTERESTS = ["AI policy", "open weights", "grid batteries", "energy prices", "regulation", ""]
 SETTLED = {"extracted", "skipped", "failed", "archived", "llm_failed"}
 ASR_SPEC = "faster-whisper:base?device=cpu&compute_type=int8&beam_size=1&vad=1"
-
-
-class MailSink:
-    """A real SMTP server (aiosmtpd) that keeps every message."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[EmailMessage] = []
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-                from email import message_from_bytes, policy
-
-                sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-                return "250 OK"
-
-        from tests.conftest import free_port
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.controller.stop()
 
 
 @dataclass
@@ -107,7 +76,7 @@ class Outcome:
 class World:
     home: Path
     http: LoopbackServer
-    mail: MailSink
+    mail: SmtpSink
     template: str  # database URL of the prepared world (nothing run yet)
     subscribers: int
     asr: bool
@@ -166,7 +135,7 @@ class World:
                 .render_as_string(hide_password=False)
             )
         self.http.close()
-        self.mail.close()
+        self.mail.stop()
         self.embeddings.close()
 
 
@@ -201,7 +170,7 @@ def build_world(
         )
         http.add("/audio.xml", rss("Audio Only", [item]))
         feeds.append(http.url("/audio.xml"))
-    mail = MailSink()
+    mail = SmtpSink("127.0.0.1", free_port()).start()
     if postgres_admin is None:
         template = f"sqlite:///{folder / 'template.db'}"
     else:
