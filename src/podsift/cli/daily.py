@@ -12,6 +12,7 @@ from rich.table import Table
 
 from podsift.cli.common import err, fail, load_core, out, parse_now
 from podsift.pipeline import RunReport, run
+from podsift.store import EpisodeState
 
 episodes_app = typer.Typer(no_args_is_help=True, help="Episodes whose processing failed.")
 
@@ -188,7 +189,7 @@ def episodes_failed() -> None:
     from podsift.insights.stage import failed_episodes
 
     for row in failed_episodes(load_core()):
-        if row.state != "llm_failed":
+        if row.state != EpisodeState.LLM_FAILED:
             next_try = "not retried (the file itself is bad)"
         elif row.retry_at:
             next_try = row.retry_at.strftime("%Y-%m-%d %H:%M UTC")
