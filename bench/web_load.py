@@ -54,11 +54,19 @@ class Client:
 
 
 async def run_client(
+    client: Client, until: float, latencies: dict[str, list[float]], statuses: dict[str, int]
+) -> None:
+    # One connection and one cookie jar per client, as one browser has.
+    async with httpx2.AsyncClient(timeout=60) as http:
+        await _browse(http, client, until, latencies, statuses)
+
+
+async def _browse(
     http: httpx2.AsyncClient,
     client: Client,
     until: float,
     latencies: dict[str, list[float]],
-    statuses: dict[int, int],
+    statuses: dict[str, int],
 ) -> None:
     rng = random.Random(id(client))
     n = 0
@@ -99,12 +107,13 @@ async def run_client(
                 "send_hour": "0",
                 "top_n": "5",
             }
-            response = await http.post(f"{client.base}/signup", data=form, cookies=page.cookies)
+            response = await http.post(f"{client.base}/signup", data=form)
         else:
             response = await http.post(f"{client.base}/unsubscribe/{client.unsub}")
             client.unsubscribed = client.unsubscribed or response.status_code == 200
         latencies[action].append(time.perf_counter() - started)
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        key = f"{action} {response.status_code}"
+        statuses[key] = statuses.get(key, 0) + 1
 
 
 def main() -> None:
@@ -173,13 +182,11 @@ def main() -> None:
             except httpx2.HTTPError:
                 time.sleep(0.2)
         latencies: dict[str, list[float]] = defaultdict(list)
-        statuses: dict[int, int] = {}
+        statuses: dict[str, int] = {}
 
         async def load() -> None:
-            limits = httpx2.Limits(max_connections=args.clients)
-            async with httpx2.AsyncClient(timeout=60, limits=limits) as http:
-                until = time.monotonic() + args.seconds
-                await asyncio.gather(*(run_client(http, c, until, latencies, statuses) for c in clients))
+            until = time.monotonic() + args.seconds
+            await asyncio.gather(*(run_client(c, until, latencies, statuses) for c in clients))
 
         started = time.monotonic()
         asyncio.run(load())
@@ -210,7 +217,7 @@ def main() -> None:
         )
         insights = s.scalar(sa.select(sa.func.count()).select_from(Insight))
     requests = sum(len(v) for v in latencies.values())
-    server_errors = sum(n for code, n in statuses.items() if code >= 500)
+    server_errors = sum(n for key, n in statuses.items() if int(key.split()[1]) >= 500)
     print(
         f"{args.clients} clients, {elapsed:.0f} s, {args.db}: {requests} requests ({requests / elapsed:.0f}/s), statuses {dict(sorted(statuses.items()))}"
     )
@@ -229,6 +236,9 @@ def main() -> None:
     if server_errors:
         print("server log (last lines):\n" + "\n".join(errors.splitlines()[-30:]))
     app.close()
+    if args.db == "postgres":
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
