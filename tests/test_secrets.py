@@ -97,6 +97,8 @@ def test_a_planted_secret_appears_in_no_output(  # type: ignore[no-untyped-def]
         ("subscribers", "list", "--json"),
     ):
         podsift(*command)
+    listed = json.loads(podsift("subscribers", "list", "--json"))
+    assert "connection failed" in listed["problem"]  # why the digest has not arrived, where the admin looks
 
     # The admin pages, with a discovery search against the echoing directory.
     from podsift.core import make_app

@@ -131,9 +131,12 @@ def subscribers_remove(email: str) -> None:
 
 @subs_app.command("list")
 def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
+    from podsift.delivery.stage import delivery_problems
     from podsift.subscribers import channel_key, list_subscribers, state_of
 
-    subs = list_subscribers(load_core())
+    core = load_core()
+    subs = list_subscribers(core)
+    problems = delivery_problems(core)
     if as_json:
         for sub in subs:
             state = state_of(sub)
@@ -148,10 +151,11 @@ def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON 
                 "suppressed": sub.suppressed,
                 "email_enabled": sub.email_enabled,
                 "channels": [channel_key(c) for c in sub.channels or []],
+                "problem": problems.get(sub.id),
             }
             sys.stdout.write(json.dumps(row) + "\n")
         return
-    table = Table("email", "state", "interests", "timezone", "hour", "top", "channels")
+    table = Table("email", "state", "interests", "timezone", "hour", "top", "channels", "problem")
     for sub in subs:
         state = state_of(sub)
         if sub.suppressed:
@@ -165,5 +169,6 @@ def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON 
             str(sub.send_hour),
             str(sub.top_n),
             ", ".join(channels),
+            problems.get(sub.id, ""),
         )
     out.print(table)

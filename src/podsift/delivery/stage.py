@@ -299,3 +299,27 @@ def _finish(
         )
         session.execute(sa.update(Digest).where(Digest.id == digest_id).values(state=summary))
         session.commit()
+
+
+def delivery_problems(app: App) -> dict[int, str]:
+    """Subscriber id -> why their latest digest has not reached a channel (failed, or waiting
+    to retry), for `podsift subscribers list`."""
+    latest = (
+        sa.select(Digest.subscriber_id, sa.func.max(Digest.local_date).label("day"))
+        .group_by(Digest.subscriber_id)
+        .subquery()
+    )
+    rows = (
+        sa.select(Digest.subscriber_id, Delivery.channel, Delivery.state, Delivery.error_reason)
+        .join(
+            latest, sa.and_(Digest.subscriber_id == latest.c.subscriber_id, Digest.local_date == latest.c.day)
+        )
+        .join(Delivery, Delivery.digest_id == Digest.id)
+        .where(Delivery.state != DeliveryState.SENT, Delivery.error_reason.is_not(None))
+        .order_by(Delivery.id)
+    )
+    with app.session() as session:
+        return {
+            sub_id: f"{channel} {state}: {reason}"[:300]
+            for sub_id, channel, state, reason in session.execute(rows)
+        }
