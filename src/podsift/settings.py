@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -19,6 +20,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 # Backend spec options that carry credentials (`openai:gpt-4o?api_key=...`).
 SECRET_OPTIONS = ("api_key", "key", "token", "secret", "password")
+# How a yes is written, in settings and in backend spec options.
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 class SettingsError(ValueError):
@@ -47,7 +50,7 @@ def _optional_path(raw: object) -> object:
 
 def _flag(raw: object) -> object:
     if isinstance(raw, str):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        return raw.strip().lower() in TRUE_WORDS
     return raw
 
 
@@ -155,7 +158,11 @@ class Settings(BaseModel):
 
     def secret_values(self) -> list[str]:
         """Every secret this configuration holds: whole secret fields, URL passwords and
-        credential options of backend specs. Longest first, for `scrub`."""
+        credential options of backend specs. Longest first, for `scrub`; worked out once,
+        since `scrub` runs on every log line."""
+        return list(_secret_values(self))
+
+    def _find_secret_values(self) -> tuple[str, ...]:
         found: set[str] = set()
         for name, inside in self.secret_fields().items():
             value = str(getattr(self, name) or "")
@@ -165,7 +172,7 @@ class Settings(BaseModel):
             found.add(urlsplit(value).password or "")
             query = value.partition("?")[2]
             found.update(v for k, v in parse_qsl(query, keep_blank_values=True) if k in SECRET_OPTIONS)
-        return sorted((v for v in found if len(v) >= 4), key=len, reverse=True)
+        return tuple(sorted((v for v in found if len(v) >= 4), key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
         """`text` (an error reason, a log line) with every secret of these settings replaced by ***."""
@@ -193,6 +200,12 @@ class Settings(BaseModel):
             return cls(home=home, **values)
         except ValidationError as exc:
             raise SettingsError("; ".join(_problem(e) for e in exc.errors())) from exc
+
+
+@lru_cache(maxsize=16)
+def _secret_values(settings: Settings) -> tuple[str, ...]:
+    """Settings are frozen (and hashable): their secrets are worked out once."""
+    return settings._find_secret_values()
 
 
 def _problem(error: Any) -> str:

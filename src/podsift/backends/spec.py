@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl
 
-from podsift.settings import SECRET_OPTIONS
+from podsift.settings import SECRET_OPTIONS, TRUE_WORDS
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ class BackendSpec:
 
     def flag(self, name: str, default: bool = False) -> bool:
         value = self.options.get(name)
-        return default if value is None else value.lower() in ("1", "true", "yes", "on")
+        return default if value is None else value.lower() in TRUE_WORDS
 
     def number(self, name: str, default: float) -> float:
         value = self.options.get(name)
@@ -90,12 +90,6 @@ class Lazy(Generic[T]):
         self._build: Callable[[], T] | None = build
         self._value: T | None = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def ready(cls, value: T) -> Lazy[T]:
-        made: Lazy[T] = cls(lambda: value)
-        made()
-        return made
 
     def __call__(self) -> T:
         if self._build is not None:

@@ -43,18 +43,13 @@ def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView
 
 
 def recorded_digests(
-    app: App, sub: Subscriber, *, sent_only: bool = False, limit: int = 30, web: bool = False
+    app: App, sub: Subscriber, *, sent_only: bool = False, limit: int = 30
 ) -> list[RecordedDigest]:
-    """A subscriber's digests, newest first, each with its view: as emailed, or (`web`) as the
-    web pages show it."""
+    """A subscriber's digests, newest first, each with its view as emailed."""
     out = []
     with app.session() as session:
         for digest in digest_history(session, sub, sent_only=sent_only, limit=limit):
-            picks = stored_picks(session, digest)
-            if web:
-                view = web_view(app, session, sub, digest.local_date, picks)
-            else:
-                view = digest_view(app, sub, digest.local_date, picks)
+            view = digest_view(app, sub, digest.local_date, stored_picks(session, digest))
             out.append(RecordedDigest(digest.id, digest.local_date, digest.state, digest.created_at, view))
     return out
 
@@ -69,9 +64,11 @@ class DigestPage:
 def digest_page(app: App, sub: Subscriber, date: str | None) -> DigestPage:
     """One day's digest for the web page (the latest when `date` is None) and the archive."""
     with app.session() as session:
-        archive = [d.local_date for d in digest_history(session, sub, limit=HISTORY_MAX)]
-        day = date or (archive[0] if archive else None)
-        digest = recorded_digest(session, sub, day) if day else None
-        if digest is None or day is None:
-            return DigestPage(day, None, archive)
+        history = digest_history(session, sub, limit=HISTORY_MAX)
+        archive = [d.local_date for d in history]
+        latest = history[0] if history else None  # already in hand: no second query for it
+        digest = latest if date is None else recorded_digest(session, sub, date)
+        if digest is None:
+            return DigestPage(date, None, archive)
+        day = digest.local_date
         return DigestPage(day, web_view(app, session, sub, day, stored_picks(session, digest)), archive)

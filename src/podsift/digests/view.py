@@ -176,10 +176,13 @@ def web_view(app: App, session: sa.orm.Session, sub: Subscriber, day: str, picks
     """The view the web page and the API show: the app's own vote paths, and the transcript
     around each insight."""
     view = build_view(sub.email, day, picks, vote_link=lambda i, vote: vote_path(app, sub, i, vote))
+    episodes = {pick.insight.episode_id for pick in picks}
+    transcripts = {
+        row.episode_id: row
+        for row in session.scalars(sa.select(TranscriptRow).where(TranscriptRow.episode_id.in_(episodes)))
+    }
     for entry, pick in zip(view.insights, picks, strict=True):
-        transcript = session.scalar(
-            sa.select(TranscriptRow).where(TranscriptRow.episode_id == pick.insight.episode_id)
-        )
+        transcript = transcripts.get(pick.insight.episode_id)
         entry.passage = passage(transcript, pick.insight.start_seconds, pick.insight.end_seconds)
     return view
 

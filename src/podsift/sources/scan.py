@@ -187,10 +187,8 @@ async def scan_feeds_async(app: App, now: datetime, force: bool = False) -> Scan
                     return feed, await client.fetch(
                         feed.url, headers=_conditional_headers(feed), max_bytes=app.settings.max_feed_bytes
                     )
-                except FetchError as exc:
+                except FetchError as exc:  # HttpClient turns every failure into one
                     return feed, exc
-                except Exception as exc:  # one feed's odd failure is that feed's problem only
-                    return feed, FetchError(f"{type(exc).__name__}: {exc}")
 
         with progress("scanning feeds", len(feeds)) as bar, app.engine.connect() as conn:
             updates: list[dict[str, object]] = []

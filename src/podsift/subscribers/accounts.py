@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -199,12 +199,8 @@ def sign_up(app: App, email: str, interests: str, timezone: str, hour: int, top:
     if existing.confirmed or not app.settings.base_url:
         return
     last = existing.confirmation_sent_at
-    if last is None or utcnow() - _aware(last) >= CONFIRM_RESEND:
+    if last is None or utcnow() - last >= CONFIRM_RESEND:  # stored datetimes come back aware
         send_confirmation(app, existing)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def state_of(sub: Subscriber) -> str:

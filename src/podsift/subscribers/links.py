@@ -40,11 +40,12 @@ def links_for(app: App, sub: Subscriber) -> SubscriberLinks | None:
     if not base:
         return None
     tokens = app.tokens()
+    preferences = tokens.make("preferences", sub.id, sub.token_version)  # also opens the web pages
     return SubscriberLinks(
         unsubscribe=f"{base}/unsubscribe/{tokens.make('unsubscribe', sub.id, sub.token_version)}",
-        preferences=f"{base}/preferences/{tokens.make('preferences', sub.id, sub.token_version)}",
+        preferences=f"{base}/preferences/{preferences}",
         feed=f"{base}/feed/{tokens.make('feed', sub.id, sub.token_version)}.atom",
-        web=f"{base}/me/{tokens.make('preferences', sub.id, sub.token_version)}/today",
+        web=f"{base}/me/{preferences}/today",
     )
 
 

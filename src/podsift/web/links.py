@@ -31,15 +31,11 @@ from podsift.subscribers import (
     unsubscribe,
     update_subscriber,
 )
-from podsift.web.pages import core_of, message_page, render, token_subscriber
+from podsift.web.pages import core_of, invalid_link, message_page, render, token_subscriber
 
 router = APIRouter()
 # Pages behind a signed link are never cached by a proxy or the browser.
 PRIVATE_PREFIXES = ("/unsubscribe/", "/preferences/", "/feedback/", "/confirm/", "/feed/")
-
-
-def invalid(request: Request, exc: TokenError) -> HTMLResponse:
-    return message_page(request, "Link not valid", f"{exc}. Nothing was changed.", status=400)
 
 
 # --- unsubscribe ----------------------------------------------------------------------------
@@ -65,7 +61,7 @@ def unsubscribe_now(request: Request, token: str) -> HTMLResponse:
     try:
         sub = unsubscribe(core_of(request), token)
     except TokenError as exc:
-        return invalid(request, exc)
+        return invalid_link(request, exc)
     return message_page(
         request, "You are unsubscribed", f"{sub.email} gets no more digests. Sorry to see you go."
     )
@@ -95,7 +91,7 @@ def confirm_now(request: Request, token: str) -> HTMLResponse:
     try:
         sub = confirm(core, token)
     except TokenError as exc:
-        return invalid(request, exc)
+        return invalid_link(request, exc)
     return message_page(
         request,
         "Confirmed",
@@ -126,7 +122,7 @@ def feedback_now(request: Request, token: str) -> HTMLResponse:
     try:
         _, _, vote = record_vote(core_of(request), token)
     except TokenError as exc:
-        return invalid(request, exc)
+        return invalid_link(request, exc)
     noted = "Noted: " + ("more like this." if vote > 0 else "less like this.")
     if request.headers.get("HX-Request"):  # the digest page's buttons swap in this line
         return HTMLResponse(f'<span role="status" class="ok">{noted}</span>')

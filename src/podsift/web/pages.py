@@ -73,7 +73,12 @@ def token_subscriber(
     try:
         return subscriber_for(core_of(request), purpose, token)
     except TokenError as exc:
-        return message_page(request, "Link not valid", f"{exc}. Nothing was changed.", status=400)
+        return invalid_link(request, exc)
+
+
+def invalid_link(request: Request, exc: TokenError) -> HTMLResponse:
+    """A forged, stale or misdirected link: it changed nothing, and the page says so."""
+    return message_page(request, "Link not valid", f"{exc}. Nothing was changed.", status=400)
 
 
 @router.get("/", response_class=HTMLResponse)
