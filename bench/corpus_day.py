@@ -42,12 +42,8 @@ TYPES = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--llm", default="offline")
-    parser.add_argument("--interests", action="append", default=None)
-    args = parser.parse_args()
-    interests = args.interests or ["AI, open source, energy", ""]
+def serve_corpus() -> tuple[LoopbackServer, list[str]]:
+    """A loopback server with one show per long transcript of the corpus; their feed URLs."""
     server = LoopbackServer()
     urls = []
     for n, name in enumerate(EPISODES):
@@ -63,6 +59,16 @@ def main() -> None:
         )
         server.add(f"/feed/{n}.xml", rss(show.title(), [item]))
         urls.append(server.url(f"/feed/{n}.xml"))
+    return server, urls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--llm", default="offline")
+    parser.add_argument("--interests", action="append", default=None)
+    args = parser.parse_args()
+    interests = args.interests or ["AI, open source, energy", ""]
+    server, urls = serve_corpus()
     with tempfile.TemporaryDirectory() as home:
         settings = Settings.load(
             env={}, home=Path(home), allow_hosts=(server.host,), asr="none", llm=args.llm

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from podsift.backends.asr.registry import SpeechToText, check_asr_spec, make_asr
 from podsift.backends.calls import CallStore, DatabaseCallStore
-from podsift.backends.embeddings import Embedder, make_embedder
-from podsift.backends.embeddings.registry import check_embeddings_spec
+from podsift.backends.embeddings import Embedder, embedder_name, make_embedder
 from podsift.backends.judge import LLMStoryJudge, StoryJudge
 from podsift.backends.llm import ChatClient, chat_model
 from podsift.backends.mail import Transport, make_transport
@@ -43,6 +42,8 @@ class App:
     # Loaded on first use: a speech or embedding model takes seconds to load.
     speech_to_text: Lazy[SpeechToText | None]
     embedder: Lazy[Embedder]
+    # The loaded embedder's `name`, known without loading it (stored beside every vector).
+    embedder_name: str
     # Signs the links in emails (secret from settings or $PODSIFT_HOME/secret.key).
     tokens: Lazy[Tokens]
     # A new judge per clustering run (each run has its own call budget); None offline.
@@ -90,7 +91,7 @@ def make_app(settings: Settings | None = None) -> App:
     settings = settings or Settings.load()
     # A misspelt backend is a configuration error now, not a failed stage in every run.
     check_asr_spec(settings.asr)
-    check_embeddings_spec(settings.embeddings)
+    embeddings_name = embedder_name(settings.embeddings)  # also refuses an unknown backend
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
@@ -107,6 +108,7 @@ def make_app(settings: Settings | None = None) -> App:
         chat=chat,
         speech_to_text=Lazy(lambda: make_asr(settings.asr, settings.home)),
         embedder=Lazy(lambda: make_embedder(settings.embeddings)),
+        embedder_name=embeddings_name,
         tokens=Lazy(lambda: Tokens(load_secret(settings.secret_key, settings.home))),
         story_judge=_story_judge(chat, calls, f"{llm.scheme}:{llm.target}", settings.judge_max_calls),
     )

@@ -44,13 +44,21 @@ class ClusterReport:
 
 def embed_insights(app: App) -> int:
     """Give every insight without a vector of the configured model one (batched)."""
-    embedder = app.embedder()
     with app.session() as session:
         todo = session.execute(
             sa.select(Insight.id, Insight.text)
-            .where(sa.or_(Insight.embedding.is_(None), Insight.embedding_model != embedder.name))
+            .where(
+                sa.or_(
+                    Insight.embedding.is_(None),
+                    Insight.embedding_model.is_(None),
+                    Insight.embedding_model != app.embedder_name,
+                )
+            )
             .order_by(Insight.id)
         ).all()
+    if not todo:
+        return 0  # no model is loaded for nothing
+    embedder = app.embedder()
     done = 0
     with progress("embedding insights", len(todo)) as bar:
         for start in range(0, len(todo), EMBED_BATCH):
@@ -70,6 +78,12 @@ def embed_insights(app: App) -> int:
     return done
 
 
+def unclustered_insights(app: App) -> int:
+    """Insights not filed in a story yet (with or without a vector)."""
+    with app.session() as session:
+        return int(session.scalar(sa.select(sa.func.count()).where(Insight.cluster_id.is_(None))) or 0)
+
+
 def cluster_insights(app: App, now: datetime) -> ClusterReport:
     started = time.perf_counter()
     report = ClusterReport()
@@ -79,16 +93,16 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
         log.error("embedding failed, insights stay unclustered: %s", exc)
         report.error = str(exc)
         return report
-    embedder = app.embedder()
     model = SameStoryModel(threshold=app.settings.same_story_threshold)
     with app.session() as session:
         new = session.execute(
             sa.select(Insight.id, Insight.text, Insight.embedding)
-            .where(Insight.cluster_id.is_(None), Insight.embedding_model == embedder.name)
+            .where(Insight.cluster_id.is_(None), Insight.embedding_model == app.embedder_name)
             .order_by(Insight.created_at, Insight.id)
         ).all()
         if not new:
             return report
+        embedder = app.embedder()
         window = session.execute(
             sa.select(Insight.cluster_id, Insight.text, Insight.embedding)
             .where(

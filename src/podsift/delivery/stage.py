@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -33,7 +34,17 @@ from podsift.digests.records import choose_digest, local_date, make_selector, st
 from podsift.digests.view import digest_view, render
 from podsift.progress import progress
 from podsift.ranking.select import Selector
-from podsift.store import Delivery, DeliveryState, Digest, DigestState, Subscriber, rows_changed, utcnow
+from podsift.store import (
+    Delivery,
+    DeliveryState,
+    Digest,
+    DigestState,
+    Episode,
+    Insight,
+    Subscriber,
+    rows_changed,
+    utcnow,
+)
 from podsift.subscribers import channel_key
 
 if TYPE_CHECKING:
@@ -81,26 +92,111 @@ class Breaker:
         self.failures = self.failures + 1 if error is not None and error.connection else 0
 
 
-def deliver_due(app: App, now: datetime | None = None) -> DeliveryReport:
-    now = now or utcnow()
-    report = DeliveryReport()
+@dataclass
+class DueSubscribers:
+    """Who gets a digest now, and why the others do not."""
+
+    due: list[Subscriber] = field(default_factory=list)
+    not_due: int = 0  # before their local send hour
+    already_sent: int = 0  # today's digest is out on every channel
+    given_up: int = 0  # today's digest failed on every channel (permanently or too often)
+    nothing_new: int = 0  # no insight since their last digest: nothing to choose from
+
+
+def due_subscribers(app: App, now: datetime, only: Collection[int] | None = None) -> DueSubscribers:
+    """Subscribers whose local send hour has come and whose digest for their local day is
+    not out yet, leaving out those with nothing new to choose from: an hourly run with
+    nothing to send loads no model and opens no connection."""
+    out = DueSubscribers()
+    query = (
+        sa.select(Subscriber)
+        .where(Subscriber.active, Subscriber.confirmed, Subscriber.paused.is_(False))
+        .order_by(Subscriber.id)
+    )
+    if only is not None:
+        query = query.where(Subscriber.id.in_(only))
     with app.session() as session:
-        subscribers = list(
+        subscribers = list(session.scalars(query))
+        session.expunge_all()
+        days = {sub.id: local_date(sub, now) for sub in subscribers}
+        hour_come = [s for s in subscribers if days[s.id][1] >= s.send_hour]
+        out.not_due = len(subscribers) - len(hour_come)
+        if not hour_come:
+            return out
+        ids = [s.id for s in hour_come]
+        today: dict[int, int] = {}
+        failed: set[int] = set()
+        last: dict[int, datetime] = {}
+        for sub_id, day, digest_id, created, state in session.execute(
+            sa.select(
+                Digest.subscriber_id, Digest.local_date, Digest.id, Digest.created_at, Digest.state
+            ).where(Digest.subscriber_id.in_(ids))
+        ):
+            if day == days[sub_id][0]:
+                today[sub_id] = digest_id
+                if state == DigestState.FAILED:
+                    failed.add(digest_id)
+            elif sub_id not in last or created > last[sub_id]:
+                last[sub_id] = created
+        unfinished = set(
             session.scalars(
-                sa.select(Subscriber)
-                .where(Subscriber.active, Subscriber.confirmed, Subscriber.paused.is_(False))
-                .order_by(Subscriber.id)
+                sa.select(Delivery.digest_id).where(
+                    Delivery.digest_id.in_(list(today.values())),
+                    Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)),
+                )
             )
         )
+        newest = _newest_candidate(session)
+    floor = now - timedelta(days=app.settings.lookback_days)
+    for sub in hour_come:
+        if sub.id in today:
+            if today[sub.id] in unfinished:
+                out.due.append(sub)
+            elif today[sub.id] in failed:
+                out.given_up += 1
+            else:
+                out.already_sent += 1
+        elif newest is not None and newest >= _hour_floor(max(last.get(sub.id, floor), floor)):
+            out.due.append(sub)
+        else:
+            out.nothing_new += 1
+    return out
+
+
+def _newest_candidate(session: Session) -> datetime | None:
+    """The latest time an insight was found or its episode published: a digest's candidates
+    are insights found or published since the subscriber's last digest."""
+    found = session.scalar(sa.select(sa.func.max(Insight.created_at)))
+    published = session.scalar(
+        sa.select(sa.func.max(Episode.published_at)).where(
+            Episode.id.in_(sa.select(Insight.episode_id).distinct())
+        )
+    )
+    times = [t for t in (found, published) if t is not None]
+    return max(times) if times else None
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    # The candidate pool floors `since` to the hour (ranking/pool.py); so does this check.
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | None = None) -> DeliveryReport:
+    """Choose, record and send today's digest to every due subscriber (or the due ones in
+    `only`): once per subscriber and local day, on each of their channels."""
+    now = now or utcnow()
+    report = DeliveryReport()
+    plan = due_subscribers(app, now, only)
+    report.not_due, report.already_sent, report.empty = plan.not_due, plan.already_sent, plan.nothing_new
+    due = plan.due
+    if not due:
+        return report  # nobody's turn: no embedding model is loaded, no connection opened
     transport = app.mail()
     selector = make_selector(app)
     breaker = Breaker(app.settings.max_connection_failures)
-    due = [s for s in subscribers if local_date(s, now)[1] >= s.send_hour]
-    report.not_due = len(subscribers) - len(due)
-    if due:
-        selector.warm(sub.interests for sub in due)
-        with app.session() as session:
-            selector.prefetch(session, [sub.id for sub in due], now)
+    selector.warm(sub.interests for sub in due)
+    with app.session() as session:
+        selector.prefetch(session, [sub.id for sub in due], now)
     try:
         with progress("delivering digests", len(due)) as bar:
             for sub in due:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -70,26 +71,35 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(RETRY_BASE_MINUTES * 4 ** max(attempts - 1, 0), 24 * 60))
 
 
-def extract_insights(app: App, now: datetime | None = None) -> InsightReport:
-    """Extract from every transcribed episode, and from failed ones whose retry time has
-    come, oldest first, within the run's wall-time budget for extraction."""
+def due_extractions(app: App, now: datetime, only: Collection[int] | None = None) -> list[tuple[int, float]]:
+    """(episode id, duration) of transcribed episodes and of failed ones whose retry time
+    has come, oldest first."""
+    due = sa.or_(
+        Episode.state == EpisodeState.TRANSCRIBED,
+        sa.and_(
+            Episode.state == EpisodeState.LLM_FAILED,
+            Episode.attempts < RETRY_MAX_ATTEMPTS,
+            sa.or_(Episode.retry_at.is_(None), Episode.retry_at <= now),
+        ),
+    )
+    query = sa.select(Episode.id, Episode.duration_seconds).where(due).order_by(Episode.id)
+    if only is not None:
+        query = query.where(Episode.id.in_(only))
+    with app.session() as session:
+        return [(episode_id, float(duration or 1800)) for episode_id, duration in session.execute(query)]
+
+
+def extract_insights(
+    app: App, now: datetime | None = None, only: Collection[int] | None = None
+) -> InsightReport:
+    """Extract from every due episode (or the due ones in `only`) within the run's
+    wall-time budget for extraction."""
     report = InsightReport()
     now = now or utcnow()
     budget = app.settings.extract_budget_seconds
-    with app.session() as session:
-        due = sa.or_(
-            Episode.state == EpisodeState.TRANSCRIBED,
-            sa.and_(
-                Episode.state == EpisodeState.LLM_FAILED,
-                Episode.attempts < RETRY_MAX_ATTEMPTS,
-                sa.or_(Episode.retry_at.is_(None), Episode.retry_at <= now),
-            ),
-        )
-        work = session.execute(
-            sa.select(Episode.id, Episode.duration_seconds).where(due).order_by(Episode.id)
-        ).all()
+    work = due_extractions(app, now, only)
     started = time.monotonic()
-    weights = [float(duration or 1800) for _, duration in work]  # remaining time scales with audio
+    weights = [duration for _, duration in work]  # remaining time scales with audio
     with progress("extracting insights", len(work), weights) as bar:
         for (episode_id, _), weight in zip(work, weights, strict=True):
             if budget and time.monotonic() - started > budget:

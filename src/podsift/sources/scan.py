@@ -13,6 +13,7 @@ import hashlib
 import logging
 import random
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -159,21 +160,36 @@ class ScanReport:
     moved: dict[str, str] = field(default_factory=dict)
 
 
-def due_feed_ids(session: Session, now: datetime, force: bool = False) -> list[int]:
+def due_feed_ids(
+    session: Session, now: datetime, force: bool = False, only: Collection[int] | None = None
+) -> list[int]:
     query = sa.select(Feed.id).where(Feed.status != FeedStatus.GONE).order_by(Feed.id)
+    if only is not None:
+        query = query.where(Feed.id.in_(only))
     if not force:
         query = query.where(sa.or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now))
     return list(session.scalars(query))
 
 
-def scan_feeds(app: App, now: datetime | None = None, force: bool = False) -> ScanReport:
-    return asyncio.run(scan_feeds_async(app, now or utcnow(), force))
+def due_feeds(app: App, now: datetime) -> list[int]:
+    """Feeds whose next check has come."""
+    with app.session() as session:
+        return due_feed_ids(session, now)
 
 
-async def scan_feeds_async(app: App, now: datetime, force: bool = False) -> ScanReport:
+def scan_feeds(
+    app: App, now: datetime | None = None, force: bool = False, only: Collection[int] | None = None
+) -> ScanReport:
+    """Fetch every due feed (or the due ones among `only`) and store new episodes."""
+    return asyncio.run(scan_feeds_async(app, now or utcnow(), force, only))
+
+
+async def scan_feeds_async(
+    app: App, now: datetime, force: bool = False, only: Collection[int] | None = None
+) -> ScanReport:
     report = ScanReport()
     with app.session() as session:
-        ids = due_feed_ids(session, now, force)
+        ids = due_feed_ids(session, now, force, only)
         # Detached rows: fetching needs no session, and each outcome is written back with
         # one UPDATE (plus a bulk INSERT of new episodes) in its own short transaction.
         feeds = {f.id: f for f in session.scalars(sa.select(Feed).where(Feed.id.in_(ids)))}
@@ -315,6 +331,16 @@ def _record_failure(
     delay *= random.uniform(0.8, 1.2)  # jitter: feeds that failed together do not retry together
     feed.next_check_at = now + timedelta(seconds=max(delay, retry_after or 0))
     log.warning("feed %s failed (%d in a row): %s", feed.url, feed.error_count, reason)
+
+
+def fail_feed(app: App, feed_id: int, reason: str, now: datetime) -> None:
+    """Record a failure that happened outside the fetch (a worker's task that kept failing):
+    the feed backs off as after a failed fetch, so it is not retried in a loop."""
+    with app.session() as session:
+        feed = session.get(Feed, feed_id)
+        if feed is not None:
+            _record_failure(app, feed, reason, now, ScanReport())
+            session.commit()
 
 
 def _track_redirect(conn: sa.Connection, feed: Feed, result: FetchResult, report: ScanReport) -> None:

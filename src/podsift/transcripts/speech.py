@@ -12,6 +12,7 @@ import asyncio
 import logging
 import mimetypes
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,20 +77,30 @@ def audio_suffix(url: str, content_type: str | None) -> str:
     return guessed if guessed in _AUDIO_SUFFIXES else ".audio"
 
 
-def transcribe_pending(app: App) -> SpeechReport:
-    return asyncio.run(transcribe_pending_async(app))
+def transcribe_pending(app: App, only: Collection[int] | None = None) -> SpeechReport:
+    """Transcribe the audio of episodes without a publisher transcript (or those in `only`),
+    newest first, up to `asr_episodes_per_run`."""
+    return asyncio.run(transcribe_pending_async(app, only))
 
 
-async def transcribe_pending_async(app: App) -> SpeechReport:
-    report = SpeechReport()
+def audio_episodes(app: App, only: Collection[int] | None = None) -> list[int]:
+    """Episodes waiting for speech to text, newest first."""
+    query = (
+        sa.select(Episode.id)
+        .where(Episode.state == EpisodeState.NEEDS_ASR)
+        .order_by(Episode.published_at.desc().nulls_last(), Episode.id)
+    )
+    if only is not None:
+        query = query.where(Episode.id.in_(only))
     with app.session() as session:
-        ids = list(
-            session.scalars(
-                sa.select(Episode.id)
-                .where(Episode.state == EpisodeState.NEEDS_ASR)
-                .order_by(Episode.published_at.desc().nulls_last(), Episode.id)
-            )
-        )
+        return list(session.scalars(query))
+
+
+async def transcribe_pending_async(app: App, only: Collection[int] | None = None) -> SpeechReport:
+    report = SpeechReport()
+    ids = audio_episodes(app, only)
+    if not ids:  # no model is loaded for nothing
+        return report
     backend = app.speech_to_text()
     if backend is None:
         report.waiting = len(ids)

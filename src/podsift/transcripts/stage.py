@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,18 +84,23 @@ async def fetch_chapters(client: HttpClient, url: str) -> list[dict[str, Any]]:
     return sorted(chapters, key=lambda c: float(c["start"]))[:100]
 
 
-def fetch_transcripts(app: App) -> TranscriptReport:
-    return asyncio.run(fetch_transcripts_async(app))
+def fetch_transcripts(app: App, only: Collection[int] | None = None) -> TranscriptReport:
+    """Fetch the publisher transcript of every new episode (or of the new ones in `only`)."""
+    return asyncio.run(fetch_transcripts_async(app, only))
 
 
-async def fetch_transcripts_async(app: App) -> TranscriptReport:
-    report = TranscriptReport()
+def new_episodes(app: App, only: Collection[int] | None = None) -> list[int]:
+    """Episodes waiting for a publisher transcript, oldest first."""
+    query = sa.select(Episode.id).where(Episode.state == EpisodeState.NEW).order_by(Episode.id)
+    if only is not None:
+        query = query.where(Episode.id.in_(only))
     with app.session() as session:
-        ids = list(
-            session.scalars(
-                sa.select(Episode.id).where(Episode.state == EpisodeState.NEW).order_by(Episode.id)
-            )
-        )
+        return list(session.scalars(query))
+
+
+async def fetch_transcripts_async(app: App, only: Collection[int] | None = None) -> TranscriptReport:
+    report = TranscriptReport()
+    ids = new_episodes(app, only)
     async with app.http_client() as client:
         with progress("fetching transcripts", len(ids)) as bar:
             for episode_id in ids:

@@ -38,6 +38,11 @@ def make_asr(spec: str, home: Path) -> SpeechToText | None:
     return backend
 
 
+def asr_enabled(spec: str) -> bool:
+    """Whether speech to text is switched on, known without loading a model."""
+    return parse_spec(spec).scheme != "none"
+
+
 def check_asr_spec(spec: str) -> None:
     """Refuse an unknown backend at start-up (BackendConfigError), without loading a model."""
     from podsift.backends.asr import openai_api, whisper_local  # noqa: F401  (register)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from podsift.backends.embeddings.registry import EMBEDDINGS, EmbeddingError
+from podsift.backends.embeddings.registry import EMBEDDER_NAMES, EMBEDDINGS, EmbeddingError
 from podsift.backends.embeddings.vectors import normalise
 from podsift.backends.spec import BackendSpec
 
@@ -33,6 +33,10 @@ def resolve_model(target: str) -> str:
     return str(packaged) if packaged else DEFAULT_MODEL
 
 
+def local_name(model: str) -> str:
+    return f"local:{Path(model).name if model else 'all-MiniLM-L6-v2'}"
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, model: str, device: str | None, batch_size: int) -> None:
         try:
@@ -51,7 +55,7 @@ class SentenceTransformerEmbedder:
             raise EmbeddingError(f"cannot load embedding model {path!r}: {exc}") from exc
         self.batch_size = batch_size
         self.dimensions = int(self._model.get_embedding_dimension() or 0)
-        self.name = f"local:{Path(model).name if model else 'all-MiniLM-L6-v2'}"
+        self.name = local_name(model)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -66,6 +70,9 @@ class SentenceTransformerEmbedder:
 # process (CLI, scheduler, tests) would otherwise load its own copy.
 _LOADED: dict[tuple[str, str | None, int], SentenceTransformerEmbedder] = {}
 _LOCK = threading.Lock()
+
+
+EMBEDDER_NAMES["local"] = lambda spec: local_name(spec.target)
 
 
 @EMBEDDINGS.register("local")

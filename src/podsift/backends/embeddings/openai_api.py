@@ -6,15 +6,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from podsift.backends.embeddings.registry import EMBEDDINGS, EmbeddingError
+from podsift.backends.embeddings.registry import EMBEDDER_NAMES, EMBEDDINGS, EmbeddingError
 from podsift.backends.embeddings.vectors import normalise
 from podsift.backends.llm import openai_client
 from podsift.backends.spec import BackendSpec
 
+DEFAULT_MODEL = "text-embedding-3-small"
+EMBEDDER_NAMES["openai"] = lambda spec: f"openai:{spec.target or DEFAULT_MODEL}"
+
 
 class OpenAIEmbedder:
     def __init__(self, spec: BackendSpec) -> None:
-        self.model = spec.target or "text-embedding-3-small"
+        self.model = spec.target or DEFAULT_MODEL
         self.client = openai_client(spec, default_timeout=60)
         self.batch_size = int(spec.number("batch_size", 128))
         self.name = f"openai:{self.model}"

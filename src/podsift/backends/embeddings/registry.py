@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
 
-from podsift.backends.spec import Registry, parse_spec
+from podsift.backends.spec import BackendSpec, Registry, parse_spec
 
 
 class EmbeddingError(Exception):
@@ -32,12 +32,24 @@ class Embedder(Protocol):
 
 
 EMBEDDINGS: Registry[Embedder] = Registry("embeddings", "PODSIFT_EMBEDDINGS")
+# scheme -> the name an embedder of that spec will have, known without loading it: a run
+# with nothing to embed or rank must not pay seconds of model loading to find that out.
+EMBEDDER_NAMES: dict[str, Callable[[BackendSpec], str]] = {}
 
 
 def make_embedder(spec: str) -> Embedder:
     from podsift.backends.embeddings import local, openai_api  # noqa: F401  (register)
 
     return EMBEDDINGS.create(spec)
+
+
+def embedder_name(spec: str) -> str:
+    """The `Embedder.name` that `make_embedder(spec)` will give, without loading a model."""
+    from podsift.backends.embeddings import local, openai_api  # noqa: F401  (register)
+
+    parsed = parse_spec(spec)
+    EMBEDDINGS.factory(parsed.scheme)
+    return EMBEDDER_NAMES[parsed.scheme](parsed)
 
 
 def check_embeddings_spec(spec: str) -> None:
