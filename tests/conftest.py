@@ -205,6 +205,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'podsift.db'}"
         return
+    yield from _new_postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty Postgres database (for what runs on Postgres only: workers)."""
+    yield from _new_postgres_database()
+
+
+def _new_postgres_database() -> Iterator[str]:
     admin = _postgres_admin_url()
     if admin is None:
         pytest.skip("PODSIFT_TEST_POSTGRES_URL is not set")

@@ -2,7 +2,7 @@
 
     python -m tests.killpoints POINT N before|after [--count FILE]
 
-POINT names a unit of work (see POINTS); the process kills itself on the Nth call, just
+POINT names a unit of work (see POINTS; $KILLPOINTS_ARGS runs another command than run); the process kills itself on the Nth call, just
 before the call or just after it returns. `--count FILE` kills nothing and writes how many
 times each point was called (to spread kill points over a real run). Settings come from
 the environment, as for `podsift run`.
@@ -101,7 +101,12 @@ def main() -> None:
     from podsift.cli import app
 
     try:
-        app(["run", "--now", os.environ["KILLPOINTS_NOW"]], standalone_mode=False)
+        # KILLPOINTS_ARGS runs another command (a worker: "worker --once").
+        command = os.environ.get("KILLPOINTS_ARGS")
+        app(
+            command.split() if command else ["run", "--now", os.environ["KILLPOINTS_NOW"]],
+            standalone_mode=False,
+        )
     finally:
         if count_file:
             with open(count_file, "w") as fh:

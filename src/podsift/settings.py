@@ -123,6 +123,20 @@ class Settings(BaseModel):
     judge_max_calls: int = 200
     novelty_days: int = 30
     ranking_weights: str = ""
+    # Workers (`podsift worker`, Postgres only; docs/scaling.md). A task that fails is
+    # retried this many times in all, waiting base * 2^n seconds between tries.
+    worker_attempts: int = 4
+    worker_retry_seconds: int = 30
+    # A worker whose heartbeat is older than this is taken for dead; its tasks run elsewhere.
+    worker_stalled_seconds: int = 60
+    # Subscribers per delivery task (each is still chosen, recorded and sent on its own).
+    worker_delivery_batch: int = 50
+    # With transcripts or extractions still queued at a subscriber's send hour, their
+    # digest waits at most this long for them.
+    worker_delivery_patience_minutes: int = 30
+    # When `plan` looks for due work besides after tasks that made some (cron; a sixth
+    # field is seconds).
+    worker_plan_cron: str = "* * * * *"
 
     @property
     def resolved_database_url(self) -> str:

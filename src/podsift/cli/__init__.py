@@ -1,7 +1,7 @@
 """The `podsift` command: parses arguments and calls the core's stage functions, nothing more.
 
 One module per group of commands: `feeds`, `subscribers`, `daily` (run, init, digest, stats,
-episodes) and `service` (serve, admin, models, config)."""
+episodes) and `service` (serve, worker, admin, models, config)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ app.command("run")(daily.run_command)
 app.command("digest")(daily.digest_command)
 app.command("stats")(daily.stats_command)
 app.command("serve")(service.serve_command)
+app.command("worker")(service.worker_command)
 app.command("config")(service.config_command)
 
 

@@ -29,6 +29,32 @@ def serve_command(
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True)
 
 
+def worker_command(
+    queues: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated queues to work (plan, delivery, feeds, insights, asr); default all."
+        ),
+    ] = "",
+    concurrency: Annotated[int, typer.Option(help="Tasks at once in this process.")] = 1,
+    once: Annotated[bool, typer.Option(help="Stop when nothing is left to do now (cron, tests).")] = False,
+    name: Annotated[str | None, typer.Option(help="Worker name in logs (default host:pid).")] = None,
+) -> None:
+    """Run tasks from the Postgres job queue (Procrastinate): scans, transcripts, speech to
+    text, extraction, stories and deliveries, spread over any number of workers and hosts."""
+    from podsift.workers.run import WorkerSetupError, check_queues, run_worker
+
+    chosen = [q.strip() for q in queues.split(",") if q.strip()]
+    core = load_core()
+    try:
+        check_queues(chosen)
+        run_worker(core, chosen, concurrency, once, name)
+    except WorkerSetupError as exc:
+        fail(str(exc))
+    finally:
+        core.close()
+
+
 admin_app = typer.Typer(no_args_is_help=True, help="The web app's admin account.")
 
 

@@ -1,0 +1,74 @@
+"""What is due now, as units of work: asked of the stages, which own the queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from podsift.backends.asr.registry import asr_enabled
+from podsift.clusters.stage import unclustered_insights
+from podsift.delivery.stage import due_subscribers
+from podsift.insights.stage import due_extractions
+from podsift.sources.scan import due_feeds
+from podsift.store import Subscriber
+from podsift.transcripts.speech import audio_episodes
+from podsift.transcripts.stage import new_episodes
+
+if TYPE_CHECKING:
+    from podsift.core import App
+
+
+@dataclass(frozen=True)
+class Unit:
+    task: str
+    kwargs: dict[str, Any] = field(default_factory=dict)  # JSON: stored with the job
+    # One waiting copy of a unit at most (`queueing_lock`), one running copy (`lock`).
+    key: str = ""
+    lock: str = ""
+
+    @property
+    def queueing_lock(self) -> str:
+        return f"{self.task}:{self.key}"
+
+
+def due_work(app: App, now: datetime) -> list[Unit]:
+    """Every unit of work that is due, in the order of the data flow."""
+    units = [Unit("scan_feed", {"feed_id": i}, str(i), f"feed:{i}") for i in due_feeds(app, now)]
+    fetching = new_episodes(app)
+    extracting = [episode_id for episode_id, _ in due_extractions(app, now)]
+    unclustered = unclustered_insights(app)
+    units += [Unit("fetch_transcript", {"episode_id": i}, str(i), f"episode:{i}") for i in fetching]
+    units += [Unit("extract_episode", {"episode_id": i}, str(i), f"episode:{i}") for i in extracting]
+    if asr_enabled(app.settings.asr):  # with speech to text off, audio-only episodes wait
+        listening = audio_episodes(app)
+        units += [Unit("transcribe_episode", {"episode_id": i}, str(i), f"episode:{i}") for i in listening]
+    if unclustered:
+        units.append(Unit("cluster_stories", {}, "all", "stories"))
+    busy = bool(fetching or extracting or unclustered)
+    patience = timedelta(minutes=app.settings.worker_delivery_patience_minutes)
+    ready = [s.id for s in due_subscribers(app, now).due if not busy or _waited(s, now, patience)]
+    units += _delivery_units(ready, app.settings.worker_delivery_batch)
+    return units
+
+
+def _waited(sub: Subscriber, now: datetime, patience: timedelta) -> bool:
+    """Whether the subscriber's send time today is `patience` past: with insights still on
+    their way the digest waits for them, but not for ever (speech to text never counts)."""
+    local = now.astimezone(ZoneInfo(sub.timezone))
+    send_time = local.replace(hour=sub.send_hour, minute=0, second=0, microsecond=0)
+    return local - send_time >= patience
+
+
+def _delivery_units(subscriber_ids: list[int], batch: int) -> list[Unit]:
+    """Subscribers in blocks of consecutive ids: a block's key stays the same from one
+    plan to the next, so its queueing lock keeps it from being queued twice."""
+    size = max(batch, 1)
+    blocks: dict[int, list[int]] = {}
+    for sub_id in subscriber_ids:
+        blocks.setdefault(sub_id // size, []).append(sub_id)
+    return [
+        Unit("deliver_digests", {"subscriber_ids": ids}, str(block), f"deliver:{block}")
+        for block, ids in sorted(blocks.items())
+    ]

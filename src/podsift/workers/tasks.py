@@ -1,0 +1,228 @@
+"""The tasks: one per unit of work, each a call to one stage function.
+
+Queues, most urgent first: `plan` (find due work), `delivery`, `feeds` (scan a feed, fetch
+a publisher transcript), `insights` (extract an episode, file stories) and `asr` (speech
+to text, for hosts with a GPU: `podsift worker --queues asr`). Every task carries a
+queueing lock (one waiting copy of a unit at most) and a lock (one running copy at most;
+the tasks of one episode run one after another). A failed task is retried with backoff;
+after `worker_attempts` tries the failure is recorded on its unit (the episode fails with
+the reason, the feed backs off) so that `plan` does not queue it again and again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from procrastinate import App as JobApp
+from procrastinate import JobContext, PsycopgConnector, RetryDecision
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy
+
+from podsift.clusters.stage import cluster_insights
+from podsift.delivery.stage import deliver_due
+from podsift.insights.stage import extract_insights
+from podsift.sources.scan import fail_feed, scan_feeds
+from podsift.store import EpisodeState, utcnow
+from podsift.transcripts.speech import transcribe_pending
+from podsift.transcripts.stage import fetch_transcripts
+from podsift.workers.plan import Unit, due_work
+
+if TYPE_CHECKING:
+    from podsift.core import App
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("plan", "delivery", "feeds", "insights", "asr")
+PRIORITY = {"plan": 40, "delivery": 30, "feeds": 20, "insights": 10, "asr": 0}
+# A cluster or delivery task that failed for good is not queued again for this long.
+FAILED_COOLDOWN = timedelta(hours=1)
+
+# The task registry. Its connector is a placeholder: `podsift.workers.run` swaps in one for
+# the configured database (`replace_connector`) before anything is deferred or run.
+jobs = JobApp(connector=PsycopgConnector())
+_core: App | None = None
+
+
+def use_core(app: App) -> None:
+    """The podsift App every task of this process uses (made by `podsift worker`)."""
+    global _core
+    _core = app
+
+
+def core() -> App:
+    if _core is None:
+        raise RuntimeError("no podsift App: start tasks with podsift.workers.run")
+    return _core
+
+
+class SettingsRetry(BaseRetryStrategy):
+    """Retry `worker_attempts` times in all, waiting `worker_retry_seconds` * 2^n."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        settings = core().settings
+        if job.attempts + 1 >= settings.worker_attempts:
+            return None
+        return RetryDecision(retry_in={"seconds": settings.worker_retry_seconds * 2**job.attempts})
+
+
+RETRY = SettingsRetry()
+
+
+def _last_try(context: JobContext) -> bool:
+    return context.job.attempts + 1 >= core().settings.worker_attempts
+
+
+def _unit(context: JobContext, work: Callable[[], Any], give_up: Callable[[str], None]) -> Any:
+    """Run one unit; on its last try, record why it failed on the unit itself."""
+    try:
+        return work()
+    except Exception as exc:
+        if _last_try(context):
+            reason = f"worker: failed {context.job.attempts + 1} times: {type(exc).__name__}: {exc}"
+            log.error("giving up %s %s: %s", context.job.task_name, context.job.task_kwargs, reason)
+            give_up(core().settings.scrub(reason)[:2000])
+        raise
+
+
+def _episode_failed(episode_id: int) -> Callable[[str], None]:
+    return lambda reason: core().mark_episode(episode_id, EpisodeState.FAILED, reason)
+
+
+def _logged(reason: str) -> None:
+    """Units without a row of their own: the failed job is the record (`plan` skips it)."""
+
+
+def _then_plan() -> None:
+    """Work for later stages was made: plan it now rather than at the next tick."""
+    with suppress(AlreadyEnqueued):  # a plan is already waiting; it will see this work too
+        plan.defer()
+
+
+@jobs.task(name="scan_feed", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True)
+def scan_feed(context: JobContext, feed_id: int) -> int:
+    app = core()
+    report = _unit(
+        context,
+        lambda: scan_feeds(app, utcnow(), only=[feed_id]),
+        lambda reason: fail_feed(app, feed_id, reason, utcnow()),
+    )
+    if report.queued_episodes:
+        _then_plan()
+    return int(report.queued_episodes)
+
+
+@jobs.task(name="fetch_transcript", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True)
+def fetch_transcript(context: JobContext, episode_id: int) -> None:
+    app = core()
+    report = _unit(context, lambda: fetch_transcripts(app, only=[episode_id]), _episode_failed(episode_id))
+    if report.fetched or report.needs_asr:
+        _then_plan()
+
+
+@jobs.task(name="transcribe_episode", queue="asr", priority=PRIORITY["asr"], retry=RETRY, pass_context=True)
+def transcribe_episode(context: JobContext, episode_id: int) -> None:
+    app = core()
+    report = _unit(context, lambda: transcribe_pending(app, only=[episode_id]), _episode_failed(episode_id))
+    if report.transcribed or report.cached:
+        _then_plan()
+
+
+@jobs.task(
+    name="extract_episode", queue="insights", priority=PRIORITY["insights"], retry=RETRY, pass_context=True
+)
+def extract_episode(context: JobContext, episode_id: int) -> int:
+    app = core()
+    report = _unit(
+        context, lambda: extract_insights(app, utcnow(), only=[episode_id]), _episode_failed(episode_id)
+    )
+    if report.insights:
+        _then_plan()
+    return int(report.insights)
+
+
+@jobs.task(
+    name="cluster_stories", queue="insights", priority=PRIORITY["insights"], retry=RETRY, pass_context=True
+)
+def cluster_stories(context: JobContext) -> int:
+    app = core()
+    report = _unit(context, lambda: cluster_insights(app, utcnow()), _logged)
+    if report.clustered:
+        _then_plan()  # new stories may make someone's digest worth sending
+    return int(report.clustered)
+
+
+@jobs.task(
+    name="deliver_digests", queue="delivery", priority=PRIORITY["delivery"], retry=RETRY, pass_context=True
+)
+def deliver_digests(context: JobContext, subscriber_ids: list[int]) -> int:
+    app = core()
+    report = _unit(context, lambda: deliver_due(app, utcnow(), only=subscriber_ids), _logged)
+    return len(report.sent)
+
+
+TASKS = {
+    t.name: t
+    for t in (
+        scan_feed,
+        fetch_transcript,
+        transcribe_episode,
+        extract_episode,
+        cluster_stories,
+        deliver_digests,
+    )
+}
+
+
+@jobs.task(
+    name="plan", queue="plan", priority=PRIORITY["plan"], lock="plan", queueing_lock="plan", pass_context=True
+)
+async def plan(context: JobContext, timestamp: int | None = None) -> int:
+    """Queue every due unit that is not queued or running yet; retry the tasks of workers
+    that stopped sending heartbeats. Runs every minute and after tasks that made work."""
+    app = core()
+    manager = context.app.job_manager
+    stalled = list(
+        await manager.get_stalled_jobs(seconds_since_heartbeat=app.settings.worker_stalled_seconds)
+    )
+    for job in stalled:
+        log.warning("retrying %s %s: its worker stopped", job.task_name, job.task_kwargs)
+        await manager.retry_job(job)
+    units = await asyncio.to_thread(due_work, app, utcnow())
+    present = {
+        j.queueing_lock for status in ("todo", "doing") for j in await manager.list_jobs_async(status=status)
+    }
+    cooling = await _recently_failed(context)
+    queued = 0
+    for unit in units:
+        key = unit.queueing_lock
+        if key in present or key in cooling:
+            continue
+        task = TASKS[unit.task]
+        try:
+            await task.configure(lock=unit.lock, queueing_lock=key).defer_async(**unit.kwargs)
+            queued += 1
+        except AlreadyEnqueued:
+            pass
+    if queued or stalled:
+        log.info("planned %d task(s), retried %d stalled", queued, len(stalled))
+    return queued
+
+
+async def _recently_failed(context: JobContext) -> set[str]:
+    """Queueing locks of unit-less tasks (stories, delivery) that failed for good lately."""
+    since = utcnow() - FAILED_COOLDOWN
+    out: set[str] = set()
+    for name in ("cluster_stories", "deliver_digests"):
+        for job in await context.app.job_manager.list_jobs_async(task=name, status="failed"):
+            if job.queueing_lock and job.scheduled_at is not None and job.scheduled_at >= since:
+                out.add(job.queueing_lock)
+    return out
+
+
+__all__ = ["PRIORITY", "QUEUES", "TASKS", "Unit", "jobs", "plan", "use_core"]
