@@ -1,7 +1,8 @@
 """Loopback server for the feed-scan benchmark: N generated feeds with ETags.
 
 GET /feed/<i>.xml serves feed i (304 when If-None-Match matches); GET /_bump?every=2 adds
-one new episode to every second feed. Run: python bench/feedserver.py PORT N
+one new episode to every second feed. Episode media (audio, transcripts) point back at
+this server and answer 404. Run: python bench/feedserver.py PORT N
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ DESCRIPTION = (
 )
 
 
-def render(i: int, extra: int) -> bytes:
+def render(i: int, extra: int, media: str) -> bytes:
     items = []
     for n in range(ITEMS + extra):
         number = ITEMS + extra - n
@@ -30,9 +31,9 @@ def render(i: int, extra: int) -> bytes:
             f"<pubDate>{format_datetime(published)}</pubDate>"
             f"<link>https://show{i}.example.org/ep/{number}</link>"
             f"<description>{DESCRIPTION}</description>"
-            f'<enclosure url="https://cdn.example.org/{i}/{number}.mp3" length="34567890" type="audio/mpeg"/>'
+            f'<enclosure url="{media}/{i}/{number}.mp3" length="34567890" type="audio/mpeg"/>'
             f"<itunes:duration>00:42:17</itunes:duration>"
-            f'<podcast:transcript url="https://cdn.example.org/{i}/{number}.vtt" type="text/vtt"/>'
+            f'<podcast:transcript url="{media}/{i}/{number}.vtt" type="text/vtt"/>'
             "</item>"
         )
     return (
@@ -46,6 +47,7 @@ def render(i: int, extra: int) -> bytes:
 
 def main() -> None:
     port, count = int(sys.argv[1]), int(sys.argv[2])
+    media = f"http://127.0.0.1:{port}/media"
     extra = [0] * count
     cache: dict[tuple[int, int], bytes] = {}
 
@@ -59,12 +61,15 @@ def main() -> None:
                     extra[i] += 1
                 self._send(200, b"ok", {})
                 return
+            if not self.path.startswith("/feed/"):  # media: gone, so no run reaches past loopback
+                self._send(404, b"not here", {})
+                return
             i = int(self.path.rsplit("/", 1)[1].split(".")[0])
             etag = f'"{i}-{extra[i]}"'
             if self.headers.get("If-None-Match") == etag:
                 self._send(304, b"", {"ETag": etag})
                 return
-            body = cache.get((i, extra[i])) or cache.setdefault((i, extra[i]), render(i, extra[i]))
+            body = cache.get((i, extra[i])) or cache.setdefault((i, extra[i]), render(i, extra[i], media))
             self._send(200, body, {"ETag": etag, "Content-Type": "application/rss+xml"})
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 POINTS: dict[str, tuple[str, str]] = {
     "scan": ("podsift.sources.scan", "_apply_outcome"),
     "scan-store": ("podsift.sources.scan", "store_episodes"),
-    "transcript": ("podsift.transcripts.stage", "_process_episode"),
+    "transcript": ("podsift.transcripts.stage", "_store"),
     "asr": ("podsift.transcripts.speech", "_transcribe_episode"),
     "asr-store": ("podsift.transcripts.speech", "_store"),
     "extract": ("podsift.insights.stage", "_extract_one"),

@@ -1,8 +1,10 @@
 """The transcripts stage: fetch the best publisher transcript of each new episode.
 
 Episodes without one wait as `needs_asr` (the speech-to-text stage picks them up), or are
-`skipped` when there is no audio either. A transcript host that fails is retried on later
-runs; after `MAX_ATTEMPTS` the episode falls through to ASR.
+`skipped` when there is no audio either. A transcript host that fails for a while (a
+timeout, a 5xx) is retried on later runs; after `MAX_ATTEMPTS`, or at once when every
+failure is permanent (a 404, a refused address, an unreadable file), the episode falls
+through to ASR. Episodes are fetched concurrently (`fetch_concurrency`).
 """
 
 from __future__ import annotations
@@ -47,10 +49,19 @@ class TranscriptReport:
     failed: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass
+class FetchedTranscript:
+    transcript: Transcript | None
+    problems: list[str] = field(default_factory=list)
+    # Whether a later try might succeed: some failure was not permanent.
+    worth_retrying: bool = False
+
+
 async def fetch_best_transcript(
     client: HttpClient, entries: list[dict[str, str | None]], max_bytes: int
-) -> tuple[Transcript | None, list[str]]:
+) -> FetchedTranscript:
     problems: list[str] = []
+    transient = False
     for entry in sorted(entries, key=transcript_rank):
         url = entry.get("url")
         if not url:
@@ -62,10 +73,11 @@ async def fetch_best_transcript(
             )
         except (FetchError, TranscriptParseError) as exc:
             problems.append(f"{url}: {exc}")
+            transient = transient or (isinstance(exc, FetchError) and not exc.permanent)
             continue
         transcript.language = entry.get("language")
-        return transcript, problems
-    return None, problems
+        return FetchedTranscript(transcript, problems)
+    return FetchedTranscript(None, problems, transient)
 
 
 async def fetch_chapters(client: HttpClient, url: str) -> list[dict[str, Any]]:
@@ -98,66 +110,170 @@ def new_episodes(app: App, only: Collection[int] | None = None) -> list[int]:
         return list(session.scalars(query))
 
 
+@dataclass
+class _Pending:
+    """What fetching one episode's transcript needs, read for all of them in one query."""
+
+    episode_id: int
+    entries: list[dict[str, str | None]]
+    chapters_url: str | None
+    attempts: int
+    audio_url: str | None
+
+
+@dataclass
+class _Fetched:
+    pending: _Pending
+    result: FetchedTranscript
+    chapters: list[dict[str, Any]] | None
+
+
+COMMIT_EVERY = 200  # outcomes written per transaction: one fsync per batch, not per episode
+
+
 async def fetch_transcripts_async(app: App, only: Collection[int] | None = None) -> TranscriptReport:
     report = TranscriptReport()
-    ids = new_episodes(app, only)
+    pending = _pending(app, new_episodes(app, only))
+    semaphore = asyncio.Semaphore(max(app.settings.fetch_concurrency, 1))
+    batch: list[_Fetched] = []
     async with app.http_client() as client:
-        with progress("fetching transcripts", len(ids)) as bar:
-            for episode_id in ids:
-                try:
-                    await _process_episode(app, client, episode_id, report)
-                except Exception as exc:  # one bad episode never stops the run
-                    log.exception("transcript of episode %s failed", episode_id)
-                    reason = f"transcript: {type(exc).__name__}: {exc}"
-                    app.mark_episode(episode_id, EpisodeState.FAILED, reason)
-                    report.failed[episode_id] = reason
+        with progress("fetching transcripts", len(pending)) as bar:
+
+            async def one(item: _Pending) -> None:
+                async with semaphore:
+                    try:
+                        batch.append(await _fetch(client, item, app.settings.max_transcript_bytes))
+                    except Exception as exc:  # one bad episode never stops the run
+                        _failed(app, item.episode_id, exc, report)
+                if len(batch) >= COMMIT_EVERY:
+                    _store_batch(app, batch[:], report)
+                    batch.clear()
                 bar.advance()
+
+            await asyncio.gather(*(one(item) for item in pending))
+    _store_batch(app, batch, report)
     return report
 
 
-async def _process_episode(app: App, client: HttpClient, episode_id: int, report: TranscriptReport) -> None:
-    # Read, fetch, write: no database transaction stays open across network I/O.
+def _pending(app: App, ids: list[int]) -> list[_Pending]:
+    out: list[_Pending] = []
     with app.session() as session:
-        episode = session.get_one(Episode, episode_id)
-        if episode.state != EpisodeState.NEW:
-            return
-        entries = list(episode.transcripts or [])
-        chapters_url = episode.chapters_url if episode.chapters is None else None
-    transcript, problems = await fetch_best_transcript(client, entries, app.settings.max_transcript_bytes)
-    chapters = await fetch_chapters(client, chapters_url) if chapters_url else None
-    with app.session() as session:
-        episode = session.get_one(Episode, episode_id)
-        if episode.state != EpisodeState.NEW:
-            return  # another worker got here first
-        if chapters is not None:
-            episode.chapters = chapters
-        if transcript is not None:
-            session.add(
-                TranscriptRow(
-                    episode_id=episode.id,
-                    source="publisher",
-                    format=transcript.format,
-                    url=transcript.source_url,
-                    language=transcript.language,
-                    content_hash=transcript.content_hash(),
-                    segments=transcript.to_json(),
-                )
+        for start in range(0, len(ids), 1000):
+            rows = session.execute(
+                sa.select(
+                    Episode.id,
+                    Episode.transcripts,
+                    Episode.chapters_url,
+                    Episode.chapters,
+                    Episode.attempts,
+                    Episode.audio_url,
+                ).where(Episode.id.in_(ids[start : start + 1000]), Episode.state == EpisodeState.NEW)
             )
-            episode.state, episode.error_reason = EpisodeState.TRANSCRIBED, None
-            report.fetched += 1
-        elif problems and episode.attempts + 1 < MAX_ATTEMPTS:
-            episode.attempts += 1
-            episode.error_reason = "; ".join(problems)[:2000]
-            report.failed[episode.id] = episode.error_reason
-        elif episode.audio_url:
-            episode.state, episode.attempts = EpisodeState.NEEDS_ASR, 0
-            episode.error_reason = "; ".join(problems)[:2000] or None
-            report.needs_asr += 1
-        else:
-            episode.state = EpisodeState.SKIPPED
-            episode.error_reason = "no publisher transcript and no audio enclosure"
-            report.skipped += 1
+            out += [
+                _Pending(
+                    r.id,
+                    list(r.transcripts or []),
+                    r.chapters_url if r.chapters is None else None,
+                    r.attempts,
+                    r.audio_url,
+                )
+                for r in rows
+            ]
+    return sorted(out, key=lambda p: p.episode_id)
+
+
+async def _fetch(client: HttpClient, item: _Pending, max_bytes: int) -> _Fetched:
+    # No database transaction stays open across network I/O: reads before, writes after.
+    result = await fetch_best_transcript(client, item.entries, max_bytes)
+    chapters = await fetch_chapters(client, item.chapters_url) if item.chapters_url else None
+    return _Fetched(item, result, chapters)
+
+
+def _failed(app: App, episode_id: int, exc: Exception, report: TranscriptReport) -> None:
+    log.exception("transcript of episode %s failed", episode_id)
+    reason = f"transcript: {type(exc).__name__}: {exc}"
+    app.mark_episode(episode_id, EpisodeState.FAILED, reason)
+    report.failed[episode_id] = reason
+
+
+def _store_batch(app: App, batch: list[_Fetched], report: TranscriptReport) -> None:
+    """Write a batch of outcomes in one transaction; if that fails, each on its own, so one
+    episode whose data cannot be stored fails alone."""
+    if not batch:
+        return
+    try:
+        _store(app, batch, report)
+    except Exception:
+        if len(batch) == 1:
+            raise
+        for fetched in batch:
+            try:
+                _store(app, [fetched], report)
+            except Exception as exc:
+                _failed(app, fetched.pending.episode_id, exc, report)
+
+
+def _store(app: App, batch: list[_Fetched], report: TranscriptReport) -> None:
+    changes = TranscriptReport()
+    with app.session() as session:
+        ids = [f.pending.episode_id for f in batch]
+        still_new = set(
+            session.scalars(
+                sa.select(Episode.id)
+                .where(Episode.id.in_(ids), Episode.state == EpisodeState.NEW)
+                .with_for_update()
+            )
+        )
+        updates, rows = [], []
+        for fetched in batch:
+            if fetched.pending.episode_id not in still_new:
+                continue  # another worker got here first
+            values, row = _outcome(fetched, changes)
+            updates.append(values)
+            if row is not None:
+                rows.append(row)
+        if updates:
+            session.execute(sa.update(Episode), updates)  # by primary key, one executemany
+        session.add_all(rows)
         session.commit()
+    report.fetched += changes.fetched
+    report.needs_asr += changes.needs_asr
+    report.skipped += changes.skipped
+    report.failed.update(changes.failed)
+
+
+def _outcome(fetched: _Fetched, report: TranscriptReport) -> tuple[dict[str, Any], TranscriptRow | None]:
+    """The episode's new columns, and its transcript row when one was found."""
+    item, transcript, problems = fetched.pending, fetched.result.transcript, fetched.result.problems
+    values: dict[str, Any] = {"id": item.episode_id}
+    if fetched.chapters is not None:
+        values["chapters"] = fetched.chapters
+    if transcript is not None:
+        report.fetched += 1
+        values.update(state=EpisodeState.TRANSCRIBED, error_reason=None)
+        row = TranscriptRow(
+            episode_id=item.episode_id,
+            source="publisher",
+            format=transcript.format,
+            url=transcript.source_url,
+            language=transcript.language,
+            content_hash=transcript.content_hash(),
+            segments=transcript.to_json(),
+        )
+        return values, row
+    reason = "; ".join(problems)[:2000] or None
+    if fetched.result.worth_retrying and item.attempts + 1 < MAX_ATTEMPTS:
+        values.update(attempts=item.attempts + 1, error_reason=reason)
+        report.failed[item.episode_id] = reason or ""
+    elif item.audio_url:
+        values.update(state=EpisodeState.NEEDS_ASR, attempts=0, error_reason=reason)
+        report.needs_asr += 1
+    else:
+        values.update(
+            state=EpisodeState.SKIPPED, error_reason="no publisher transcript and no audio enclosure"
+        )
+        report.skipped += 1
+    return values, None
 
 
 def load_transcript(row: TranscriptRow) -> Transcript:
