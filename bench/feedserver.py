@@ -2,7 +2,8 @@
 
 GET /feed/<i>.xml serves feed i (304 when If-None-Match matches); GET /_bump?every=2 adds
 one new episode to every second feed. Episode media (audio, transcripts) point back at
-this server and answer 404. Run: python bench/feedserver.py PORT N
+this server and answer 404, but the transcripts of the first K feeds (a fixture's VTT).
+Run: python bench/feedserver.py PORT N [K]
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 BASE = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 ITEMS = 20
@@ -48,6 +50,11 @@ def render(i: int, extra: int, media: str) -> bytes:
 def main() -> None:
     port, count = int(sys.argv[1]), int(sys.argv[2])
     media = f"http://127.0.0.1:{port}/media"
+    # The first K feeds publish transcripts (a real one from the test fixtures).
+    with_transcripts = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    transcript = (
+        Path(__file__).parents[1] / "tests" / "fixtures" / "transcripts" / "policy-signals-12.vtt"
+    ).read_bytes()
     extra = [0] * count
     cache: dict[tuple[int, int], bytes] = {}
 
@@ -62,7 +69,11 @@ def main() -> None:
                 self._send(200, b"ok", {})
                 return
             if not self.path.startswith("/feed/"):  # media: gone, so no run reaches past loopback
-                self._send(404, b"not here", {})
+                parts = self.path.split("/")  # /media/<feed>/<number>.vtt
+                if self.path.endswith(".vtt") and int(parts[2]) < with_transcripts:
+                    self._send(200, transcript, {"Content-Type": "text/vtt"})
+                else:
+                    self._send(404, b"not here", {})
                 return
             i = int(self.path.rsplit("/", 1)[1].split(".")[0])
             etag = f'"{i}-{extra[i]}"'

@@ -414,7 +414,7 @@ def test_long_audio_is_transcribed_window_by_window(speech, whisper, tmp_path, m
     total = sum(len(w) for _, w in windows) / 16000
     assert abs(total - len(speech.samples) / speech.rate) < 0.2  # nothing lost or doubled at the cuts
     assert all(b[0] > a[0] for a, b in itertools.pairwise(windows))
-    monkeypatch.setattr(whisper_local, "WINDOW_SECONDS", 12.0)
+    monkeypatch.setattr(whisper, "window", 12.0)
     transcript = whisper.transcribe(audio)
     assert wer(speech.text, transcript.text) < 0.10, transcript.text
     for i, sentence in enumerate(SENTENCES):

@@ -72,6 +72,8 @@ class Settings(BaseModel):
     outbox: OptionalPath = None
     allow_hosts: Hosts = ()
     llm: WithSecrets = "offline"
+    # On a GPU, a bigger model and batched decoding are one setting away, e.g.
+    # faster-whisper:large-v3?device=cuda&compute_type=float16&batch=16 (docs/scaling.md).
     asr: WithSecrets = "faster-whisper:base?device=auto&compute_type=int8&beam_size=5&vad=1"
     max_audio_bytes: int = 1024 * 1024 * 1024
     audio_deadline_seconds: float = 3600.0

@@ -193,7 +193,8 @@ async def plan(context: JobContext, timestamp: int | None = None) -> int:
     for job in stalled:
         log.warning("retrying %s %s: its worker stopped", job.task_name, job.task_kwargs)
         await manager.retry_job(job)
-    units = await asyncio.to_thread(due_work, app, utcnow())
+    # A periodic tick (with its timestamp) also looks at deliveries while work is pending.
+    units = await asyncio.to_thread(due_work, app, utcnow(), timestamp is not None)
     present = {
         j.queueing_lock for status in ("todo", "doing") for j in await manager.list_jobs_async(status=status)
     }

@@ -1,7 +1,9 @@
 """Local speech to text with faster-whisper (CTranslate2): CPU or GPU, no server.
 
 `faster-whisper:MODEL?device=auto&compute_type=int8&beam_size=5&vad=1&batch=0&threads=0
-&words=0&language=`. MODEL is a size name, a Hub id or a local folder; `base` uses the
+&words=0&language=&window=300`. `batch` > 0 decodes that many 30-second pieces at once
+(faster-whisper's batched pipeline); `window` is the seconds of audio decoded at a time,
+which bounds memory whatever the episode's length. MODEL is a size name, a Hub id or a local folder; `base` uses the
 packaged Whisper base when its wheels are installed. The model loads once per process.
 """
 
@@ -49,6 +51,7 @@ class FasterWhisper:
         self.vad = spec.flag("vad", True)
         self.batch = int(spec.number("batch", 0))
         self.threads = int(spec.number("threads", 0))
+        self.window = float(spec.number("window", WINDOW_SECONDS))
         self.words = spec.flag("words", False)
         self.language = spec.option("language") or None
         self.models_home = Path("models")
@@ -72,7 +75,7 @@ class FasterWhisper:
             # Window by window: faster-whisper computes features for all the audio it is
             # given at once (~2 GB for an hour); five-minute windows cut at pauses keep a
             # one-hour episode well under 1 GB, whatever its length.
-            for offset, window in stream_windows(audio, WINDOW_SECONDS):
+            for offset, window in stream_windows(audio, self.window):
                 heard = True
                 pieces, info = self._run(model, window, language=language)
                 language = language or info.language
@@ -114,6 +117,10 @@ class FasterWhisper:
         if self.batch > 0:
             from faster_whisper import BatchedInferencePipeline
 
+            # A batched piece is a whole ~30 s chunk, too coarse for the listen-at-the-quote
+            # links; word times (an alignment pass) cut it finer. Decoding with timestamp
+            # tokens instead cost 7 to 10 points of WER (bench/asr_quality.py).
+            options["word_timestamps"] = True
             pieces, info = BatchedInferencePipeline(model=model).transcribe(
                 audio, batch_size=self.batch, **options
             )
@@ -123,7 +130,7 @@ class FasterWhisper:
         for piece in pieces:
             if not piece.text.strip():
                 continue
-            if self.words and piece.words:
+            if (self.words or self.batch > 0) and piece.words:
                 segments += _word_segments(piece.words, speaker)
             else:
                 segments.append(
