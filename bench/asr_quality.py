@@ -100,7 +100,7 @@ def main() -> None:
         for name in names:
             env = {**os.environ, "PODSIFT_HOME": str(workdir / "home")}
             cmd = [sys.executable, str(HERE / "asr_variant.py"), VARIANTS[name], *(str(f) for f, _ in files)]
-            seconds, mib, out = timed(cmd, env)
+            _, mib, out = timed(cmd, env)
             result = json.loads(out.splitlines()[-1])
             spoken = result["files"][0]
             corpus_wer = [
