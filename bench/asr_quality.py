@@ -44,6 +44,9 @@ VARIANTS = {
     "beam5-batch8-w180": f"{BASE}&beam_size=5&batch=8&window=180",
     "beam5-batch6-w120": f"{BASE}&beam_size=5&batch=6&window=120",
     "beam4-batch8-w120": f"{BASE}&beam_size=4&batch=8&window=120",
+    "beam5-nofallback": f"{BASE}&beam_size=5&fallback=0",
+    "beam3-nofallback": f"{BASE}&beam_size=3&fallback=0",
+    "beam5-batch8-w120-nofallback": f"{BASE}&beam_size=5&batch=8&window=120&fallback=0",
     "default": "",  # whatever podsift's default is now
 }
 TARGET_SPEED, TARGET_MIB, TARGET_WER_POINTS = 15.0, 1024, 1.0

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import sys
+import threading
 from collections import Counter
 from typing import Any
 
@@ -17,10 +18,16 @@ from aiosmtpd.controller import Controller
 class Counting:
     def __init__(self) -> None:
         self.seen: Counter[str] = Counter()
+        self.lock = threading.Lock()  # the server runs in a thread of its own
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.seen.update(envelope.rcpt_tos)
+        with self.lock:
+            self.seen.update(envelope.rcpt_tos)
         return "250 OK"
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.seen)
 
 
 async def main() -> None:
@@ -32,7 +39,7 @@ async def main() -> None:
     while True:
         await asyncio.sleep(0.5)
         with open(path + ".tmp", "w") as fh:
-            json.dump(handler.seen, fh)
+            json.dump(handler.snapshot(), fh)
         os.replace(path + ".tmp", path)
 
 

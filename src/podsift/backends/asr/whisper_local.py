@@ -1,7 +1,7 @@
 """Local speech to text with faster-whisper (CTranslate2): CPU or GPU, no server.
 
 `faster-whisper:MODEL?device=auto&compute_type=int8&beam_size=5&vad=1&batch=0&threads=0
-&words=0&language=&window=300`. `batch` > 0 decodes that many 30-second pieces at once
+&words=0&language=&window=300&fallback=1`. `batch` > 0 decodes that many 30-second pieces at once
 (faster-whisper's batched pipeline); `window` is the seconds of audio decoded at a time,
 which bounds memory whatever the episode's length. MODEL is a size name, a Hub id or a local folder; `base` uses the
 packaged Whisper base when its wheels are installed. The model loads once per process.
@@ -52,6 +52,9 @@ class FasterWhisper:
         self.batch = int(spec.number("batch", 0))
         self.threads = int(spec.number("threads", 0))
         self.window = float(spec.number("window", WINDOW_SECONDS))
+        # Re-decoding a doubtful piece at higher temperatures; off trades a little accuracy
+        # on hard audio for speed.
+        self.fallback = spec.flag("fallback", True)
         self.words = spec.flag("words", False)
         self.language = spec.option("language") or None
         self.models_home = Path("models")
@@ -108,12 +111,14 @@ class FasterWhisper:
     def _run(
         self, model: Any, audio: Any, speaker: str | None = None, language: str | None = None
     ) -> tuple[list[Segment], Any]:
-        options = dict(
+        options: dict[str, Any] = dict(
             beam_size=self.beam_size,
             vad_filter=self.vad,
             word_timestamps=self.words,
             language=language or self.language,
         )
+        if not self.fallback:
+            options["temperature"] = 0.0
         if self.batch > 0:
             from faster_whisper import BatchedInferencePipeline
 
