@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from podsift.core import App
 
 
+FETCH_BLOCK = 25  # feeds or episodes per fetching task
+
+
 @dataclass(frozen=True)
 class Unit:
     task: str
@@ -37,11 +40,13 @@ def due_work(app: App, now: datetime, deliveries: bool = True) -> list[Unit]:
     """Every unit of work that is due, in the order of the data flow. Deliveries are
     looked for when nothing upstream is pending, or when `deliveries` asks (the periodic
     tick): with 10,000 subscribers that look is the costly part of a plan."""
-    units = [Unit("scan_feed", {"feed_id": i}, str(i), f"feed:{i}") for i in due_feeds(app, now)]
+    # Feeds and transcripts go in blocks: each is a few milliseconds of network wait, less
+    # than a task's own cost; a block is fetched concurrently inside its task.
+    units = _blocks("scan_feeds", "feed_ids", due_feeds(app, now), FETCH_BLOCK)
     fetching = new_episodes(app)
     extracting = [episode_id for episode_id, _ in due_extractions(app, now)]
     unclustered = unclustered_insights(app)
-    units += [Unit("fetch_transcript", {"episode_id": i}, str(i), f"episode:{i}") for i in fetching]
+    units += _blocks("fetch_transcripts", "episode_ids", fetching, FETCH_BLOCK)
     units += [Unit("extract_episode", {"episode_id": i}, str(i), f"episode:{i}") for i in extracting]
     if asr_enabled(app.settings.asr):  # with speech to text off, audio-only episodes wait
         listening = audio_episodes(app)
@@ -53,7 +58,7 @@ def due_work(app: App, now: datetime, deliveries: bool = True) -> list[Unit]:
         return units
     patience = timedelta(minutes=app.settings.worker_delivery_patience_minutes)
     ready = [s.id for s in due_subscribers(app, now).due if not busy or _waited(s, now, patience)]
-    units += _delivery_units(ready, app.settings.worker_delivery_batch)
+    units += _blocks("deliver_digests", "subscriber_ids", ready, app.settings.worker_delivery_batch)
     return units
 
 
@@ -65,14 +70,15 @@ def _waited(sub: Subscriber, now: datetime, patience: timedelta) -> bool:
     return local - send_time >= patience
 
 
-def _delivery_units(subscriber_ids: list[int], batch: int) -> list[Unit]:
-    """Subscribers in blocks of consecutive ids: a block's key stays the same from one
-    plan to the next, so its queueing lock keeps it from being queued twice."""
-    size = max(batch, 1)
+def _blocks(task: str, argument: str, ids: list[int], size: int) -> list[Unit]:
+    """Ids in blocks of consecutive ids: a block's key stays the same from one plan to the
+    next, so its queueing lock keeps it from being queued twice, and its lock from running
+    twice at once."""
+    size = max(size, 1)
     blocks: dict[int, list[int]] = {}
-    for sub_id in subscriber_ids:
-        blocks.setdefault(sub_id // size, []).append(sub_id)
+    for unit_id in ids:
+        blocks.setdefault(unit_id // size, []).append(unit_id)
     return [
-        Unit("deliver_digests", {"subscriber_ids": ids}, str(block), f"deliver:{block}")
-        for block, ids in sorted(blocks.items())
+        Unit(task, {argument: block_ids}, str(block), f"{task}:{block}")
+        for block, block_ids in sorted(blocks.items())
     ]

@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -16,12 +17,14 @@ from procrastinate import App as JobApp
 from procrastinate import PsycopgConnector
 from procrastinate.exceptions import AlreadyEnqueued
 
+from podsift.store import utcnow
 from podsift.workers.tasks import QUEUES, jobs, plan, use_core
 
 if TYPE_CHECKING:
     from podsift.core import App
 
 log = logging.getLogger(__name__)
+SOON_SECONDS = 10  # `worker --once` also waits for tasks due within this long
 SCHEMA_LOCK = 0x70_6F_64_73  # "pods": one process at a time creates Procrastinate's tables
 
 
@@ -97,8 +100,18 @@ def run_worker(
             async with connected.open_async():
                 await _plan_now()
                 await connected.run_worker_async(**options)
+                # `once`: tasks scheduled a moment ahead (a plan, a quick retry) are "now" too.
+                while once and await _due_soon(connected):
+                    await asyncio.sleep(0.5)
+                    await connected.run_worker_async(**options)
 
         asyncio.run(work())
+
+
+async def _due_soon(connected: JobApp) -> bool:
+    soon = utcnow() + timedelta(seconds=SOON_SECONDS)
+    waiting = await connected.job_manager.list_jobs_async(status="todo")
+    return any(job.scheduled_at is None or job.scheduled_at <= soon for job in waiting)
 
 
 async def _plan_now() -> None:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 QUEUES = ("plan", "delivery", "feeds", "insights", "asr")
 PRIORITY = {"plan": 40, "delivery": 30, "feeds": 20, "insights": 10, "asr": 0}
+PLAN_DELAY_SECONDS = 2
 # A cluster or delivery task that failed for good is not queued again for this long.
 FAILED_COOLDOWN = timedelta(hours=1)
 
@@ -91,7 +92,15 @@ def _unit(context: JobContext, work: Callable[[], Any], give_up: Callable[[str],
 
 
 def _episode_failed(episode_id: int) -> Callable[[str], None]:
-    return lambda reason: core().mark_episode(episode_id, EpisodeState.FAILED, reason)
+    return _episodes_failed([episode_id])
+
+
+def _episodes_failed(episode_ids: list[int]) -> Callable[[str], None]:
+    def give_up(reason: str) -> None:
+        for episode_id in episode_ids:
+            core().mark_episode(episode_id, EpisodeState.FAILED, reason)
+
+    return give_up
 
 
 def _logged(reason: str) -> None:
@@ -100,27 +109,31 @@ def _logged(reason: str) -> None:
 
 def _then_plan() -> None:
     """Work for later stages was made: plan it now rather than at the next tick."""
+    # A couple of seconds later: the tasks finishing meanwhile share one plan.
     with suppress(AlreadyEnqueued):  # a plan is already waiting; it will see this work too
-        plan.defer()
+        plan.configure(schedule_in={"seconds": PLAN_DELAY_SECONDS}).defer()
 
 
-@jobs.task(name="scan_feed", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True)
-def scan_feed(context: JobContext, feed_id: int) -> int:
+@jobs.task(name="scan_feeds", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True)
+def scan_block(context: JobContext, feed_ids: list[int]) -> int:
     app = core()
-    report = _unit(
-        context,
-        lambda: scan_feeds(app, utcnow(), only=[feed_id]),
-        lambda reason: fail_feed(app, feed_id, reason, utcnow()),
-    )
+
+    def give_up(reason: str) -> None:
+        for feed_id in feed_ids:
+            fail_feed(app, feed_id, reason, utcnow())
+
+    report = _unit(context, lambda: scan_feeds(app, utcnow(), only=feed_ids), give_up)
     if report.queued_episodes:
         _then_plan()
     return int(report.queued_episodes)
 
 
-@jobs.task(name="fetch_transcript", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True)
-def fetch_transcript(context: JobContext, episode_id: int) -> None:
+@jobs.task(
+    name="fetch_transcripts", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True
+)
+def fetch_block(context: JobContext, episode_ids: list[int]) -> None:
     app = core()
-    report = _unit(context, lambda: fetch_transcripts(app, only=[episode_id]), _episode_failed(episode_id))
+    report = _unit(context, lambda: fetch_transcripts(app, only=episode_ids), _episodes_failed(episode_ids))
     if report.fetched or report.needs_asr:
         _then_plan()
 
@@ -169,8 +182,8 @@ def deliver_digests(context: JobContext, subscriber_ids: list[int]) -> int:
 TASKS = {
     t.name: t
     for t in (
-        scan_feed,
-        fetch_transcript,
+        scan_block,
+        fetch_block,
         transcribe_episode,
         extract_episode,
         cluster_stories,
