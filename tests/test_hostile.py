@@ -163,7 +163,9 @@ def test_hostile_corpus(http_server, make_core, sentinel, caplog, web_server, ca
         new_feed_days=30,
         new_feed_max_episodes=200,
         asr="faster-whisper:base?device=cpu&compute_type=int8&beam_size=1",
-        asr_episodes_per_run=10,
+        # Every episode left for speech to text gets its turn in this one run: a hostile
+        # transcript that fails for good now sends its episode there at once.
+        asr_episodes_per_run=50,
     )
     app.resolver = loopback_resolver
     add_subscriber(app, "healthy@example.com", "batteries, storage", hour=0)
@@ -237,7 +239,12 @@ def test_hostile_corpus(http_server, make_core, sentinel, caplog, web_server, ca
     failed_ids = {row.id for row in failed_episodes(app) if row.reason}
     audio_feed = next(f for f in feed_overview(app) if f.url == routes["audio"][0])
     audio_failed = [e for e in episodes if e.feed_id == audio_feed.id and e.state == "failed"]
-    assert audio_failed and {e.id for e in audio_failed} <= failed_ids
+    waiting = [
+        (e.feed_id, e.state, e.published_at, (e.error_reason or "")[:80])
+        for e in episodes
+        if e.state == "needs_asr"
+    ]
+    assert audio_failed and {e.id for e in audio_failed} <= failed_ids, (report.speech, waiting)
     assert audio_feed.failed_episodes == len(audio_failed)
     tally["transcripts"]["inputs"] = len(hostile.transcripts())
     tally["audio"]["inputs"] = len(hostile.audio_files())
