@@ -236,3 +236,22 @@ def test_listen_links_only_for_web_urls() -> None:
     )
     assert listen_link("javascript:alert(1)", "https://example.org/ep", 5) == "https://example.org/ep"
     assert listen_link(None, "data:text/html,x", 5) is None
+
+
+def test_a_digest_recorded_without_its_deliveries_is_still_sent(make_core, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    # A run killed between recording the day's digest and adding its delivery rows: the
+    # next run must not take the digest for sent.
+    from podsift.digests.records import choose_digest, make_selector
+
+    app = make_core(smtp_url=smtp_server.url)
+    seed_insights(app)
+    add_subscriber(app, "late@example.com", "", "UTC", 0)
+    sub = app_sub(app, "late@example.com")
+    with app.session() as session:
+        digest = choose_digest(make_selector(app), session, sub, NOW.date().isoformat(), NOW)
+        assert digest is not None
+        assert session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 0
+    report = deliver_due(app, NOW)
+    assert report.sent == ["late@example.com"] and len(smtp_server.messages) == 1
+    again = deliver_due(app, NOW + timedelta(hours=1))
+    assert again.already_sent == 1 and not again.sent and len(smtp_server.messages) == 1

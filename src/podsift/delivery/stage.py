@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -124,6 +125,7 @@ def due_subscribers(app: App, now: datetime, only: Collection[int] | None = None
         if not hour_come:
             return out
         ids = [s.id for s in hour_come]
+        by_id = {s.id: s for s in hour_come}
         today: dict[int, int] = {}
         failed: set[int] = set()
         last: dict[int, datetime] = {}
@@ -138,14 +140,21 @@ def due_subscribers(app: App, now: datetime, only: Collection[int] | None = None
                     failed.add(digest_id)
             elif sub_id not in last or created > last[sub_id]:
                 last[sub_id] = created
-        unfinished = set(
-            session.scalars(
-                sa.select(Delivery.digest_id).where(
-                    Delivery.digest_id.in_(list(today.values())),
-                    Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)),
-                )
-            )
-        )
+        channels: dict[int, int] = defaultdict(int)  # digest -> its delivery rows
+        unfinished: set[int] = set()
+        for digest_id, state in session.execute(
+            sa.select(Delivery.digest_id, Delivery.state).where(Delivery.digest_id.in_(list(today.values())))
+        ):
+            channels[digest_id] += 1
+            if state in (DeliveryState.PENDING, DeliveryState.SENDING):
+                unfinished.add(digest_id)
+        # A digest recorded by a run that died before adding its deliveries, or a channel
+        # added since: it has fewer delivery rows than the subscriber has channels.
+        unfinished |= {
+            digest_id
+            for sub_id, digest_id in today.items()
+            if channels[digest_id] < len(channels_of(by_id[sub_id]))
+        }
         newest = _newest_candidate(session)
     floor = now - timedelta(days=app.settings.lookback_days)
     for sub in hour_come:
