@@ -34,6 +34,7 @@ from podsift.delivery.message import build_message, subject_for
 from podsift.digests.records import choose_digest, local_date, make_selector, stored_picks
 from podsift.digests.view import digest_view, render
 from podsift.progress import progress
+from podsift.ranking.pool import hour_bucket
 from podsift.ranking.select import Selector
 from podsift.store import (
     Delivery,
@@ -128,18 +129,26 @@ def due_subscribers(app: App, now: datetime, only: Collection[int] | None = None
         by_id = {s.id: s for s in hour_come}
         today: dict[int, int] = {}
         failed: set[int] = set()
-        last: dict[int, datetime] = {}
-        for sub_id, day, digest_id, created, state in session.execute(
-            sa.select(
-                Digest.subscriber_id, Digest.local_date, Digest.id, Digest.created_at, Digest.state
-            ).where(Digest.subscriber_id.in_(ids))
+        # Today's digests: the local days of all subscribers are two or three dates at most,
+        # so this reads one row per subscriber, not their whole history.
+        for sub_id, day, digest_id, state in session.execute(
+            sa.select(Digest.subscriber_id, Digest.local_date, Digest.id, Digest.state).where(
+                Digest.subscriber_id.in_(ids), Digest.local_date.in_({day for day, _ in days.values()})
+            )
         ):
             if day == days[sub_id][0]:
                 today[sub_id] = digest_id
                 if state == DigestState.FAILED:
                     failed.add(digest_id)
-            elif sub_id not in last or created > last[sub_id]:
-                last[sub_id] = created
+        # The last digest of those without one today (their latest of all).
+        last: dict[int, datetime] = {
+            sub_id: created
+            for sub_id, created in session.execute(
+                sa.select(Digest.subscriber_id, sa.func.max(Digest.created_at))
+                .where(Digest.subscriber_id.in_([i for i in ids if i not in today]))
+                .group_by(Digest.subscriber_id)
+            )
+        }
         channels: dict[int, int] = defaultdict(int)  # digest -> its delivery rows
         unfinished: set[int] = set()
         for digest_id, state in session.execute(
@@ -165,7 +174,7 @@ def due_subscribers(app: App, now: datetime, only: Collection[int] | None = None
                 out.given_up += 1
             else:
                 out.already_sent += 1
-        elif newest is not None and newest >= _hour_floor(max(last.get(sub.id, floor), floor)):
+        elif newest is not None and newest.timestamp() >= hour_bucket(max(last.get(sub.id, floor), floor)):
             out.due.append(sub)
         else:
             out.nothing_new += 1
@@ -183,11 +192,6 @@ def _newest_candidate(session: Session) -> datetime | None:
     )
     times = [t for t in (found, published) if t is not None]
     return max(times) if times else None
-
-
-def _hour_floor(moment: datetime) -> datetime:
-    # The candidate pool floors `since` to the hour (ranking/pool.py); so does this check.
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | None = None) -> DeliveryReport:

@@ -83,6 +83,12 @@ def lexical_relevance(
     return best, best_phrase
 
 
+def hour_bucket(since: datetime) -> float:
+    """`since` floored to the hour, as a timestamp: views (and the check whether a digest
+    has anything new) share one per hour."""
+    return since.timestamp() // 3600 * 3600
+
+
 class DayView:
     """Pool rows eligible by time, one per cluster (the representative when it is there)."""
 
@@ -163,7 +169,7 @@ class CandidatePool:
         return cls(rows, vectors, _cluster_tellings(session, shared))
 
     def view(self, since: datetime) -> DayView:
-        bucket = since.timestamp() // 3600 * 3600
+        bucket = hour_bucket(since)
         if bucket not in self._views:
             self._views[bucket] = DayView(self, bucket)
         return self._views[bucket]

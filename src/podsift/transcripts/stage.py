@@ -101,13 +101,16 @@ def fetch_transcripts(app: App, only: Collection[int] | None = None) -> Transcri
     return asyncio.run(fetch_transcripts_async(app, only))
 
 
+def _new(*columns: Any, only: Collection[int] | None = None) -> sa.Select[Any]:
+    """`columns` of the episodes waiting for a publisher transcript, oldest first."""
+    query = sa.select(*columns).where(Episode.state == EpisodeState.NEW).order_by(Episode.id)
+    return query.where(Episode.id.in_(only)) if only is not None else query
+
+
 def new_episodes(app: App, only: Collection[int] | None = None) -> list[int]:
     """Episodes waiting for a publisher transcript, oldest first."""
-    query = sa.select(Episode.id).where(Episode.state == EpisodeState.NEW).order_by(Episode.id)
-    if only is not None:
-        query = query.where(Episode.id.in_(only))
     with app.session() as session:
-        return list(session.scalars(query))
+        return list(session.scalars(_new(Episode.id, only=only)))
 
 
 @dataclass
@@ -133,7 +136,7 @@ COMMIT_EVERY = 200  # outcomes written per transaction: one fsync per batch, not
 
 async def fetch_transcripts_async(app: App, only: Collection[int] | None = None) -> TranscriptReport:
     report = TranscriptReport()
-    pending = _pending(app, new_episodes(app, only))
+    pending = _pending(app, only)
     semaphore = asyncio.Semaphore(max(app.settings.fetch_concurrency, 1))
     batch: list[_Fetched] = []
     async with app.http_client() as client:
@@ -155,31 +158,20 @@ async def fetch_transcripts_async(app: App, only: Collection[int] | None = None)
     return report
 
 
-def _pending(app: App, ids: list[int]) -> list[_Pending]:
-    out: list[_Pending] = []
+def _pending(app: App, only: Collection[int] | None) -> list[_Pending]:
+    columns = (Episode.id, Episode.transcripts, Episode.chapters_url, Episode.chapters, Episode.attempts)
     with app.session() as session:
-        for start in range(0, len(ids), 1000):
-            rows = session.execute(
-                sa.select(
-                    Episode.id,
-                    Episode.transcripts,
-                    Episode.chapters_url,
-                    Episode.chapters,
-                    Episode.attempts,
-                    Episode.audio_url,
-                ).where(Episode.id.in_(ids[start : start + 1000]), Episode.state == EpisodeState.NEW)
-            )
-            out += [
-                _Pending(
-                    r.id,
-                    list(r.transcripts or []),
-                    r.chapters_url if r.chapters is None else None,
-                    r.attempts,
-                    r.audio_url,
-                )
-                for r in rows
-            ]
-    return sorted(out, key=lambda p: p.episode_id)
+        rows = session.execute(_new(*columns, Episode.audio_url, only=only)).all()
+    return [
+        _Pending(
+            r.id,
+            list(r.transcripts or []),
+            r.chapters_url if r.chapters is None else None,
+            r.attempts,
+            r.audio_url,
+        )
+        for r in rows
+    ]
 
 
 async def _fetch(client: HttpClient, item: _Pending, max_bytes: int) -> _Fetched:

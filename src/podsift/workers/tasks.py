@@ -31,7 +31,7 @@ from podsift.sources.scan import fail_feed, scan_feeds
 from podsift.store import EpisodeState, utcnow
 from podsift.transcripts.speech import transcribe_pending
 from podsift.transcripts.stage import fetch_transcripts
-from podsift.workers.plan import Unit, due_work
+from podsift.workers.plan import due_work
 
 if TYPE_CHECKING:
     from podsift.core import App
@@ -66,17 +66,17 @@ class SettingsRetry(BaseRetryStrategy):
     """Retry `worker_attempts` times in all, waiting `worker_retry_seconds` * 2^n."""
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        settings = core().settings
-        if job.attempts + 1 >= settings.worker_attempts:
+        if _last_try(job):
             return None
-        return RetryDecision(retry_in={"seconds": settings.worker_retry_seconds * 2**job.attempts})
+        return RetryDecision(retry_in={"seconds": core().settings.worker_retry_seconds * 2**job.attempts})
 
 
 RETRY = SettingsRetry()
 
 
-def _last_try(context: JobContext) -> bool:
-    return context.job.attempts + 1 >= core().settings.worker_attempts
+def _last_try(job: Job) -> bool:
+    # `attempts` counts the tries before this one.
+    return job.attempts + 1 >= core().settings.worker_attempts
 
 
 def _unit(context: JobContext, work: Callable[[], Any], give_up: Callable[[str], None]) -> Any:
@@ -84,15 +84,11 @@ def _unit(context: JobContext, work: Callable[[], Any], give_up: Callable[[str],
     try:
         return work()
     except Exception as exc:
-        if _last_try(context):
+        if _last_try(context.job):
             reason = f"worker: failed {context.job.attempts + 1} times: {type(exc).__name__}: {exc}"
             log.error("giving up %s %s: %s", context.job.task_name, context.job.task_kwargs, reason)
             give_up(core().settings.scrub(reason)[:2000])
         raise
-
-
-def _episode_failed(episode_id: int) -> Callable[[str], None]:
-    return _episodes_failed([episode_id])
 
 
 def _episodes_failed(episode_ids: list[int]) -> Callable[[str], None]:
@@ -141,7 +137,9 @@ def fetch_block(context: JobContext, episode_ids: list[int]) -> None:
 @jobs.task(name="transcribe_episode", queue="asr", priority=PRIORITY["asr"], retry=RETRY, pass_context=True)
 def transcribe_episode(context: JobContext, episode_id: int) -> None:
     app = core()
-    report = _unit(context, lambda: transcribe_pending(app, only=[episode_id]), _episode_failed(episode_id))
+    report = _unit(
+        context, lambda: transcribe_pending(app, only=[episode_id]), _episodes_failed([episode_id])
+    )
     if report.transcribed or report.cached:
         _then_plan()
 
@@ -152,7 +150,7 @@ def transcribe_episode(context: JobContext, episode_id: int) -> None:
 def extract_episode(context: JobContext, episode_id: int) -> int:
     app = core()
     report = _unit(
-        context, lambda: extract_insights(app, utcnow(), only=[episode_id]), _episode_failed(episode_id)
+        context, lambda: extract_insights(app, utcnow(), only=[episode_id]), _episodes_failed([episode_id])
     )
     if report.insights:
         _then_plan()
@@ -239,4 +237,4 @@ async def _recently_failed(context: JobContext) -> set[str]:
     return out
 
 
-__all__ = ["PRIORITY", "QUEUES", "TASKS", "Unit", "jobs", "plan", "use_core"]
+__all__ = ["PRIORITY", "QUEUES", "TASKS", "jobs", "plan", "use_core"]

@@ -1,10 +1,12 @@
 """Local speech to text with faster-whisper (CTranslate2): CPU or GPU, no server.
 
 `faster-whisper:MODEL?device=auto&compute_type=int8&beam_size=5&vad=1&batch=0&threads=0
-&words=0&language=&window=300&fallback=1`. `batch` > 0 decodes that many 30-second pieces at once
+&words=0&language=&window=300&fallback=1`. MODEL is a size name, a Hub id or a local
+folder; `base` uses the packaged Whisper base when its wheels are installed. The model
+loads once per process. `batch` > 0 decodes that many 30-second pieces at once
 (faster-whisper's batched pipeline); `window` is the seconds of audio decoded at a time,
-which bounds memory whatever the episode's length. MODEL is a size name, a Hub id or a local folder; `base` uses the
-packaged Whisper base when its wheels are installed. The model loads once per process.
+which bounds memory whatever the episode's length; `fallback=0` never re-decodes at
+higher temperatures.
 """
 
 from __future__ import annotations

@@ -44,16 +44,10 @@ def make_embedder(spec: str) -> Embedder:
 
 
 def embedder_name(spec: str) -> str:
-    """The `Embedder.name` that `make_embedder(spec)` will give, without loading a model."""
+    """The `Embedder.name` that `make_embedder(spec)` will give, without loading a model;
+    an unknown backend is refused here (BackendConfigError), at start-up."""
     from podsift.backends.embeddings import local, openai_api  # noqa: F401  (register)
 
     parsed = parse_spec(spec)
     EMBEDDINGS.factory(parsed.scheme)
     return EMBEDDER_NAMES[parsed.scheme](parsed)
-
-
-def check_embeddings_spec(spec: str) -> None:
-    """Refuse an unknown backend at start-up (BackendConfigError), without loading a model."""
-    from podsift.backends.embeddings import local, openai_api  # noqa: F401  (register)
-
-    EMBEDDINGS.factory(parse_spec(spec).scheme)
