@@ -56,6 +56,31 @@ def sink_process() -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit("the SMTP sink did not start")
 
 
+def subscriber_rows(count: int, now: datetime, interests: str) -> list[dict[str, object]]:
+    """`count` confirmed subscribers due at once (UTC, hour 0), every second one with
+    `interests`, as rows for one bulk INSERT."""
+    return [
+        {
+            "email": f"reader{n:05d}@example.com",
+            "interests": interests if n % 2 else "",
+            "timezone": "UTC",
+            "send_hour": 0,
+            "top_n": 5,
+            "active": True,
+            "created_at": now,
+            "feed_weights": {},
+            "channels": [],
+            "confirmed": True,
+            "paused": False,
+            "token_version": 1,
+            "email_enabled": True,
+            "bounces": 0,
+            "suppressed": False,
+        }
+        for n in range(count)
+    ]
+
+
 def throughput(subscribers: int) -> None:
     server, port = sink_process()
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,27 +90,7 @@ def throughput(subscribers: int) -> None:
         app.embedder()
         with app.engine.begin() as conn:
             conn.execute(
-                Subscriber.__table__.insert(),
-                [
-                    {
-                        "email": f"reader{n:05d}@example.com",
-                        "interests": "batteries, heat pumps" if n % 2 else "",
-                        "timezone": "UTC",
-                        "send_hour": 0,
-                        "top_n": 5,
-                        "active": True,
-                        "created_at": NOW,
-                        "feed_weights": {},
-                        "channels": [],
-                        "confirmed": True,
-                        "paused": False,
-                        "token_version": 1,
-                        "email_enabled": True,
-                        "bounces": 0,
-                        "suppressed": False,
-                    }
-                    for n in range(subscribers)
-                ],
+                Subscriber.__table__.insert(), subscriber_rows(subscribers, NOW, "batteries, heat pumps")
             )
         started = time.perf_counter()
         report = deliver_due(app, NOW)

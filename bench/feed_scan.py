@@ -47,17 +47,25 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return elapsed, usage.ru_maxrss / 1024, out.strip()
 
 
+def ready(cmd: list[str]) -> subprocess.Popen[str]:
+    """Start a loopback server that prints "ready" once it listens."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def feed_server(feeds: int, with_transcripts: int = 0) -> tuple[subprocess.Popen[str], int]:
+    """bench/feedserver.py with `feeds` feeds (the first `with_transcripts` publish one)."""
+    port = free_port()
+    cmd = [sys.executable, str(HERE / "feedserver.py"), str(port), str(feeds), str(with_transcripts)]
+    return ready(cmd), port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=1000)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "feedserver.py"), str(port), str(args.feeds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    server, port = feed_server(args.feeds)
     base = f"http://127.0.0.1:{port}"
     try:
         with tempfile.TemporaryDirectory() as home:

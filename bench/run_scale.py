@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.feed_scan import free_port, timed  # noqa: E402
+from bench.feed_scan import feed_server, timed  # noqa: E402
 
 FIRST = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -32,13 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=1000)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "feedserver.py"), str(port), str(args.feeds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    server, port = feed_server(args.feeds)
     base = f"http://127.0.0.1:{port}"
     try:
         with tempfile.TemporaryDirectory() as home:

@@ -29,18 +29,13 @@ import sqlalchemy as sa
 HERE = Path(__file__).parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE.parent)]
 
-from bench.feed_scan import free_port  # noqa: E402
+from bench.delivery import subscriber_rows  # noqa: E402
+from bench.feed_scan import feed_server, free_port, ready  # noqa: E402
 from podsift.core import make_app  # noqa: E402
 from podsift.settings import Settings  # noqa: E402
 from podsift.store import Episode, EpisodeState, Subscriber, utcnow  # noqa: E402
 
 TARGET_DIGESTS_SECONDS = 60.0
-
-
-def started(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
 
 
 def new_database(admin: str) -> tuple[str, sa.Engine]:
@@ -55,7 +50,7 @@ def day(setup: str, admin: str, feeds_port: int, args: argparse.Namespace, tmp: 
     url, admin_engine = new_database(admin)
     counts = tmp / f"smtp-{setup}.json"
     smtp_port = free_port()
-    smtp = started([sys.executable, str(HERE / "smtp_counter.py"), str(smtp_port), str(counts)])
+    smtp = ready([sys.executable, str(HERE / "smtp_counter.py"), str(smtp_port), str(counts)])
     env = {
         **os.environ,
         "PODSIFT_HOME": str(tmp / f"home-{setup}"),
@@ -86,27 +81,7 @@ def day(setup: str, admin: str, feeds_port: int, args: argparse.Namespace, tmp: 
         )
         with app.engine.begin() as conn:
             conn.execute(
-                Subscriber.__table__.insert(),
-                [
-                    {
-                        "email": f"reader{n:05d}@example.com",
-                        "interests": "AI policy" if n % 2 else "",
-                        "timezone": "UTC",
-                        "send_hour": 0,
-                        "top_n": 5,
-                        "active": True,
-                        "created_at": utcnow(),
-                        "feed_weights": {},
-                        "channels": [],
-                        "confirmed": True,
-                        "paused": False,
-                        "token_version": 1,
-                        "email_enabled": True,
-                        "bounces": 0,
-                        "suppressed": False,
-                    }
-                    for n in range(args.subscribers)
-                ],
+                Subscriber.__table__.insert(), subscriber_rows(args.subscribers, utcnow(), "AI policy")
             )
         podsift = [sys.executable, "-m", "podsift"]
         start = time.perf_counter()
@@ -183,10 +158,7 @@ def main() -> None:
     admin = os.environ.get("PODSIFT_TEST_POSTGRES_URL")
     if not admin:
         raise SystemExit("set PODSIFT_TEST_POSTGRES_URL (workers run on Postgres only)")
-    feeds_port = free_port()
-    server = started(
-        [sys.executable, str(HERE / "feedserver.py"), str(feeds_port), str(args.feeds), str(args.episodes)]
-    )
+    server, feeds_port = feed_server(args.feeds, args.episodes)
     rows = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
