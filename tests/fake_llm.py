@@ -127,6 +127,9 @@ class FakeLLM:
         self.model = model
         self.judge: Callable[[str, str], bool] = overlap_judge
         self.judge_requests: list[dict[str, Any]] = []
+        # "agree" | "disagree" | "unrelated" for two tellings of one story (stance prompts).
+        self.stance: Callable[[str, str], str] = lambda a, b: "agree"
+        self.stance_requests: list[dict[str, Any]] = []
         self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.arrivals: list[float] = []  # time.monotonic() of each extraction request
@@ -156,6 +159,16 @@ class FakeLLM:
                     self._send(200, {"Content-Type": "application/json"}, json.dumps(reply).encode())
                     return
                 prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+                if "<first_claim>" in prompt:
+                    outer.stance_requests.append(body)
+                    a, b = (
+                        prompt.split(f"<{t}>")[1].split(f"</{t}>")[0] for t in ("first_claim", "second_claim")
+                    )
+                    text = json.dumps({"stance": outer.stance(a, b), "reason": "scripted"})
+                    reply_for = _anthropic_reply if self.path.endswith("/messages") else _openai_reply
+                    payload = reply_for(body, text)
+                    self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+                    return
                 if "<claim_a>" in prompt:
                     outer.judge_requests.append(body)
                     a, b = (prompt.split(f"<{t}>")[1].split(f"</{t}>")[0] for t in ("claim_a", "claim_b"))

@@ -110,13 +110,15 @@ def make_app(settings: Settings | None = None) -> App:
         embedder=Lazy(lambda: make_embedder(settings.embeddings)),
         embedder_name=embeddings_name,
         tokens=Lazy(lambda: Tokens(load_secret(settings.secret_key, settings.home))),
-        story_judge=_story_judge(chat, calls, f"{llm.scheme}:{llm.target}", settings.judge_max_calls),
+        story_judge=_story_judge(
+            chat, calls, f"{llm.scheme}:{llm.target}", settings.judge_max_calls, settings.stance_max_calls
+        ),
     )
 
 
 def _story_judge(
-    chat: Lazy[ChatClient] | None, calls: CallStore, name: str, max_calls: int
+    chat: Lazy[ChatClient] | None, calls: CallStore, name: str, max_calls: int, max_stance_calls: int
 ) -> Callable[[], StoryJudge] | None:
     if chat is None:
         return None
-    return lambda: LLMStoryJudge(chat(), calls, name, max_calls)
+    return lambda: LLMStoryJudge(chat(), calls, name, max_calls, max_stance_calls)

@@ -18,6 +18,7 @@ from podsift.core import App
 from podsift.delivery.stage import DeliveryReport, deliver_due
 from podsift.insights.stage import InsightReport, extract_insights
 from podsift.sources.scan import ScanReport, scan_feeds
+from podsift.sources.topics import TopicReport, search_topics
 from podsift.store import utcnow
 from podsift.transcripts.speech import SpeechReport, transcribe_pending
 from podsift.transcripts.stage import TranscriptReport, fetch_transcripts
@@ -39,6 +40,7 @@ class RunReport:
     stage_errors: dict[str, str] = field(default_factory=dict)
     # Digests sent at the end of the run, from what speech to text found.
     late_delivery: DeliveryReport | None = None
+    topics: TopicReport | None = None
 
 
 def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunReport:
@@ -62,6 +64,8 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
             errors[name] = app.settings.scrub(f"{type(exc).__name__}: {exc}")[:500]
             return empty()
 
+    # Topics first: a show followed for one today is scanned in this same run.
+    topics = _stage("topics", lambda: search_topics(app, now), TopicReport)
     scan = _stage("scan", lambda: scan_feeds(app, now, force=force_scan), ScanReport)
     transcripts = _stage("transcripts", lambda: fetch_transcripts(app), TranscriptReport)
     insights = _stage("insights", lambda: extract_insights(app, now), InsightReport)
@@ -75,9 +79,19 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
         later = _stage("stories", lambda: cluster_insights(app, now), ClusterReport)
         clusters.clustered += later.clustered
         clusters.joined += later.joined
+        clusters.disagreements += later.disagreements
         if found.insights and delivery.empty:
             # deliver_due is idempotent: only those with no digest yet today get one now.
             late = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
     return RunReport(
-        scan, transcripts, speech, insights, clusters, delivery, time.perf_counter() - started, errors, late
+        scan,
+        transcripts,
+        speech,
+        insights,
+        clusters,
+        delivery,
+        time.perf_counter() - started,
+        errors,
+        late,
+        topics,
     )

@@ -118,11 +118,25 @@ class Settings(BaseModel):
     podcastindex_base_url: str = "https://api.podcastindex.org/api/1.0"
     podcastindex_key: Secret = ""
     podcastindex_secret: Secret = ""
+    # Topics that find their own shows: each topic's directories are searched this often;
+    # a show is proposed when this many of its episodes from the last topic_recent_days
+    # mention the topic. With auto-follow (the admin's choice) the best proposals are
+    # followed, at most topic_follow_cap a topic; those that give no digest insight in
+    # topic_drop_days are dropped again.
+    topic_search_hours: int = 24
+    topic_recent_days: int = 30
+    topic_min_matches: int = 1
+    topics_auto_follow: bool = False
+    topic_follow_cap: int = 3
+    topic_drop_days: int = 30
     # Embeddings, clusters, ranking (issue 5; see ranking/score.py for the weights' meaning)
     embeddings: WithSecrets = "local"
     cluster_window_days: int = 14
     same_story_threshold: float = 0.595
     judge_max_calls: int = 200
+    # Pairs of one story's tellings (across shows) whose stance the LLM judges a run; the
+    # rest, and every pair without an LLM, are judged by the offline signs.
+    stance_max_calls: int = 100
     novelty_days: int = 30
     ranking_weights: str = ""
     # Workers (`podsift worker`, Postgres only; docs/scaling.md). A task that fails is

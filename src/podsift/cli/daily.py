@@ -118,7 +118,8 @@ def run_command(
         f"{sum(i.dropped_floor.values())} below the quality floor{_reasons(i.dropped_floor)}, "
         f"{len(i.failed)} episode(s) failed (retried on a later run), {i.waiting} waiting for the next run\n"
         f"stories: {report.clusters.clustered} insight(s) filed, {report.clusters.joined} joined a story told "
-        f"before{'; embeddings failed: ' + report.clusters.error if report.clusters.error else ''}\n"
+        f"before, {report.clusters.disagreements} disagreement(s) between shows"
+        f"{'; embeddings failed: ' + report.clusters.error if report.clusters.error else ''}\n"
         f"digests: {len(d.sent)} sent, {d.already_sent} already sent today, {d.empty} with nothing new, "
         f"{d.not_due} not due yet, {len(d.retry_later)} to retry, {len(d.failed)} failed, "
         f"{d.deferred} deferred  ({report.seconds:.1f} s)",
@@ -126,6 +127,15 @@ def run_command(
     )
     for email, where in d.locations.items():
         out.print(f"  {email} -> {where}", highlight=False)
+    topics = report.topics
+    if topics is not None and (topics.searched or topics.dropped):
+        out.print(
+            f"topics: {topics.searched} searched, {topics.proposed} show(s) proposed, "
+            f"{topics.followed} followed, {topics.dropped} dropped",
+            highlight=False,
+        )
+        for phrase, reason in topics.errors.items():
+            err.print(f"[yellow]topic {phrase!r}[/yellow]: {reason}", highlight=False)
     for url, reason in s.failed.items():
         err.print(f"[yellow]feed {url}[/yellow]: {reason}", highlight=False)
     if i.stopped:

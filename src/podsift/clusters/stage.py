@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from podsift.backends.embeddings import EmbeddingError, to_blob
 from podsift.backends.embeddings.vectors import stack
+from podsift.clusters.disagree import file_disagreements
 from podsift.clusters.index import ClusterIndex
 from podsift.clusters.signals import SameStoryModel, strip_speaker
 from podsift.progress import progress
@@ -38,6 +39,7 @@ class ClusterReport:
     joined: int = 0
     started: int = 0
     judged: int = 0
+    disagreements: int = 0
     seconds: float = 0.0
     error: str | None = None
 
@@ -121,12 +123,14 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
     # Deciding holds no transaction (the LLM judge may take seconds and writes its cache);
     # new clusters get temporary negative ids, made real below.
     provisional = iter(range(-1, -(len(new) + 2), -1))
+    judge = app.story_judge() if app.story_judge else None
     assignments = index.assign(
         stack([r.embedding for r in new], embedder.dimensions),
         [r.text for r in new],
         lambda: next(provisional),
-        app.story_judge() if app.story_judge else None,
+        judge,
     )
+    filed: list[int] = []
     with app.session() as session:
         real: dict[int, int] = {}
         touched: set[int] = set()
@@ -145,12 +149,14 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
                 .values(cluster_id=cluster_id)
             )
             if rows_changed(result) == 1:
+                filed.append(row.id)
                 touched.add(cluster_id)
                 report.clustered += 1
                 report.joined += assignment.joined
                 report.started += not assignment.joined
         refresh_clusters(session, touched | set(real.values()))
         session.commit()
+    report.disagreements = file_disagreements(app, filed, judge)
     report.judged = index.judged
     report.seconds = time.perf_counter() - started
     return report

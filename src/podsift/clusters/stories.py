@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from podsift.clusters.disagree import cluster_disputes
 from podsift.net.links import listen_link
 from podsift.store import Cluster, Episode, Feed, Insight
 
@@ -37,6 +38,8 @@ class Story:
     tellings: list[Telling]
     # The representative episode's show notes: publisher HTML, to be sanitised before showing.
     notes: str | None
+    # Where shows disagree: [{"detail", "sides": [{speaker, show, quote, link, ...}]}].
+    disputes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def headline(self) -> str:
@@ -85,4 +88,5 @@ def story(app: App, cluster_id: int) -> Story | None:
             cluster.representative_id,
             tellings,
             notes,
+            cluster_disputes(session, {cluster.id}).get(cluster.id, []),
         )

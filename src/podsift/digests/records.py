@@ -60,7 +60,14 @@ def choose_digest(
         return None
     digest = Digest(subscriber_id=sub.id, local_date=day, state=DigestState.PENDING, created_at=now)
     digest.items = [
-        DigestItem(insight_id=p.insight.id, rank=rank, score=p.score, why=p.why, also_on=p.also_on)
+        DigestItem(
+            insight_id=p.insight.id,
+            rank=rank,
+            score=p.score,
+            why=p.why,
+            also_on=p.also_on,
+            disputes=p.disputes,
+        )
         for rank, p in enumerate(picks, 1)
     ]
     session.add(digest)
@@ -79,7 +86,9 @@ def stored_picks(session: Session, digest: Digest) -> list[Pick]:
         .order_by(DigestItem.rank)
         .options(joinedload(DigestItem.insight).joinedload(Insight.episode).joinedload(Episode.feed))
     )
-    return [Pick(item.insight, item.score, item.why, item.also_on or []) for item in rows]
+    return [
+        Pick(item.insight, item.score, item.why, item.also_on or [], item.disputes or []) for item in rows
+    ]
 
 
 def digest_history(

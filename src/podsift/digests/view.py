@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from podsift.clusters.signals import strip_speaker
 from podsift.net.links import listen_link
 from podsift.ranking.select import Pick
-from podsift.store import Subscriber
+from podsift.store import Subscriber, Topic
 from podsift.store import Transcript as TranscriptRow
 from podsift.subscribers.links import links_for, vote_path
 
@@ -53,6 +53,10 @@ class DigestEntry:
     score: float
     why: str
     also_on: list[dict[str, str | None]] = field(default_factory=list)
+    # Shows that disagree on the story: [{"detail", "sides": [{speaker, show, quote, link, ...}]}].
+    disputes: list[dict[str, Any]] = field(default_factory=list)
+    # "found for your topic 'x'" when the show was followed for a topic.
+    found_for: str | None = None
     # Signed 👍/👎 links (in emails only when a base URL is configured).
     vote_up: str | None = None
     vote_down: str | None = None
@@ -123,6 +127,7 @@ def build_view(
     picks: list[Pick],
     links: dict[str, str] | None = None,
     vote_link: Callable[[int, int], str] | None = None,
+    subscriber_id: int | None = None,
 ) -> DigestView:
     entries = []
     for rank, pick in enumerate(picks, 1):
@@ -143,6 +148,8 @@ def build_view(
                 score=pick.score,
                 why=pick.why,
                 also_on=pick.also_on,
+                disputes=pick.disputes,
+                found_for=found_for(episode.feed.topic, subscriber_id),
                 vote_up=vote_link(insight.id, 1) if vote_link else None,
                 vote_down=vote_link(insight.id, -1) if vote_link else None,
                 insight_id=insight.id,
@@ -152,12 +159,21 @@ def build_view(
     return DigestView(subscriber, date, entries, **(links or {}))
 
 
+def found_for(topic: Topic | None, subscriber_id: int | None) -> str | None:
+    """The label of an insight from a show followed for a topic: the reader's own topic (or
+    everyone's) says "your"."""
+    if topic is None:
+        return None
+    whose = "your" if topic.subscriber_id in (None, subscriber_id) else "a reader's"
+    return f"found for {whose} topic '{topic.phrase}'"
+
+
 def digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
     """The view an email, a chat message or the Atom feed shows: absolute signed links when a
     base URL is configured, none otherwise."""
     links = links_for(app, sub)
     if links is None:
-        return build_view(sub.email, day, picks)
+        return build_view(sub.email, day, picks, subscriber_id=sub.id)
     return build_view(
         sub.email,
         day,
@@ -169,13 +185,16 @@ def digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> Diges
             "web_url": links.web,
         },
         lambda insight_id, vote: links.vote(app, sub, insight_id, vote),
+        sub.id,
     )
 
 
 def web_view(app: App, session: sa.orm.Session, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
     """The view the web page and the API show: the app's own vote paths, and the transcript
     around each insight."""
-    view = build_view(sub.email, day, picks, vote_link=lambda i, vote: vote_path(app, sub, i, vote))
+    view = build_view(
+        sub.email, day, picks, vote_link=lambda i, vote: vote_path(app, sub, i, vote), subscriber_id=sub.id
+    )
     episodes = {pick.insight.episode_id for pick in picks}
     transcripts = {
         row.episode_id: row

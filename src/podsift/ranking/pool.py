@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
 from podsift.backends.embeddings.vectors import stack
+from podsift.clusters.disagree import cluster_disputes
 from podsift.net.links import listen_link
 from podsift.ranking.score import corroboration
 from podsift.store import Cluster, Episode, Feed, Insight
@@ -112,9 +113,11 @@ class CandidatePool:
         rows: Sequence[Any],  # rows of the query in `load`
         vectors: np.ndarray | None,
         also_on: dict[int, list[dict[str, object]]],
+        disputes: dict[int, list[dict[str, Any]]] | None = None,
     ) -> None:
         self.vectors = vectors  # None: no embeddings (ranking by words alone)
         self.also_on_rows = also_on
+        self.dispute_rows = disputes or {}
         self.texts = [r.text for r in rows]
         self.ids = np.array([r.id for r in rows], dtype=np.int64)
         self.cluster_keys = np.array([r.cluster_id or -r.id for r in rows], dtype=np.int64)
@@ -130,6 +133,7 @@ class CandidatePool:
         self.show_counts = np.array([r.show_count or 1 for r in rows], dtype=np.int64)
         self.corroboration = np.array([corroboration(int(n)) for n in self.show_counts], dtype=np.float32)
         self.is_representative = np.array([r.representative_id == r.id for r in rows], dtype=bool)
+        self.disputed = np.array([int(k) in self.dispute_rows for k in self.cluster_keys], dtype=np.float32)
         self.position = {int(i): k for k, i in enumerate(self.ids)}
         self._views: dict[float, DayView] = {}
         self._tokens: dict[int, set[str]] = {}
@@ -166,7 +170,7 @@ class CandidatePool:
         if embedder_name and rows and all(r.embedding_model == embedder_name and r.embedding for r in rows):
             vectors = stack([r.embedding for r in rows], len(rows[0].embedding) // 2)
         shared = {r.cluster_id for r in rows if r.cluster_id and (r.show_count or 1) > 1}
-        return cls(rows, vectors, _cluster_tellings(session, shared))
+        return cls(rows, vectors, _cluster_tellings(session, shared), cluster_disputes(session, shared))
 
     def view(self, since: datetime) -> DayView:
         bucket = hour_bucket(since)
@@ -212,6 +216,10 @@ class CandidatePool:
             seen.add(int(str(telling["feed_id"])))
             out.append({k: _text(telling[k]) for k in ("show", "episode", "link")})
         return out
+
+    def disputes(self, row: int) -> list[dict[str, Any]]:
+        """Where shows disagree on this row's story: [{"detail", "sides": [side, side]}]."""
+        return self.dispute_rows.get(int(self.cluster_keys[row]), [])
 
 
 def _quality(score: float, importance: float | None, confidence: float | None) -> float:

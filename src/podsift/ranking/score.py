@@ -7,13 +7,15 @@ For each eligible insight (one per story cluster), every feature lies in [0, 1]:
                    itself appears in the insight's words (capped at 1)
     quality        the extractor's own score (importance, novelty, confidence when given)
     corroboration  how many distinct shows told the story: 1 show 0, 2 shows 0.5, 3+ shows 1
+    dispute        1 when shows disagree on the story (clusters/disagree.py): news in itself,
+                   so its weight beats full corroboration's
     recency        1 for just published, falling linearly to 0 at the look-back limit
     novelty        1 − the highest cosine to anything sent to this subscriber in the last
                    `novelty_days` (a new angle beats a rehash of last week's story)
     feedback       cosine to the closest 👍 insight minus cosine to the closest 👎 one
 
-    score = show_weight × (relevance·w_r + quality·w_q + corroboration·w_c + recency·w_t
-                           + novelty·w_n) + feedback·w_f
+    score = show_weight × (relevance·w_r + quality·w_q + corroboration·w_c + dispute·w_d
+                           + recency·w_t + novelty·w_n) + feedback·w_f
 
 A subscriber with no interests has w_r = 0 and the other weights scaled to the same total, so
 they get the strongest, most corroborated stories. The top N are then picked by maximal
@@ -40,6 +42,7 @@ class RankingWeights:
     relevance: float = 0.40
     quality: float = 0.20
     corroboration: float = 0.15
+    dispute: float = 0.2
     recency: float = 0.10
     novelty: float = 0.15
     feedback: float = 0.20
@@ -66,13 +69,14 @@ class RankingWeights:
 
     def without_interests(self) -> RankingWeights:
         """Relevance's share spread over the rest, so totals stay comparable."""
-        rest = self.quality + self.corroboration + self.recency + self.novelty
+        rest = self.quality + self.corroboration + self.dispute + self.recency + self.novelty
         scale = (rest + self.relevance) / rest if rest else 1.0
         return replace(
             self,
             relevance=0.0,
             quality=self.quality * scale,
             corroboration=self.corroboration * scale,
+            dispute=self.dispute * scale,
             recency=self.recency * scale,
             novelty=self.novelty * scale,
         )

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ from podsift.backends.embeddings import Embedder, from_blob, to_blob
 from podsift.ranking.pool import CandidatePool, DayView, lexical_relevance
 from podsift.ranking.profiles import SubscriberHistory, VectorLookup, load_histories
 from podsift.ranking.score import RankingWeights, rescale_similarity
-from podsift.store import Insight, PhraseVector, Subscriber
+from podsift.store import Feed, Insight, PhraseVector, Subscriber, Topic
 
 log = logging.getLogger(__name__)
 SHORTLIST = 60
@@ -43,6 +44,9 @@ class Pick:
     why: str
     # Other shows that told the same story: [{"show", "episode", "link"}].
     also_on: list[dict[str, str | None]] = field(default_factory=list)
+    # Where shows disagree on it: [{"detail", "sides": [camp, camp]}], a camp a list of
+    # tellings {"speaker", "show", "quote", "link", ...}.
+    disputes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -116,7 +120,12 @@ def rank(
     relevance = rescale_similarity(semantic) if profile.phrases else np.zeros(len(rows), dtype=np.float32)
     age_days = np.maximum(now.timestamp() - pool.published[rows], 0.0) / 86400
     recency = np.clip(1.0 - age_days / max(lookback_days, 1), 0.0, 1.0)
-    static = w.quality * pool.quality[rows] + w.corroboration * pool.corroboration[rows] + w.recency * recency
+    static = (
+        w.quality * pool.quality[rows]
+        + w.corroboration * pool.corroboration[rows]
+        + w.dispute * pool.disputed[rows]
+        + w.recency * recency
+    )
     show_weight = (
         np.array([profile.feed_weights.get(int(f), 1.0) for f in pool.feed_ids[rows]])
         if profile.feed_weights
@@ -162,6 +171,7 @@ def rank(
                 float(relevance[k]),
                 int(pool.show_counts[rows[k]]),
                 float(feedback[k]),
+                bool(pool.disputed[rows[k]]),
             ),
         )
         for k in chosen
@@ -203,13 +213,22 @@ def _diverse(
     return [shortlist[k] for k in chosen]
 
 
-def _why(phrase: str | None, has_interests: bool, relevance: float, shows: int, feedback: float) -> str:
+def _why(
+    phrase: str | None,
+    has_interests: bool,
+    relevance: float,
+    shows: int,
+    feedback: float,
+    disputed: bool = False,
+) -> str:
     parts = []
     if phrase:
         parts.append(f"matches your interest '{phrase}'" + ("" if relevance >= 0.75 else " (loosely)"))
     elif has_interests:
         parts.append("outside your stated interests, but one of today's strongest")
-    if shows >= 2:
+    if disputed:
+        parts.append(f"shows disagree on it ({shows} shows)")
+    elif shows >= 2:
         parts.append(f"discussed on {shows} shows")
     if feedback >= 0.2:
         parts.append("close to insights you liked")
@@ -242,6 +261,18 @@ class Selector:
         self._vectors: VectorLookup | None = None
         self._histories: dict[int, SubscriberHistory] = {}
         self._phrases: dict[str, np.ndarray] = {}
+        self._topic_feeds: dict[int | None, set[int]] | None = None
+
+    def topic_feeds(self, session: Session, subscriber_id: int) -> set[int]:
+        """Shows followed for this subscriber's topics or everyone's: they count as followed
+        even by a subscriber who picked their shows."""
+        if self._topic_feeds is None:
+            self._topic_feeds = {}
+            for feed_id, owner in session.execute(
+                sa.select(Feed.id, Topic.subscriber_id).join(Topic, Topic.id == Feed.topic_id)
+            ):
+                self._topic_feeds.setdefault(owner, set()).add(feed_id)
+        return self._topic_feeds.get(None, set()) | self._topic_feeds.get(subscriber_id, set())
 
     def _window_start(self, now: datetime) -> datetime:
         return now - timedelta(days=max(self.lookback_days, self.novelty_days))
@@ -323,7 +354,7 @@ class Selector:
             since=max(last, floor) if last else floor,
             phrases=phrases,
             phrase_vectors=np.stack([self._phrases[p] for p in phrases]) if usable and phrases else None,
-            feed_ids=set(sub.feed_ids) if sub.feed_ids else None,
+            feed_ids=set(sub.feed_ids) | self.topic_feeds(session, sub.id) if sub.feed_ids else None,
             feed_weights={int(k): float(v) for k, v in (sub.feed_weights or {}).items()},
             sent_clusters={c for _, _, c, _ in sent if c},
             sent_insights={i for _, i, _, _ in sent},
@@ -343,4 +374,7 @@ class Selector:
             self.lookback_days,
         )
         objects = pool.insight_objects(session, [int(pool.ids[r.row]) for r in ranked])
-        return [Pick(objects[int(pool.ids[r.row])], r.score, r.why, pool.also_on(r.row)) for r in ranked]
+        return [
+            Pick(objects[int(pool.ids[r.row])], r.score, r.why, pool.also_on(r.row), pool.disputes(r.row))
+            for r in ranked
+        ]

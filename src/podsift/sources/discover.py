@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -44,6 +45,7 @@ class EpisodeResult:
     audio_url: str | None
     published: int | None  # unix time
     link: str | None
+    description: str = ""
 
 
 def podcastindex_headers(key: str, secret: str, user_agent: str, now: float | None = None) -> dict[str, str]:
@@ -92,6 +94,38 @@ async def search_itunes(app: App, term: str) -> list[ShowResult]:
                 )
             )
     return out
+
+
+async def search_itunes_episodes(app: App, term: str) -> list[EpisodeResult]:
+    """Episodes whose metadata matches the term (the Search API's podcastEpisode entity)."""
+    query = urlencode({"term": term, "media": "podcast", "entity": "podcastEpisode", "limit": 50})
+    data = await _get_json(app, f"{app.settings.itunes_base_url.rstrip('/')}/search?{query}")
+    out = []
+    for item in data.get("results", []) if isinstance(data, dict) else []:
+        if not isinstance(item, dict):
+            continue
+        out.append(
+            EpisodeResult(
+                str(item.get("trackName") or ""),
+                item.get("collectionName"),
+                _web_url(item.get("feedUrl")),
+                _web_url(item.get("episodeUrl")),
+                _unix(item.get("releaseDate")),
+                _web_url(item.get("trackViewUrl")),
+                str(item.get("description") or item.get("shortDescription") or ""),
+            )
+        )
+    return out
+
+
+def _unix(value: object) -> int | None:
+    """An ISO 8601 date (iTunes' releaseDate) as unix seconds."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
 
 
 def _podcastindex_ready(app: App) -> tuple[str, str]:
@@ -147,6 +181,7 @@ async def recent_episodes_podcastindex(app: App, topic: str) -> list[EpisodeResu
                     _web_url(item.get("enclosureUrl")),
                     item.get("datePublished"),
                     _web_url(item.get("link")),
+                    str(item.get("description") or ""),
                 )
             )
     return out[:MAX_RESULTS]

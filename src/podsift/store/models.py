@@ -94,6 +94,10 @@ class Feed(Base):
     last_success_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     scans: Mapped[int] = mapped_column(default=0)
+    # Followed for this topic (automatically or from a proposal): its insights say so.
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("topics.id", ondelete="SET NULL"))
+
+    topic: Mapped[Topic | None] = relationship()
 
     episodes: Mapped[list[Episode]] = relationship(back_populates="feed", cascade="all, delete-orphan")
 
@@ -203,6 +207,68 @@ class Cluster(Base):
     last_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     members: Mapped[list[Insight]] = relationship(back_populates="cluster")
+
+
+class Disagreement(Base):
+    """Two tellings of one story whose claims conflict (found once, when the later is filed)."""
+
+    __tablename__ = "disagreements"
+    __table_args__ = (sa.UniqueConstraint("first_id", "second_id", name="uq_disagreement_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(sa.ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    first_id: Mapped[int] = mapped_column(sa.ForeignKey("insights.id", ondelete="CASCADE"))
+    second_id: Mapped[int] = mapped_column(sa.ForeignKey("insights.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(sa.String(16))  # figures | negation | opposites | llm
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TopicShowState(StrEnum):
+    PROPOSED = "proposed"
+    FOLLOWED = "followed"  # followed for the topic (podsift added the feed)
+    ALREADY = "already"  # the feed was followed before the topic found it
+    DISMISSED = "dismissed"  # turned down: never proposed again
+    DROPPED = "dropped"  # followed, then unfollowed for giving nothing in 30 days
+
+
+class Topic(Base):
+    """A topic that finds its own shows: one subscriber's, or everyone's (no subscriber)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phrase: Mapped[str] = mapped_column(sa.String(200))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    follow_cap: Mapped[int] = mapped_column(default=3)  # shows followed automatically, at most
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    searched_at: Mapped[datetime | None]
+    search_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    shows: Mapped[list[TopicShow]] = relationship(back_populates="topic", cascade="all, delete-orphan")
+
+
+class TopicShow(Base):
+    """A show a topic's search found, with the recent episodes that matched it."""
+
+    __tablename__ = "topic_shows"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "feed_url", name="uq_topic_show"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(sa.ForeignKey("topics.id", ondelete="CASCADE"), index=True)
+    feed_url: Mapped[str] = mapped_column(sa.String(2048))
+    title: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.String(32))  # itunes | podcastindex, comma-joined
+    matches: Mapped[int] = mapped_column(default=0)  # recent episodes on the topic
+    evidence: Mapped[list[Any]] = mapped_column(default=list)  # their titles
+    state: Mapped[str] = mapped_column(sa.String(16), default=TopicShowState.PROPOSED)  # TopicShowState
+    feed_id: Mapped[int | None] = mapped_column(sa.ForeignKey("feeds.id", ondelete="SET NULL"))
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+    topic: Mapped[Topic] = relationship(back_populates="shows")
 
 
 class PhraseVector(Base):
@@ -371,6 +437,8 @@ class DigestItem(Base):
     why: Mapped[str] = mapped_column(sa.Text, default="")
     # Other shows' tellings as chosen: a retry sends the same digest even if more shows join.
     also_on: Mapped[list[Any]] = mapped_column(default=list)
+    # Shows that disagree on the story, as chosen: [{"detail", "sides": [{speaker, show, ...}]}].
+    disputes: Mapped[list[Any]] = mapped_column(default=list)
 
     digest: Mapped[Digest] = relationship(back_populates="items")
     insight: Mapped[Insight] = relationship()

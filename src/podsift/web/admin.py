@@ -1,4 +1,5 @@
-"""Admin pages: sign-in, shows (status, add, OPML in/out, remove, re-scan) and discovery."""
+"""Admin pages: sign-in, shows (status, add, OPML in/out, remove, re-scan), discovery and
+topics that find shows (add, search, follow or dismiss what they propose)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,21 @@ from podsift.core import App
 from podsift.sources.discover import EpisodeResult, ShowResult, discover
 from podsift.sources.feeds import feed_overview, rescan_feed
 from podsift.sources.scan import add_feeds, export_opml, import_opml, remove_feed
+from podsift.sources.topics import (
+    TopicError,
+    add_topic,
+    dismiss_proposal,
+    follow_proposal,
+    remove_topic,
+    search_topics,
+    topic_overview,
+)
+from podsift.store import utcnow
 from podsift.web import auth
 from podsift.web.pages import browser_anchor, core_of, render, with_browser_cookie
 
 router = APIRouter(prefix="/admin")
-NAV = [("Shows", "/admin/shows"), ("Discover", "/admin/discover")]
+NAV = [("Shows", "/admin/shows"), ("Discover", "/admin/discover"), ("Topics", "/admin/topics")]
 
 
 def admin_of(request: Request) -> str | None:
@@ -214,3 +225,74 @@ async def discover_page(request: Request, q: str = "") -> Response:
         "nav": NAV,
     }
     return render(request, "admin_discover.html", context)
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+def topics_page(
+    request: Request, message: str | None = None, error: str | None = None, status: int = 200
+) -> Response:
+    if admin_of(request) is None:
+        return to_login()
+    core = core_of(request)
+    context = {
+        "topics": topic_overview(core),
+        "every": core.settings.topic_search_hours,
+        "auto": core.settings.topics_auto_follow,
+        "csrf": csrf_for(request),
+        "nav": NAV,
+        "message": message,
+        "error": error,
+    }
+    return render(request, "admin_topics.html", context, status)
+
+
+@router.get("/topics", response_class=HTMLResponse)
+def topics(request: Request) -> Response:
+    return topics_page(request)
+
+
+@router.post("/topics/add", response_class=HTMLResponse)
+async def topic_add(request: Request) -> Response:
+    form = await checked_form(request)
+    if form is None:
+        return refused(request)
+    try:
+        topic = add_topic(core_of(request), str(form.get("topic", "")))
+    except TopicError as exc:
+        return topics_page(request, error=str(exc), status=400)
+    return topics_page(request, message=f"Topic '{topic.phrase}' added; searched on the next run")
+
+
+@router.post("/topics/search", response_class=HTMLResponse)
+async def topic_search(request: Request) -> Response:
+    if await checked_form(request) is None:
+        return refused(request)
+    report = await asyncio.to_thread(search_topics, core_of(request), utcnow(), force=True)
+    text = f"{report.searched} topic(s) searched: {report.proposed} new show(s) proposed, {report.followed} followed"
+    return topics_page(request, message=text, error="; ".join(report.errors.values()) or None)
+
+
+@router.post("/topics/{topic_id}/remove", response_class=HTMLResponse)
+async def topic_remove(request: Request, topic_id: int) -> Response:
+    if await checked_form(request) is None:
+        return refused(request)
+    phrase = remove_topic(core_of(request), topic_id)
+    if phrase is None:
+        return topics_page(request, error="No such topic", status=404)
+    return topics_page(request, message=f"Removed topic '{phrase}'")
+
+
+@router.post("/proposals/{show_id}/{action}", response_class=HTMLResponse)
+async def proposal_decide(request: Request, show_id: int, action: str) -> Response:
+    if await checked_form(request) is None:
+        return refused(request)
+    if action not in ("follow", "dismiss"):
+        return topics_page(request, error="Unknown action", status=404)
+    decide = follow_proposal if action == "follow" else dismiss_proposal
+    try:
+        show = await asyncio.to_thread(decide, core_of(request), show_id, utcnow())
+    except TopicError as exc:
+        return topics_page(request, error=str(exc), status=404)
+    return topics_page(request, message=f"{show.title or show.feed_url}: {show.state}")

@@ -3,6 +3,8 @@ digests by their signed token, and each story with all its tellings."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
@@ -40,6 +42,8 @@ class DigestInsight(BaseModel):
     audio: str | None
     why: str
     also_on: list[dict[str, str | None]]
+    disputes: list[dict[str, Any]]
+    found_for: str | None
 
 
 class DigestOut(BaseModel):
@@ -89,6 +93,8 @@ def digests(request: Request, token: str, limit: int = 30) -> list[DigestOut]:
                     audio=e.audio,
                     why=e.why,
                     also_on=e.also_on,
+                    disputes=e.disputes,
+                    found_for=e.found_for,
                 )
                 for e in d.view.insights
             ],

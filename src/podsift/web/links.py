@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from podsift.digests.read import recorded_digests
 from podsift.digests.view import render as render_digest
 from podsift.sources.feeds import followed_shows
+from podsift.sources.topics import TopicError, add_topic, remove_topic, topic_overview
 from podsift.store import Subscriber, utcnow
 from podsift.subscribers import (
     SubscriberError,
@@ -142,6 +143,7 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
         "nav": [("Today", f"/me/{token}/today"), ("Preferences", f"/preferences/{token}")],
         "feed_url": links.feed if links else "",
         "unsubscribe_url": links.unsubscribe if links else "",
+        "topics": topic_overview(core, sub.id),
     }
 
 
@@ -181,6 +183,35 @@ async def preferences_save(request: Request, token: str) -> HTMLResponse:
         error = str(exc)
     context = {**preferences_context(request, sub, token), "saved": saved, "error": error}
     return render(request, "preferences.html", context, 200 if saved else 400)
+
+
+@router.post("/preferences/{token}/topics", response_class=HTMLResponse)
+async def topic_add(request: Request, token: str) -> HTMLResponse:
+    """Follow a topic: podsift searches the directories for shows on it."""
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    form = await request.form()
+    error = None
+    try:
+        add_topic(core_of(request), str(form.get("topic", "")), sub.email)
+    except TopicError as exc:
+        error = str(exc)
+    context = {**preferences_context(request, sub, token), "saved": error is None, "error": error}
+    return render(request, "preferences.html", context, 200 if error is None else 400)
+
+
+@router.post("/preferences/{token}/topics/{topic_id}/remove", response_class=HTMLResponse)
+async def topic_remove(request: Request, token: str, topic_id: int) -> HTMLResponse:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    removed = remove_topic(core_of(request), topic_id, sub.id)
+    error = None if removed else "No such topic of yours."
+    context = {**preferences_context(request, sub, token), "saved": removed is not None, "error": error}
+    return render(request, "preferences.html", context, 200 if removed else 404)
 
 
 # --- private Atom feed ----------------------------------------------------------------------

@@ -188,5 +188,6 @@ def insight_page(request: Request, cluster_id: int) -> HTMLResponse:
             "shows": found.show_count,
             "first_seen": found.first_seen.date().isoformat(),
             "tellings": tellings,
+            "disputes": found.disputes,
         },
     )

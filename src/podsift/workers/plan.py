@@ -12,6 +12,7 @@ from podsift.clusters.stage import unclustered_insights
 from podsift.delivery.stage import due_subscribers
 from podsift.insights.stage import due_extractions
 from podsift.sources.scan import due_feeds
+from podsift.sources.topics import due_topics
 from podsift.store import Subscriber
 from podsift.transcripts.speech import audio_episodes
 from podsift.transcripts.stage import new_episodes
@@ -42,7 +43,8 @@ def due_work(app: App, now: datetime, deliveries: bool = True) -> list[Unit]:
     tick): with 10,000 subscribers that look is the costly part of a plan."""
     # Feeds and transcripts go in blocks: each is a few milliseconds of network wait, less
     # than a task's own cost; a block is fetched concurrently inside its task.
-    units = _blocks("scan_feeds", "feed_ids", due_feeds(app, now), FETCH_BLOCK)
+    units = [Unit("search_topics", {"topic_id": i}, str(i), f"topic:{i}") for i in due_topics(app, now)]
+    units += _blocks("scan_feeds", "feed_ids", due_feeds(app, now), FETCH_BLOCK)
     fetching = new_episodes(app)
     extracting = [episode_id for episode_id, _ in due_extractions(app, now)]
     unclustered = unclustered_insights(app)

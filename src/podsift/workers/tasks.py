@@ -28,6 +28,7 @@ from podsift.clusters.stage import cluster_insights
 from podsift.delivery.stage import deliver_due
 from podsift.insights.stage import extract_insights
 from podsift.sources.scan import fail_feed, scan_feeds
+from podsift.sources.topics import search_topics
 from podsift.store import EpisodeState, utcnow
 from podsift.transcripts.speech import transcribe_pending
 from podsift.transcripts.stage import fetch_transcripts
@@ -124,6 +125,15 @@ def scan_block(context: JobContext, feed_ids: list[int]) -> int:
     return int(report.queued_episodes)
 
 
+@jobs.task(name="search_topics", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True)
+def search_topic(context: JobContext, topic_id: int) -> int:
+    app = core()
+    report = _unit(context, lambda: search_topics(app, utcnow(), only=[topic_id]), _logged)
+    if report.followed:
+        _then_plan()  # the shows it followed are due for their first scan
+    return int(report.proposed)
+
+
 @jobs.task(
     name="fetch_transcripts", queue="feeds", priority=PRIORITY["feeds"], retry=RETRY, pass_context=True
 )
@@ -180,6 +190,7 @@ def deliver_digests(context: JobContext, subscriber_ids: list[int]) -> int:
 TASKS = {
     t.name: t
     for t in (
+        search_topic,
         scan_block,
         fetch_block,
         transcribe_episode,
