@@ -28,7 +28,7 @@ SHOWS = {
             "Four-hour batteries won't beat gas peakers on cost in most US markets for at least a decade, "
             "because the gas turbines are already paid for.",
             "Utility-scale battery packs still cost around $80/kWh, because shipping and installation add "
-            "more than the cells themselves.",
+            "more than the cells themselves in most projects we see.",
         ],
     ),
     "energy-hour": (

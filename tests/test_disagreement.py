@@ -197,28 +197,44 @@ def test_shows_that_disagree_end_to_end_offline(
 ) -> None:  # type: ignore[no-untyped-def]
     env = world(tmp_path, http_server, database_url)
     ran = podsift(env, "run")
-    assert "2 disagreement(s) between shows" in " ".join(ran.split())  # rich wraps lines
-    assert sorted(disputes(database_url)) == [("negation", "one says 'beat', the other denies it")] * 2
+    assert "3 disagreement(s) between shows" in " ".join(ran.split())  # rich wraps lines
+    found = sorted(
+        (method, " / ".join(sorted(detail.split(" against ")))) for method, detail in disputes(database_url)
+    )
+    assert found == [
+        ("figures", "$60/kWh / $80/kWh"),  # in the order the two were filed
+        ("negation", "one says 'beat', the other denies it"),
+        ("negation", "one says 'beat', the other denies it"),
+    ]
     digest = json.loads(podsift(env, "digest", "reader@example.org", "--format", "json"))
-    top = digest["insights"][0]
     print(podsift(env, "digest", "reader@example.org", "--format", "text"))
+    top, prices, plain = digest["insights"]
     assert "beat gas peakers" in top["text"] and "shows disagree" in top["why"]
     (dispute,) = top["disputes"]
-    camps = [[(s["show"], s["speaker"]) for s in camp] for camp in dispute["sides"]]
-    assert sorted(map(sorted, camps)) == [
+    camps = [sorted((s["show"], s["speaker"]) for s in camp) for camp in dispute["sides"]]
+    assert sorted(camps) == [
         [("Grid Talk", "Maya Chen"), ("The Energy Hour", "Priya Nair")],
         [("Power Markets Weekly", "Tom Reilly")],
     ]
-    dissent = dispute["sides"][1][0] if camps[1][0][0] == "Power Markets Weekly" else dispute["sides"][0][0]
+    dissent = next(camp[0] for camp in dispute["sides"] if camp[0]["show"] == "Power Markets Weekly")
     assert "won't beat gas peakers" in dissent["quote"] and dissent["link"].endswith(
         "/a/power-markets.mp3#t=6"
     )
-    # the other items were not made disputes: a different story of the same show stays plain
-    assert all(not item["disputes"] for item in digest["insights"][1:])
-    # the story page shows both sides
+    # the price story: each side's figure, speaker and show
+    (dispute,) = prices["disputes"]
+    assert dispute["detail"] in ("$80/kWh against $60/kWh", "$60/kWh against $80/kWh")
+    quotes = sorted((camp[0]["speaker"], camp[0]["quote"][:40]) for camp in dispute["sides"])
+    assert quotes == [
+        ("Maya Chen", "Utility-scale battery packs now cost abo"),
+        ("Tom Reilly", "Utility-scale battery packs still cost a"),
+    ]
+    # a story one show told alone is no dispute, and ranks below both
+    assert "Texas" in plain["text"] and not plain["disputes"]
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
-        (cluster_id,) = set(conn.scalars(sa.select(Disagreement.cluster_id)))
+        cluster_id = conn.scalar(
+            sa.select(Disagreement.cluster_id).where(Disagreement.method == "negation").limit(1)
+        )
     engine.dispose()
     server = web_server(make_core(database_url), free_port())
     page = httpx.get(f"{server.base_url}/insight/{cluster_id}")
@@ -291,7 +307,7 @@ def test_without_a_usable_stance_answer_the_offline_signs_decide(
         )
         podsift(env, "run")
         assert llm.stance_requests
-        assert {m for m, _ in disputes(sqlite_url)} == {"negation"}
+        assert sorted(m for m, _ in disputes(sqlite_url)) == ["figures", "negation", "negation"]
         engine = sa.create_engine(sqlite_url)
         with engine.connect() as conn:
             outcomes = set(conn.scalars(sa.select(LLMRequest.outcome).where(LLMRequest.purpose == "stance")))

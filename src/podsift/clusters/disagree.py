@@ -11,6 +11,7 @@ offline signs decide. bench/disagreement.py measures both on tests/fixtures/pair
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections import defaultdict
@@ -106,6 +107,8 @@ _PHRASES = {
     "far from": "not", "nowhere near": "not", "more expensive": "costlier", "cost more": "costlier",
     "costs more": "costlier", "less expensive": "cheaper", "cost less": "cheaper", "costs less": "cheaper",
 }  # fmt: skip
+# Words that start a new clause: what follows them is not about the figure before them.
+_CLAUSE = {"because", "which", "so", "as", "and", "but", "while", "since", "when", "that", "after", "if"}
 MIN_SHARED = 0.3  # share of content words two claims need before a difference is a dispute
 FIGURE_GAP = 0.05  # relative difference above which two figures for one quantity conflict
 
@@ -121,7 +124,7 @@ class Quantity:
     value: float
     unit: str
     shown: str  # as the claim wrote it
-    near: frozenset[str]  # content words within four words before it and three after
+    near: frozenset[str]  # content words within four words before it and three after (same clause)
 
 
 def words(text: str) -> list[str]:
@@ -184,7 +187,8 @@ def quantities(tokens: list[str]) -> list[Quantity]:
         named = [_SHOWN_UNITS.get(w, w) for w in used]
         shown = f"{number}/{named[-1]}" if currency and "/" in unit else " ".join([number, *named])
         after = k + 1 + bool(scale) + (currency == "¢") + len(used)
-        near = content(tokens[max(k - 4, 0) : k] + tokens[after : after + 3])
+        following = list(itertools.takewhile(lambda w: w not in _CLAUSE, tokens[after : after + 3]))
+        near = content(tokens[max(k - 4, 0) : k] + following)
         out.append(Quantity(value, unit, shown, frozenset(near)))
     return out
 
@@ -294,13 +298,14 @@ def file_disagreements(app: App, insight_ids: Collection[int], judge: StanceJudg
         members: dict[int, list[Any]] = defaultdict(list)
         for row in _tellings(session, Insight.cluster_id.in_(clusters)):
             members[row.cluster_id].append(row)
-        known = set(
-            session.execute(
+        known = {
+            (first, second)
+            for first, second in session.execute(
                 sa.select(Disagreement.first_id, Disagreement.second_id).where(
                     Disagreement.cluster_id.in_(clusters)
                 )
-            ).tuples()
-        )
+            )
+        }
     found: list[Disagreement] = []
     asked: set[tuple[int, int]] = set()
     for row in new:

@@ -293,18 +293,20 @@ async def find_shows(app: App, phrase: str, now: datetime) -> tuple[dict[str, Ca
         for episode in batch if isinstance(batch, list) else []:
             _add_episode(found, episode, source, phrase, since)
     named: dict[str, ShowResult] = {}
+    named_by: dict[str, set[str]] = {}
     for batch in results[1::2]:
         for show in batch if isinstance(batch, list) else []:
-            named.setdefault(show.feed_url, show)
-    unchecked = [s for url, s in named.items() if _key(url) not in found][:SHOWS_CHECKED]
+            named.setdefault(_key(show.feed_url), show)
+            named_by.setdefault(_key(show.feed_url), set()).add(show.source)
+    unchecked = [s for key, s in named.items() if key not in found][:SHOWS_CHECKED]
     checks = await asyncio.gather(*(_recent_matches(app, s.feed_url, phrase, since) for s in unchecked))
     for show, titles in zip(unchecked, checks, strict=True):
         if titles:
-            found[_key(show.feed_url)] = Candidate(show.feed_url, show.title, {show.source}, titles)
-    for url, show in named.items():
-        if _key(url) in found:
-            found[_key(url)].sources.add(show.source)
-            found[_key(url)].title = found[_key(url)].title or show.title
+            found[_key(show.feed_url)] = Candidate(show.feed_url, show.title, set(), titles)
+    for key, show in named.items():
+        if key in found:
+            found[key].sources |= named_by[key]
+            found[key].title = found[key].title or show.title
     return found, errors
 
 
