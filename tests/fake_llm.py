@@ -164,7 +164,9 @@ class FakeLLM:
                     a, b = (
                         prompt.split(f"<{t}>")[1].split(f"</{t}>")[0] for t in ("first_claim", "second_claim")
                     )
-                    text = json.dumps({"stance": outer.stance(a, b), "reason": "scripted"})
+                    stance = outer.stance(a, b)
+                    conflict = "what one says the other denies" if stance == "disagree" else "none"
+                    text = json.dumps({"conflict": conflict, "stance": stance})
                     reply_for = _anthropic_reply if self.path.endswith("/messages") else _openai_reply
                     payload = reply_for(body, text)
                     self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())

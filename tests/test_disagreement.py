@@ -21,6 +21,8 @@ from podsift.ranking.pool import CandidatePool
 from podsift.ranking.score import RankingWeights
 from podsift.ranking.select import Profile, rank
 from podsift.store import Disagreement, LLMRequest
+from podsift.subscribers import find_subscriber
+from podsift.subscribers.links import preferences_path
 from tests.conftest import FIXTURES, free_port
 from tests.fake_llm import FakeLLM
 from tests.stories import serve_story_shows
@@ -236,62 +238,79 @@ def test_shows_that_disagree_end_to_end_offline(
             sa.select(Disagreement.cluster_id).where(Disagreement.method == "negation").limit(1)
         )
     engine.dispose()
-    server = web_server(make_core(database_url), free_port())
+    core = make_core(database_url)
+    server = web_server(core, free_port())
     page = httpx.get(f"{server.base_url}/insight/{cluster_id}")
     assert page.status_code == 200
     assert "Shows disagree" in page.text and "Tom Reilly" in page.text and "Maya Chen" in page.text
+    # and the subscriber's own digest page
+    token = preferences_path(core, find_subscriber(core, "reader@example.org")).rsplit("/", 1)[1]
+    page = httpx.get(f"{server.base_url}/me/{token}/today")
+    assert page.status_code == 200 and page.text.count("Shows disagree") == 2
+    assert "$80/kWh against $60/kWh" in page.text or "$60/kWh against $80/kWh" in page.text
 
 
-def test_shows_that_disagree_with_an_llm_judge(tmp_path: Path, http_server, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+def pairs_found(url: str) -> list[tuple[str, str, str, str]]:
+    """(method, detail, first text, second text) of every recorded disagreement."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT d.method, d.detail, a.text, b.text FROM disagreements d "
+                "JOIN insights a ON a.id = d.first_id JOIN insights b ON b.id = d.second_id"
+            )
+        ).all()
+        asked = conn.scalar(sa.select(sa.func.count()).where(LLMRequest.purpose == "stance"))
+    engine.dispose()
+    return [tuple(r) for r in rows], asked  # type: ignore[return-value]
+
+
+def test_an_llm_judge_adds_disagreements_the_offline_signs_miss(
+    tmp_path: Path, http_server, sqlite_url: str
+) -> None:  # type: ignore[no-untyped-def]
     llm = FakeLLM()
-    # The model disagrees only where one side says "won't"; on the price pair (which the
-    # offline figures rule would flag, if both were in one story) it says "unrelated".
-    llm.stance = lambda a, b: "disagree" if ("won't" in a) != ("won't" in b) else "agree"
+    llm.stance = lambda a, b: "disagree"  # a model that disagrees with whatever it is asked
     try:
         env = world(
             tmp_path, http_server, sqlite_url, PODSIFT_LLM=f"openai:test-model?base_url={llm.base_url}"
         )
         podsift(env, "run")
-        asked = len(llm.stance_requests)
-        assert asked >= 2
-        engine = sa.create_engine(sqlite_url)
-        with engine.connect() as conn:
-            pairs = conn.execute(
-                sa.text(
-                    "SELECT d.method, a.text, b.text FROM disagreements d "
-                    "JOIN insights a ON a.id = d.first_id JOIN insights b ON b.id = d.second_id"
-                )
-            ).all()
-        engine.dispose()
-        print(pairs)
-        assert len(pairs) >= 2 and {m for m, _, _ in pairs} == {"llm"}
-        assert all(("won't" in a) != ("won't" in b) for _, a, b in pairs)
+        found, logged = pairs_found(sqlite_url)
+        by_model = [(a, b) for method, _, a, b in found if method == "llm"]
+        by_text = [(a, b) for method, _, a, b in found if method != "llm"]
+        print(found)
+        # the model was asked only about the pairs the offline signs passed, and each answer
+        # became a disagreement carrying the conflict it named
+        assert by_model and by_text
+        assert len(llm.stance_requests) == logged == len(by_model)
+        assert all(offline_conflict(a, b) is None for a, b in by_model)
+        assert all(offline_conflict(a, b) is not None for a, b in by_text)
+        assert {d for m, d, _, _ in found if m == "llm"} == {"what one says the other denies"}
         digest = json.loads(podsift(env, "digest", "reader@example.org", "--format", "json"))
-        disputed = [i for i in digest["insights"] if i["disputes"]]
-        assert len(disputed) == 1 and "shows disagree" in disputed[0]["why"]
-        assert digest["insights"][0] == disputed[0]  # ranked first
-        engine = sa.create_engine(sqlite_url)
-        with engine.connect() as conn:
-            stance_logged = conn.scalar(sa.select(sa.func.count()).where(LLMRequest.purpose == "stance"))
-        engine.dispose()
-        assert stance_logged == asked
+        assert "shows disagree" in digest["insights"][0]["why"]
         podsift(env, "run")  # a second run asks nothing again
-        assert len(llm.stance_requests) == asked
+        assert len(llm.stance_requests) == logged
     finally:
         llm.close()
 
 
-def test_a_judge_that_answers_agree_overrules_the_offline_signs(
+def test_a_judge_saying_agree_leaves_what_the_figures_show(
     tmp_path: Path, http_server, sqlite_url: str
 ) -> None:  # type: ignore[no-untyped-def]
     llm = FakeLLM()
     llm.stance = lambda a, b: "agree"
     try:
         env = world(
-            tmp_path, http_server, sqlite_url, PODSIFT_LLM=f"openai:test-model?base_url={llm.base_url}"
+            tmp_path,
+            http_server,
+            sqlite_url,
+            PODSIFT_LLM=f"openai:test-model?base_url={llm.base_url}",
+            PODSIFT_STANCE_MAX_CALLS="1",
         )
         podsift(env, "run")
-        assert llm.stance_requests and disputes(sqlite_url) == []
+        found, logged = pairs_found(sqlite_url)
+        assert found and {m for m, *_ in found} <= {"figures", "negation", "opposites"}
+        assert len(llm.stance_requests) == logged == 1  # the budget: one question a run
     finally:
         llm.close()
 
@@ -306,8 +325,9 @@ def test_without_a_usable_stance_answer_the_offline_signs_decide(
             tmp_path, http_server, sqlite_url, PODSIFT_LLM=f"openai:test-model?base_url={llm.base_url}"
         )
         podsift(env, "run")
-        assert llm.stance_requests
-        assert sorted(m for m, _ in disputes(sqlite_url)) == ["figures", "negation", "negation"]
+        found, logged = pairs_found(sqlite_url)
+        assert found and {m for m, *_ in found} <= {"figures", "negation", "opposites"}
+        assert len(llm.stance_requests) == logged > 0
         engine = sa.create_engine(sqlite_url)
         with engine.connect() as conn:
             outcomes = set(conn.scalars(sa.select(LLMRequest.outcome).where(LLMRequest.purpose == "stance")))

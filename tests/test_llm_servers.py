@@ -209,3 +209,22 @@ def test_full_mode_sizes_chunks_and_answers_to_the_servers_context(
     assert state in ("extracted", "llm_failed"), reason
     for insight in stored(app):
         assert written_problem(insight.text) is None and insight.speaker in ("Sam Ortiz", "Lena Park")
+
+
+def test_stance_judge_on_llama_server_with_a_small_instruct_model(make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The disagreement question against a real model: a valid answer (the server holds it to
+    the JSON schema), logged, cached (the same pair is not asked twice)."""
+    from podsift.backends.judge import STANCES
+
+    model_or_skip("qwen-0.5b")
+    with llama_server("qwen-0.5b", tmp_path, context=2048) as url:
+        app = make_core(llm=f"openai:qwen?base_url={url}", asr="none")
+        assert app.story_judge is not None
+        judge = app.story_judge()
+        a = "Utility-scale battery packs now cost about $60/kWh."
+        b = "Utility-scale battery packs still cost around $80/kWh."
+        first = judge.stance(a, b)
+        again = app.story_judge().stance(b, a)  # a new judge, the pair the other way round
+    print(f"qwen-0.5b says {first!r}")
+    assert first is not None and first[0] in STANCES and again == first
+    assert [(p, o) for p, o, *_ in requests_logged(app)] == [("stance", "ok")]

@@ -230,6 +230,11 @@ def test_topics_find_shows_through_the_cli_and_label_their_insights(
     assert digest["insights"]
     assert all(i["found_for"] == "found for your topic 'battery storage'" for i in digest["insights"])
     assert "(found for your topic 'battery storage')" in text
+    html = podsift(env, "digest", "reader@example.org", "--format", "html")
+    assert (
+        "Found for your topic &#39;battery storage&#39;" in html
+        or "Found for your topic 'battery storage'" in html
+    )
     assert any(i["disputes"] for i in digest["insights"])  # the story shows also disagree
 
 

@@ -4,9 +4,10 @@ Offline, two signs are trusted: the same quantity given different figures ($60/k
 $80/kWh, 2026 against 2027), and one claim denying what the other asserts (a word negated on
 one side only, or met by its opposite: rise / fall, faster / slower). Both need the claims to
 share most of their words first, so two different facts about one story ("prices fell 8%",
-"sales grew 15%") are not a dispute. With an LLM configured the story judge answers
-agree / disagree / unrelated instead (cached, budgeted); where it gives no answer, the
-offline signs decide. bench/disagreement.py measures both on tests/fixtures/pairs.
+"sales grew 15%") are not a dispute. With an LLM configured, the story judge is also asked
+agree / disagree / unrelated for the pairs the signs pass (cached, budgeted), and names the
+conflict it sees; it adds disagreements, it does not remove one the figures or words show.
+bench/disagreement.py measures both on tests/fixtures/pairs.
 """
 
 from __future__ import annotations
@@ -273,18 +274,21 @@ def offline_conflict(a: str, b: str) -> Conflict | None:
 
 
 class StanceJudge(Protocol):
-    def stance(self, a: str, b: str) -> str | None: ...
+    def stance(self, a: str, b: str) -> tuple[str, str] | None: ...
 
 
 def judge_pair(judge: StanceJudge | None, a: str, b: str) -> Conflict | None:
-    """The model's stance when it gives one; the offline signs otherwise."""
+    """The offline signs first; the model, when there is one, for the pairs they pass.
+    The model adds disagreements and never removes one the text itself shows: measured on
+    the labelled pairs, a small local model's "agree" is not to be trusted over a clash of
+    figures (bench/disagreement.py), and a strong model rarely contradicts them."""
     offline = offline_conflict(a, b)
-    stance = judge.stance(a, b) if judge is not None else None
-    if stance is None:
+    if offline is not None or judge is None:
         return offline
-    if stance != "disagree":
+    answer = judge.stance(a, b)
+    if answer is None or answer[0] != "disagree":
         return None
-    return Conflict("llm", offline.detail if offline else "")
+    return Conflict("llm", answer[1])
 
 
 def file_disagreements(app: App, insight_ids: Collection[int], judge: StanceJudge | None = None) -> int:
