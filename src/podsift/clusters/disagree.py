@@ -187,6 +187,7 @@ def quantities(tokens: list[str]) -> list[Quantity]:
         number = f"{word}¢" if currency == "¢" else f"{currency}{word}" + (f" {scale}" if scale else "")
         named = [_SHOWN_UNITS.get(w, w) for w in used]
         shown = f"{number}/{named[-1]}" if currency and "/" in unit else " ".join([number, *named])
+        shown = shown.replace(" %", "%")
         after = k + 1 + bool(scale) + (currency == "¢") + len(used)
         following = list(itertools.takewhile(lambda w: w not in _CLAUSE, tokens[after : after + 3]))
         near = content(tokens[max(k - 4, 0) : k] + following)

@@ -147,7 +147,7 @@ def build_view(
                 link=listen_link(episode.audio_url, episode.link, insight.start_seconds),
                 score=pick.score,
                 why=pick.why,
-                also_on=pick.also_on,
+                also_on=_not_in_disputes(pick.also_on, pick.disputes),
                 disputes=pick.disputes,
                 found_for=found_for(episode.feed.topic, subscriber_id),
                 vote_up=vote_link(insight.id, 1) if vote_link else None,
@@ -157,6 +157,14 @@ def build_view(
             )
         )
     return DigestView(subscriber, date, entries, **(links or {}))
+
+
+def _not_in_disputes(
+    also_on: list[dict[str, str | None]], disputes: list[dict[str, Any]]
+) -> list[dict[str, str | None]]:
+    """Other shows' tellings, less those a "shows disagree" line already names."""
+    named = {side.get("show") for d in disputes for camp in d.get("sides", []) for side in camp}
+    return [o for o in also_on if o.get("show") not in named]
 
 
 def found_for(topic: Topic | None, subscriber_id: int | None) -> str | None:
