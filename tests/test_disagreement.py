@@ -182,7 +182,8 @@ def world(tmp_path: Path, http_server, database_url: str, **extra: str) -> dict[
     }
     urls = serve_story_shows(http_server, NOW)
     podsift(env, "feeds", "add", *urls.values())
-    podsift(env, "subscribers", "add", "reader@example.org", "--interests", "batteries")
+    # send hour 0: due whatever the time of day the test runs
+    podsift(env, "subscribers", "add", "reader@example.org", "--interests", "batteries", "--hour", "0")
     return env
 
 

@@ -199,7 +199,7 @@ def test_topics_find_shows_through_the_cli_and_label_their_insights(
         "PODSIFT_PODCASTINDEX_KEY": "KEY123",
         "PODSIFT_PODCASTINDEX_SECRET": "SECRET456",
     }
-    podsift(env, "subscribers", "add", "reader@example.org", "--interests", "grid")
+    podsift(env, "subscribers", "add", "reader@example.org", "--interests", "grid", "--hour", "0")
     assert "for everyone" in podsift(env, "topics", "add", TOPIC)
     said = " ".join(podsift(env, "topics", "search").split())
     assert "1 topic(s) searched: 4 new show(s) proposed, 0 followed" in said

@@ -291,7 +291,8 @@ def test_every_reader_sees_the_same_digest(site) -> None:  # type: ignore[no-unt
     assert all(text[:30] in email_body for text in texts)
     result = CliRunner().invoke(
         cli,
-        ["digest", "same@example.com", "--format", "json"],
+        # the digest's own date: `podsift digest` alone means today, which is tomorrow past midnight
+        ["digest", "same@example.com", "--format", "json", "--date", api_digest["date"]],
         env={"PODSIFT_HOME": str(app.settings.home), "PODSIFT_DATABASE_URL": app.settings.database_url},
     )
     assert result.exit_code == 0, result.output
