@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|\$|€|£|%")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -79,7 +78,7 @@ _STOP = _FILLER | {
     "says", "said", "say", "again", "most", "more", "less", "some", "all", "each", "per", "us",
     "first", "year", "years", "once", "after", "before", "up", "down", "least", "since",
 }  # fmt: skip
-# Opposites, by the forms a claim uses: each maps to (lemma, the lemma it contradicts).
+# Opposites: the forms of one side of each pair, then the forms of the other.
 _OPPOSITES = [
     ("rise rises rising rose risen", "fall falls falling fell fallen drop drops dropped dropping decline declined declines"),
     ("grow grows grew grown growing expand expanded expands", "shrink shrinks shrank shrunk shrinking contract contracted"),
@@ -97,11 +96,11 @@ _OPPOSITES = [
     ("strengthen strengthens strengthened", "weaken weakens weakened"),
     ("accelerate accelerates accelerated accelerating", "slow slows slowed slowing"),
 ]  # fmt: skip
-_LEMMA: dict[str, tuple[int, int]] = {}  # word -> (pair index, side)
+_LEMMA: dict[str, set[tuple[int, int]]] = {}  # word -> {(pair index, side)}: "lower" is in two
 for _index, _sides in enumerate(_OPPOSITES):
     for _side, _forms in enumerate(_sides):
         for _form in _forms.split():
-            _LEMMA[_form] = (_index, _side)
+            _LEMMA.setdefault(_form, set()).add((_index, _side))
 _CONTRACTIONS = {"won't": "will not", "can't": "can not", "shan't": "shall not"}
 # Phrases read as one word: denials ("far from") and comparisons ("cost more").
 _PHRASES = {
@@ -241,12 +240,12 @@ def _polarity(tokens: list[str]) -> tuple[set[str], set[str]]:
 
 def _opposite(a: list[str], b: list[str]) -> str | None:
     """A word on one side whose opposite is on the other (and neither side has both)."""
-    sides_a = {_LEMMA[w] for w in a if w in _LEMMA}
-    sides_b = {_LEMMA[w] for w in b if w in _LEMMA}
+    sides_a = {pair for w in a for pair in _LEMMA.get(w, ())}
+    sides_b = {pair for w in b for pair in _LEMMA.get(w, ())}
     for index, side in sorted(sides_a):
         if (index, 1 - side) in sides_b and (index, side) not in sides_b and (index, 1 - side) not in sides_a:
-            mine = next(w for w in a if _LEMMA.get(w) == (index, side))
-            theirs = next(w for w in b if _LEMMA.get(w) == (index, 1 - side))
+            mine = next(w for w in a if (index, side) in _LEMMA.get(w, ()))
+            theirs = next(w for w in b if (index, 1 - side) in _LEMMA.get(w, ()))
             return f"'{mine}' against '{theirs}'"
     return None
 

@@ -262,6 +262,7 @@ def search_topics(
         except Exception as exc:  # a topic's search never stops the run
             log.exception("topic search %r failed", phrase)
             candidates, errors = {}, [f"{type(exc).__name__}: {exc}"]
+        errors = [app.settings.scrub(e) for e in errors]  # stored and shown: never a secret
         if errors:
             report.errors[phrase] = "; ".join(errors)
         proposed, followed = _record(app, topic_id, candidates, errors, now)
