@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from podsift.clusters.signals import strip_speaker
+from podsift.clusters.signals import stem, strip_speaker
 from podsift.net.links import listen_link
 from podsift.store import Disagreement, Episode, Feed, Insight
 
@@ -137,16 +137,9 @@ def words(text: str) -> list[str]:
     return [w.replace("<dot>", ".") for w in re.findall(r"[a-z0-9]+(?:<dot>[0-9]+)?|\$|€|£|%", text)]
 
 
-def _stem(word: str) -> str:
-    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)] + replacement
-    return word
-
-
 def content(tokens: list[str]) -> set[str]:
     return {
-        _stem(w)
+        stem(w)
         for w in tokens
         if w not in _STOP and w not in _NEGATION and len(w) > 2 and not _NUMBER.match(w) and w not in _LEMMA
     }
@@ -231,10 +224,10 @@ def _polarity(tokens: list[str]) -> tuple[set[str], set[str]]:
         for later in tokens[k + 1 : k + 5]:
             if later in _FILLER or later in _NEGATION:
                 continue
-            denied.add(_stem(later))
+            denied.add(stem(later))
             skip_to = k + 5
             break
-    asserted = {_stem(w) for w in tokens if w not in _NEGATION} - denied
+    asserted = {stem(w) for w in tokens if w not in _NEGATION} - denied
     return asserted, denied
 
 

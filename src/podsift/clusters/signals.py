@@ -67,7 +67,8 @@ def strip_speaker(text: str) -> str:
     return _SPEAKER_PREFIX.sub("", text, count=1)
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """The word lower-cased with a common ending cut: plurals, -ing, -ed."""
     word = word.lower().strip(".'-")
     for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
@@ -91,7 +92,7 @@ def signature(text: str) -> Signature:
         if is_name or any(c.isupper() for c in word[1:]):  # OpenAI, DeepSeek, iPhone
             entities.add(lowered.removesuffix("'s"))
         if lowered not in _STOP and len(lowered) >= 4:
-            terms.add(_stem(lowered.removesuffix("'s")))
+            terms.add(stem(lowered.removesuffix("'s")))
     return Signature(frozenset(entities), frozenset(numbers), frozenset(terms))
 
 

@@ -25,42 +25,13 @@ from podsift.clusters.disagree import cluster_disputes
 from podsift.net.links import listen_link
 from podsift.ranking.score import corroboration
 from podsift.store import Cluster, Episode, Feed, Insight
+from podsift.words import STOP_WORDS, singular
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "in",
-        "on",
-        "for",
-        "to",
-        "with",
-        "about",
-        "from",
-        "by",
-        "or",
-        "at",
-        "is",
-        "are",
-        "ai's",
-    ]
-)
-
-
-def _stem(token: str) -> str:
-    token = token.strip(".-")
-    for suffix in ("ies", "es", "s"):
-        if len(token) > 4 and token.endswith(suffix):
-            return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return token
 
 
 def tokens(text: str) -> set[str]:
-    return {_stem(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP}
+    return {singular(t) for t in _TOKEN.findall(text.lower()) if t not in STOP_WORDS}
 
 
 @functools.lru_cache(maxsize=65536)

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,17 @@ async def recent_episodes_podcastindex(app: App, topic: str) -> list[EpisodeResu
     return out[:MAX_RESULTS]
 
 
+async def ask_all(calls: Sequence[Awaitable[Any]]) -> tuple[list[Any], list[str]]:
+    """Every directory call at once: (each one's answer, or None where it failed; what the
+    failures said). A directory that fails does not stop the others; a bug does."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, DiscoveryError):
+            raise r
+    errors = [str(r) for r in results if isinstance(r, DiscoveryError)]
+    return [None if isinstance(r, BaseException) else r for r in results], errors
+
+
 def discover(app: App, term: str) -> tuple[list[ShowResult], list[EpisodeResult], list[str]]:
     """Shows from both directories (deduplicated by feed URL), episodes on the topic, and
     the errors of any source that failed (the others still answer)."""
@@ -197,11 +209,7 @@ def discover(app: App, term: str) -> tuple[list[ShowResult], list[EpisodeResult]
             search_podcastindex(app, term),
             recent_episodes_podcastindex(app, term),
         ]
-        results = await asyncio.gather(*calls, return_exceptions=True)
-        errors = [str(r) for r in results if isinstance(r, DiscoveryError)]
-        for r in results:
-            if isinstance(r, BaseException) and not isinstance(r, DiscoveryError):
-                raise r
+        results, errors = await ask_all(calls)
         shows: dict[str, ShowResult] = {}
         for batch in results[:2]:
             for show in batch if isinstance(batch, list) else []:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,9 +24,9 @@ import sqlalchemy as sa
 
 from podsift.net.client import FetchError
 from podsift.sources.discover import (
-    DiscoveryError,
     EpisodeResult,
     ShowResult,
+    ask_all,
     recent_episodes_podcastindex,
     search_itunes,
     search_itunes_episodes,
@@ -45,6 +45,7 @@ from podsift.store import (
     TopicShow,
     TopicShowState,
 )
+from podsift.words import STOP_WORDS, singular
 
 if TYPE_CHECKING:
     from podsift.core import App
@@ -52,27 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SHOWS_CHECKED = 8  # shows from a directory's show search whose feeds are read, per topic
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "in",
-        "on",
-        "for",
-        "to",
-        "with",
-        "about",
-        "from",
-        "by",
-        "or",
-        "at",
-        "is",
-        "are",
-    ]
-)
 
 
 class TopicError(ValueError):
@@ -96,20 +76,13 @@ class TopicReport:
     errors: dict[str, str] = field(default_factory=dict)  # topic phrase -> what failed
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ies", "es", "s"):
-        if len(word) > 4 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
 def _stems(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower())}
+    return {singular(w) for w in _WORD.findall(text.lower())}
 
 
 def mentions(phrase: str, text: str) -> bool:
     """Every word of the topic (plural or not) is in the text."""
-    wanted = {_stem(w) for w in _WORD.findall(phrase.lower()) if w not in _STOP}
+    wanted = {singular(w) for w in _WORD.findall(phrase.lower()) if w not in STOP_WORDS}
     return bool(wanted) and wanted <= _stems(text)
 
 
@@ -190,25 +163,29 @@ def topic_overview(app: App, subscriber_id: int | None = None) -> list[TopicOver
 
 def follow_proposal(app: App, show_id: int, now: datetime) -> TopicShow:
     """Follow a proposed show for its topic (it is then scanned like any other)."""
-    with app.session() as session:
-        show = session.get(TopicShow, show_id)
-        if show is None:
-            raise TopicError(f"no proposal {show_id}")
-        if show.state in (TopicShowState.FOLLOWED, TopicShowState.ALREADY):
-            return show
-        _follow(app, session, show, now)
-        session.commit()
-        session.refresh(show)
-        return show
+
+    def follow(session: sa.orm.Session, show: TopicShow) -> None:
+        if show.state not in (TopicShowState.FOLLOWED, TopicShowState.ALREADY):
+            _follow(app, session, show, now)
+
+    return _decide(app, show_id, follow)
 
 
 def dismiss_proposal(app: App, show_id: int, now: datetime) -> TopicShow:
     """Turn a proposal down: it is not proposed again."""
+
+    def dismiss(session: sa.orm.Session, show: TopicShow) -> None:
+        show.state, show.decided_at = TopicShowState.DISMISSED, now
+
+    return _decide(app, show_id, dismiss)
+
+
+def _decide(app: App, show_id: int, change: Callable[[sa.orm.Session, TopicShow], None]) -> TopicShow:
     with app.session() as session:
         show = session.get(TopicShow, show_id)
         if show is None:
             raise TopicError(f"no proposal {show_id}")
-        show.state, show.decided_at = TopicShowState.DISMISSED, now
+        change(session, show)
         session.commit()
         session.refresh(show)
         return show
@@ -284,11 +261,7 @@ async def find_shows(app: App, phrase: str, now: datetime) -> tuple[dict[str, Ca
     calls: list[Awaitable[Any]] = [search_itunes_episodes(app, phrase), search_itunes(app, phrase)]
     if app.settings.podcastindex_key and app.settings.podcastindex_secret:
         calls += [recent_episodes_podcastindex(app, phrase), search_podcastindex(app, phrase)]
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    errors = [str(r) for r in results if isinstance(r, DiscoveryError)]
-    for r in results:
-        if isinstance(r, BaseException) and not isinstance(r, DiscoveryError):
-            raise r
+    results, errors = await ask_all(calls)
     found: dict[str, Candidate] = {}
     for batch, source in zip(results[::2], ("itunes", "podcastindex"), strict=False):
         for episode in batch if isinstance(batch, list) else []:

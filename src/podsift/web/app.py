@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from podsift.core import App
+from podsift.digests.view import TEMPLATES as DIGEST_TEMPLATES
 from podsift.store import database_ready
 from podsift.web import admin, api, links, pages
 
@@ -57,7 +58,8 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
     web = FastAPI(title="podsift", lifespan=lifespan, docs_url=None, redoc_url=None)
     web.add_middleware(SecurityHeaders)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    templates = Jinja2Templates(directory=HERE / "templates")
+    # The digest templates too: the web page shares the email's lines about a story.
+    templates = Jinja2Templates(directory=[HERE / "templates", DIGEST_TEMPLATES])
     web.state.core = core
     web.state.templates = templates
     web.include_router(pages.router)
