@@ -84,7 +84,8 @@ def main() -> None:
         i = report.insights
         print(
             f"{i.insights} insights from {i.episodes} episodes; below the floor: {i.dropped_floor}; "
-            f"failed: {len(i.failed)}; {report.seconds:.0f} s\n"
+            f"failed: {len(i.failed)}; stories: {report.clusters.joined} joined another show's, "
+            f"{report.clusters.disagreements} disagreement(s) between shows; {report.seconds:.0f} s\n"
         )
         for email, phrase in emails:
             print(f"######## {email} (interests: {phrase or 'none'})")
