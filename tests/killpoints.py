@@ -32,7 +32,7 @@ POINTS: dict[str, tuple[str, str]] = {
     "embed": ("podsift.clusters.stage", "embed_insights"),
     "cluster": ("podsift.clusters.stage", "refresh_clusters"),
     "select": ("podsift.ranking.select", "Selector.pick"),
-    "record": ("podsift.delivery.stage", "choose_digest"),
+    "record": ("podsift.delivery.stage", "_record_and_claim"),  # a new digest, claimed
     "claim": ("podsift.delivery.stage", "_claim"),
     "send": ("podsift.delivery.stage", "_send_email"),
     "finish": ("podsift.delivery.stage", "_finish"),

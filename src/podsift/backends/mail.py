@@ -6,7 +6,8 @@ import contextlib
 import re
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.message import Message
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol, Self
 from urllib.parse import unquote, urlsplit
@@ -24,7 +25,7 @@ class SendError(Exception):
 class Transport(Protocol):
     name: str
 
-    def send(self, message: EmailMessage, date: str) -> str:
+    def send(self, message: Message, date: str) -> str:
         """Deliver; return where it went (a path or host)."""
         ...
 
@@ -39,7 +40,7 @@ class OutboxTransport:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def send(self, message: EmailMessage, date: str) -> str:
+    def send(self, message: Message, date: str) -> str:
         day = self.folder / date
         day.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9@._+-]", "_", str(message["To"]))
@@ -47,9 +48,12 @@ class OutboxTransport:
         tmp = eml.with_suffix(".eml.tmp")
         tmp.write_bytes(message.as_bytes())
         tmp.replace(eml)  # atomic: a crash never leaves half a message
-        html = message.get_body(("html",))
+        html = next((p for p in message.walk() if p.get_content_type() == "text/html"), None)
         if html is not None:
-            (day / f"{stem}.html").write_text(html.get_content(), encoding="utf-8")
+            body = html.get_payload(decode=True)
+            assert isinstance(body, bytes)
+            text = body.decode(html.get_content_charset() or "utf-8")
+            (day / f"{stem}.html").write_text(text, encoding="utf-8")
         return str(eml)
 
     def close(self) -> None:
@@ -92,11 +96,14 @@ class SmtpTransport:
             conn.login(self.username, self.password or "")
         return conn
 
-    def send(self, message: EmailMessage, date: str) -> str:
+    def send(self, message: Message, date: str) -> str:
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            self._conn.send_message(message)
+            # Flattened once here; send_message would re-parse every address header.
+            _, sender = parseaddr(str(message["From"]))
+            wire = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+            self._conn.sendmail(sender, [str(message["To"])], wire)
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _ in exc.recipients.values()]

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session
 from podsift.backends.apprise import send_apprise
 from podsift.backends.mail import SendError, Transport
 from podsift.delivery.message import build_message, subject_for
-from podsift.digests.records import choose_digest, local_date, make_selector, stored_picks
+from podsift.digests.records import insert_digest, local_date, make_selector, recorded_digest, stored_picks
 from podsift.digests.view import digest_view, render
 from podsift.progress import progress
 from podsift.ranking.pool import hour_bucket
-from podsift.ranking.select import Selector
+from podsift.ranking.select import Pick, Selector
 from podsift.store import (
     Delivery,
     DeliveryState,
@@ -44,7 +44,6 @@ from podsift.store import (
     Episode,
     Insight,
     Subscriber,
-    rows_changed,
     utcnow,
 )
 from podsift.subscribers import channel_key
@@ -103,6 +102,7 @@ class DueSubscribers:
     already_sent: int = 0  # today's digest is out on every channel
     given_up: int = 0  # today's digest failed on every channel (permanently or too often)
     nothing_new: int = 0  # no insight since their last digest: nothing to choose from
+    recorded: set[int] = field(default_factory=set)  # due subscribers with a digest recorded today
 
 
 def due_subscribers(app: App, now: datetime, only: Collection[int] | None = None) -> DueSubscribers:
@@ -170,6 +170,7 @@ def due_subscribers(app: App, now: datetime, only: Collection[int] | None = None
         if sub.id in today:
             if today[sub.id] in unfinished:
                 out.due.append(sub)
+                out.recorded.add(sub.id)
             elif today[sub.id] in failed:
                 out.given_up += 1
             else:
@@ -217,7 +218,9 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
                     report.deferred += 1
                 else:
                     try:
-                        _deliver_one(app, selector, transport, breaker, sub, now, report)
+                        _deliver_one(
+                            app, selector, transport, breaker, sub, now, report, sub.id in plan.recorded
+                        )
                     except Exception as exc:  # one subscriber never stops the others
                         log.exception("delivery to %s failed", sub.email)
                         report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
@@ -233,7 +236,75 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
     return report
 
 
+@dataclass
+class Claimed:
+    """What one subscriber's delivery needs once its claims are won."""
+
+    digest_id: int
+    picks: list[Pick]
+    jobs: list[tuple[int, str, str | None, int]]  # (delivery id, channel, target, attempt)
+
+
+def _record_and_claim(
+    selector: Selector, session: Session, sub: Subscriber, day: str, now: datetime
+) -> Claimed | None:
+    """A new digest, its items and its deliveries, already claimed by this process, in one
+    transaction: a crash leaves all or none (a claim whose process is gone is taken over at
+    once). None when there is nothing new."""
+    picks = selector.pick(session, sub, day, now)
+    if not picks:
+        return None
+    conn = session.connection()
+    digest_id = insert_digest(conn, sub.id, day, now, picks)
+    wall = utcnow()
+    rows = [
+        {
+            "digest_id": digest_id,
+            "channel": channel,
+            "target": target,
+            "state": DeliveryState.SENDING,
+            "claimed_at": wall,
+            "claimed_by": CLAIMER,
+            "attempts": 1,
+        }
+        for channel, target in channels_of(sub)
+    ]
+    jobs = []
+    for row in rows:  # one or two channels: a statement each, for the RETURNING id
+        delivery_id = conn.execute(sa.insert(Delivery).values(row).returning(Delivery.id)).scalar_one()
+        jobs.append((delivery_id, str(row["channel"]), row["target"], 1))
+    session.commit()
+    return Claimed(digest_id, picks, jobs)  # type: ignore[arg-type]
+
+
+def _claim_recorded(
+    session: Session,
+    sub: Subscriber,
+    digest: Digest,
+    now: datetime,
+    max_attempts: int,
+    report: DeliveryReport,
+) -> Claimed | None:
+    """Today's recorded digest (a retry, a takeover, a channel added): claim what is unsent."""
+    _ensure_deliveries(session, digest, sub)
+    deliveries = list(
+        session.scalars(sa.select(Delivery).where(Delivery.digest_id == digest.id).order_by(Delivery.id))
+    )
+    if all(d.state == DeliveryState.SENT for d in deliveries):
+        report.already_sent += 1
+        return None
+    open_ = [d for d in deliveries if d.state in (DeliveryState.PENDING, DeliveryState.SENDING)]
+    won = _claim(session, open_, now, max_attempts)
+    if not won:
+        return None
+    # attempts as they were read: the claim added one
+    jobs = [(d.id, d.channel, d.target, d.attempts + 1) for d in open_ if d.id in won]
+    return Claimed(digest.id, stored_picks(session, digest), jobs)
+
+
 def _ensure_deliveries(session: Session, digest: Digest, sub: Subscriber) -> None:
+    """A delivery row for each channel (one added since the digest was recorded, or rows a
+    killed process never wrote)."""
     existing = set(session.scalars(sa.select(Delivery.channel).where(Delivery.digest_id == digest.id)))
     for channel, target in channels_of(sub):
         if channel in existing:
@@ -258,28 +329,38 @@ def _claimer_is_gone(claimed_by: str | None) -> bool:
     return False
 
 
-def _claim(session: Session, delivery: Delivery, now: datetime, max_attempts: int) -> bool:
+def _claim(session: Session, deliveries: list[Delivery], now: datetime, max_attempts: int) -> set[int]:
+    """Claim the deliveries that are ready (or stale, or held by a process of this host that
+    is gone) with one conditional UPDATE; the ids this process won."""
+    if not deliveries:
+        return set()
     wall = utcnow()
-    takeover = delivery.state == DeliveryState.SENDING and _claimer_is_gone(delivery.claimed_by)
     ready = sa.and_(
         Delivery.state == DeliveryState.PENDING,
         sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
     )
     stale = sa.and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_at < wall - STALE_CLAIM)
-    if takeover:
-        stale = sa.or_(
-            stale,
-            sa.and_(Delivery.state == DeliveryState.SENDING, Delivery.claimed_by == delivery.claimed_by),
-        )
-    result = session.execute(
+    orphans = [
+        sa.and_(Delivery.id == d.id, Delivery.claimed_by == d.claimed_by)
+        for d in deliveries
+        if d.state == DeliveryState.SENDING and _claimer_is_gone(d.claimed_by)
+    ]
+    takeover = sa.and_(Delivery.state == DeliveryState.SENDING, sa.or_(*orphans)) if orphans else sa.false()
+    result = session.connection().execute(
         sa.update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.attempts < max_attempts, sa.or_(ready, stale))
+        .where(
+            Delivery.id.in_([d.id for d in deliveries]),
+            Delivery.attempts < max_attempts,
+            sa.or_(ready, stale, takeover),
+        )
         .values(
             state=DeliveryState.SENDING, claimed_at=wall, claimed_by=CLAIMER, attempts=Delivery.attempts + 1
         )
+        .returning(Delivery.id)
     )
+    won = set(result.scalars())
     session.commit()
-    return rows_changed(result) == 1
+    return won
 
 
 def _deliver_one(
@@ -290,31 +371,31 @@ def _deliver_one(
     sub: Subscriber,
     now: datetime,
     report: DeliveryReport,
+    recorded_today: bool = True,
 ) -> None:
+    """Record (or find) today's digest, claim its deliveries, send, finish. `recorded_today`
+    False: planning saw no digest for today, so it is chosen and claimed in one go."""
     day, _ = local_date(sub, now)
     with app.session() as session:
-        digest = choose_digest(selector, session, sub, day, now)
-        if digest is None:
-            report.empty += 1
-            return
-        _ensure_deliveries(session, digest, sub)
-        deliveries = list(
-            session.scalars(sa.select(Delivery).where(Delivery.digest_id == digest.id).order_by(Delivery.id))
-        )
-        if all(d.state == DeliveryState.SENT for d in deliveries):
-            report.already_sent += 1
-            return
-        claimed = [
-            d
-            for d in deliveries
-            if d.state in (DeliveryState.PENDING, DeliveryState.SENDING)
-            and _claim(session, d, now, app.settings.send_attempts)
-        ]
-        if not claimed:
-            return
-        view = digest_view(app, sub, day, stored_picks(session, digest))
-        digest_id = digest.id
-        jobs = [(d.id, d.channel, d.target, d.attempts + 1) for d in claimed]
+        claimed: Claimed | None = None
+        if not recorded_today:
+            try:
+                claimed = _record_and_claim(selector, session, sub, day, now)
+                if claimed is None:
+                    report.empty += 1
+                    return
+            except IntegrityError:  # another process recorded it meanwhile
+                session.rollback()
+        if claimed is None:
+            digest = recorded_digest(session, sub, day)
+            if digest is None:
+                report.empty += 1
+                return
+            claimed = _claim_recorded(session, sub, digest, now, app.settings.send_attempts, report)
+            if claimed is None:
+                return
+        view = digest_view(app, sub, day, claimed.picks)
+        digest_id, jobs = claimed.digest_id, claimed.jobs
     # Sending happens outside any transaction; the claims above keep others away.
     for delivery_id, channel, target, attempt in jobs:
         error, location, message_id = None, None, None
@@ -339,7 +420,7 @@ def _deliver_one(
             return
 
 
-def _send_email(transport: Transport, message: EmailMessage, day: str) -> str:
+def _send_email(transport: Transport, message: Message, day: str) -> str:
     """One immediate retry on a new connection for a transient failure (a dropped connection
     or a 4xx): most are over by the time we reconnect."""
     try:
@@ -386,27 +467,31 @@ def _finish(
         }
         report.retry_later[label] = error.reason
     with app.session() as session:
-        session.execute(
+        conn = session.connection()  # Core statements: no ORM bookkeeping for a hot path
+        conn.execute(
             sa.update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.claimed_by == CLAIMER)
             .values(**values)
         )
         if error is not None and error.permanent and channel == "email":
             bounces = Subscriber.bounces + 1
-            session.execute(
+            conn.execute(
                 sa.update(Subscriber)
                 .where(Subscriber.id == sub.id)
                 .values(bounces=bounces, suppressed=bounces >= app.settings.suppress_after_bounces)
             )
-        states = set(session.scalars(sa.select(Delivery.state).where(Delivery.digest_id == digest_id)))
-        summary = (
-            DigestState.SENT
-            if DeliveryState.SENT in states
-            else DigestState.FAILED
-            if states == {DeliveryState.FAILED}
-            else DigestState.PENDING
-        )
-        session.execute(sa.update(Digest).where(Digest.id == digest_id).values(state=summary))
+        if error is None:  # one channel reached is a digest sent
+            summary = DigestState.SENT
+        else:
+            states = set(session.scalars(sa.select(Delivery.state).where(Delivery.digest_id == digest_id)))
+            summary = (
+                DigestState.SENT
+                if DeliveryState.SENT in states
+                else DigestState.FAILED
+                if states == {DeliveryState.FAILED}
+                else DigestState.PENDING
+            )
+        conn.execute(sa.update(Digest).where(Digest.id == digest_id).values(state=summary))
         session.commit()
 
 

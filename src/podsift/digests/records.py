@@ -58,25 +58,39 @@ def choose_digest(
     picks = selector.pick(session, sub, day, now)
     if not picks:
         return None
-    digest = Digest(subscriber_id=sub.id, local_date=day, state=DigestState.PENDING, created_at=now)
-    digest.items = [
-        DigestItem(
-            insight_id=p.insight.id,
-            rank=rank,
-            score=p.score,
-            why=p.why,
-            also_on=p.also_on,
-            disputes=p.disputes,
-        )
-        for rank, p in enumerate(picks, 1)
-    ]
-    session.add(digest)
     try:
+        digest_id = insert_digest(session.connection(), sub.id, day, now, picks)
         session.commit()
     except IntegrityError:  # another process created it first: use theirs
         session.rollback()
         return recorded_digest(session, sub, day)
-    return digest
+    return session.get(Digest, digest_id)
+
+
+def insert_digest(conn: sa.Connection, subscriber_id: int, day: str, now: datetime, picks: list[Pick]) -> int:
+    """Record a digest and its items with two Core statements, uncommitted (a caller may add
+    its own rows to the transaction); its id. Raises IntegrityError when one exists."""
+    digest_id: int = conn.execute(
+        sa.insert(Digest)
+        .values(subscriber_id=subscriber_id, local_date=day, state=DigestState.PENDING, created_at=now)
+        .returning(Digest.id)
+    ).scalar_one()
+    conn.execute(
+        sa.insert(DigestItem),
+        [
+            {
+                "digest_id": digest_id,
+                "insight_id": p.insight.id,
+                "rank": rank,
+                "score": p.score,
+                "why": p.why,
+                "also_on": p.also_on,
+                "disputes": p.disputes,
+            }
+            for rank, p in enumerate(picks, 1)
+        ],
+    )
+    return digest_id
 
 
 def stored_picks(session: Session, digest: Digest) -> list[Pick]:
