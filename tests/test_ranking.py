@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from podsift.clusters.stage import cluster_insights
 from podsift.delivery.stage import deliver_due
 from podsift.digests.read import preview
 from podsift.digests.records import make_selector
+from podsift.digests.view import render
 from podsift.pipeline import run
+from podsift.ranking import select as select_module
 from podsift.ranking.score import RankingWeights
 from podsift.ranking.select import Selector
 from podsift.sources.scan import add_feeds
-from podsift.store import Episode, Feed, Insight, Subscriber
+from podsift.store import DigestItem, Episode, Feed, Insight, Subscriber
 from podsift.subscribers import add_subscriber
 from tests.feedgen import Item, rss
 
@@ -114,6 +117,32 @@ def test_a_story_on_three_shows_is_sent_once_then_never_again(make_core, http_se
     with app.session() as session:
         retold = session.query(Insight).filter(Insight.text.contains("restart Three Mile Island means")).one()
         assert retold.cluster.size == 4 and retold.cluster.show_count == 3
+
+
+def test_a_widely_told_story_names_a_few_shows_and_counts_the_rest(
+    make_core, http_server, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    # A story on 200 shows names ALSO_ON_NAMED (8) of them; here one, of the two others.
+    monkeypatch.setattr(select_module, "ALSO_ON_NAMED", 1)
+    serve(http_server)
+    app = make_core(allow_hosts=(http_server.host,))
+    add_feeds(app, [http_server.url(f"/{s.lower().replace(' ', '-')}.xml") for s in TMI])
+    add_subscriber(app, "anyone@example.com", hour=0)
+    assert run(app, DAY1).delivery.sent == ["anyone@example.com"]
+    view = preview(app, "anyone@example.com", "2026-11-20", DAY1)  # the recorded digest
+    (tmi,) = [e for e in view.insights if "Three Mile Island" in e.text]
+    assert len(tmi.also_on) == 1 and tmi.also_on_more == 1
+    named = tmi.also_on[0]["show"]
+    assert named in set(TMI) - {tmi.podcast}
+    assert "discussed on 3 shows" in tmi.why  # ranking still counts every show
+    text, html, md = (render(view, fmt) for fmt in ("text", "html", "md"))
+    assert f"Also discussed on: {named} (" in text and ") and 1 more show\n" in text
+    assert f">{named}</a> and 1 more show</p>" in html
+    assert f"Also discussed on: [{named}](" in md and ") and 1 more show" in md
+    assert '"also_on_more": 1' in render(view, "json")
+    with app.session() as session:
+        items = session.scalars(sa.select(DigestItem)).all()
+        assert {i.also_on_more for i in items if len(i.also_on) == 1} == {1}
 
 
 THEMES = {

@@ -85,6 +85,7 @@ def insert_digest(conn: sa.Connection, subscriber_id: int, day: str, now: dateti
                 "score": p.score,
                 "why": p.why,
                 "also_on": p.also_on,
+                "also_on_more": p.also_on_more,
                 "disputes": p.disputes,
             }
             for rank, p in enumerate(picks, 1)
@@ -101,7 +102,8 @@ def stored_picks(session: Session, digest: Digest) -> list[Pick]:
         .options(joinedload(DigestItem.insight).joinedload(Insight.episode).joinedload(Episode.feed))
     )
     return [
-        Pick(item.insight, item.score, item.why, item.also_on or [], item.disputes or []) for item in rows
+        Pick(item.insight, item.score, item.why, item.also_on or [], item.disputes or [], item.also_on_more)
+        for item in rows
     ]
 
 

@@ -53,6 +53,7 @@ class DigestEntry:
     score: float
     why: str
     also_on: list[dict[str, str | None]] = field(default_factory=list)
+    also_on_more: int = 0  # shows that told it beyond those in also_on
     # Shows that disagree on the story: [{"detail", "sides": [{speaker, show, quote, link, ...}]}].
     disputes: list[dict[str, Any]] = field(default_factory=list)
     # "found for your topic 'x'" when the show was followed for a topic.
@@ -148,6 +149,7 @@ def build_view(
                 score=pick.score,
                 why=pick.why,
                 also_on=_not_in_disputes(pick.also_on, pick.disputes),
+                also_on_more=pick.also_on_more,
                 disputes=pick.disputes,
                 found_for=found_for(episode.feed.topic, subscriber_id),
                 vote_up=vote_link(insight.id, 1) if vote_link else None,

@@ -37,6 +37,11 @@ SHORTLIST = 60
 __all__ = ["Pick", "Selector", "interest_phrases", "lexical_relevance", "rank"]
 
 
+# Shows a digest names under "also discussed on"; the rest are counted. A reader wants
+# to see that a story is widely told, not read a list of 200 shows (nor store it per item).
+ALSO_ON_NAMED = 8
+
+
 @dataclass
 class Pick:
     insight: Insight
@@ -47,6 +52,8 @@ class Pick:
     # Where shows disagree on it: [{"detail", "sides": [camp, camp]}], a camp a list of
     # tellings {"speaker", "show", "quote", "link", ...}.
     disputes: list[dict[str, Any]] = field(default_factory=list)
+    # How many more shows told it than also_on names (it names at most ALSO_ON_NAMED).
+    also_on_more: int = 0
 
 
 @dataclass
@@ -374,7 +381,17 @@ class Selector:
             self.lookback_days,
         )
         objects = pool.insight_objects(session, [int(pool.ids[r.row]) for r in ranked])
-        return [
-            Pick(objects[int(pool.ids[r.row])], r.score, r.why, pool.also_on(r.row), pool.disputes(r.row))
-            for r in ranked
-        ]
+        picks = []
+        for r in ranked:
+            also_on = pool.also_on(r.row)
+            picks.append(
+                Pick(
+                    objects[int(pool.ids[r.row])],
+                    r.score,
+                    r.why,
+                    also_on[:ALSO_ON_NAMED],
+                    pool.disputes(r.row),
+                    also_on_more=max(len(also_on) - ALSO_ON_NAMED, 0),
+                )
+            )
+        return picks

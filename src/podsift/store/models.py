@@ -437,6 +437,8 @@ class DigestItem(Base):
     why: Mapped[str] = mapped_column(sa.Text, default="")
     # Other shows' tellings as chosen: a retry sends the same digest even if more shows join.
     also_on: Mapped[list[Any]] = mapped_column(default=list)
+    # Shows beyond those listed in also_on (a story told on 200 shows names a few).
+    also_on_more: Mapped[int] = mapped_column(default=0, server_default="0")
     # Shows that disagree on the story, as chosen: [{"detail", "sides": [{speaker, show, ...}]}].
     disputes: Mapped[list[Any]] = mapped_column(default=list)
 

@@ -42,6 +42,7 @@ class DigestInsight(BaseModel):
     audio: str | None
     why: str
     also_on: list[dict[str, str | None]]
+    also_on_more: int
     disputes: list[dict[str, Any]]
     found_for: str | None
 
@@ -93,6 +94,7 @@ def digests(request: Request, token: str, limit: int = 30) -> list[DigestOut]:
                     audio=e.audio,
                     why=e.why,
                     also_on=e.also_on,
+                    also_on_more=e.also_on_more,
                     disputes=e.disputes,
                     found_for=e.found_for,
                 )
