@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from podsift.backends.apprise import send_apprise
 from podsift.backends.mail import SendError, Transport
@@ -218,35 +218,60 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
     due = plan.due
     if not due:
         return report  # nobody's turn: no embedding model is loaded, no connection opened
-    transport = app.mail()
     selector = make_selector(app)
-    breaker = Breaker(app.settings.max_connection_failures)
     selector.warm(sub.interests for sub in due)
     with app.session() as session:
         selector.prefetch(session, [sub.id for sub in due], now)
-    try:
-        with progress("delivering digests", len(due)) as bar:
-            for sub in due:
-                if breaker.open:
-                    report.deferred += 1
-                else:
-                    try:
-                        _deliver_one(
-                            app, selector, transport, breaker, sub, now, report, sub.id in plan.recorded
-                        )
-                    except Exception as exc:  # one subscriber never stops the others
-                        log.exception("delivery to %s failed", sub.email)
-                        report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
-                bar.advance()
-    finally:
-        transport.close()
-    if breaker.open:
+    # One connection for the round: a session per step on it, no pool checkout (and its
+    # ping on Postgres) per step.
+    with app.engine.connect() as conn:
+        rounds = _Round(
+            app,
+            sessionmaker(bind=conn, expire_on_commit=False),
+            selector,
+            app.mail(),
+            Breaker(app.settings.max_connection_failures),
+            now,
+            report,
+        )
+        try:
+            with progress("delivering digests", len(due)) as bar:
+                for sub in due:
+                    if rounds.breaker.open:
+                        report.deferred += 1
+                    else:
+                        _deliver_safely(rounds, sub, sub.id in plan.recorded)
+                    bar.advance()
+        finally:
+            rounds.transport.close()
+    if rounds.breaker.open:
         log.error(
             "stopped sending after %d connection failures in a row; %d subscribers wait for the next run",
-            breaker.failures,
+            rounds.breaker.failures,
             report.deferred,
         )
     return report
+
+
+@dataclass
+class _Round:
+    """What the deliveries of one `deliver_due` call share."""
+
+    app: App
+    sessions: sessionmaker[Session]  # on one connection held for the round
+    selector: Selector
+    transport: Transport
+    breaker: Breaker
+    now: datetime
+    report: DeliveryReport
+
+
+def _deliver_safely(rounds: _Round, sub: Subscriber, recorded_today: bool) -> None:
+    try:
+        _deliver_one(rounds, sub, recorded_today)
+    except Exception as exc:  # one subscriber never stops the others
+        log.exception("delivery to %s failed", sub.email)
+        rounds.report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -376,20 +401,12 @@ def _claim(session: Session, deliveries: list[Delivery], now: datetime, max_atte
     return won
 
 
-def _deliver_one(
-    app: App,
-    selector: Selector,
-    transport: Transport,
-    breaker: Breaker,
-    sub: Subscriber,
-    now: datetime,
-    report: DeliveryReport,
-    recorded_today: bool = True,
-) -> None:
+def _deliver_one(rounds: _Round, sub: Subscriber, recorded_today: bool) -> None:
     """Record (or find) today's digest, claim its deliveries, send, finish. `recorded_today`
     False: planning saw no digest for today, so it is chosen and claimed in one go."""
+    app, selector, now, report = rounds.app, rounds.selector, rounds.now, rounds.report
     day, _ = local_date(sub, now)
-    with app.session() as session:
+    with rounds.sessions() as session:
         claimed: Claimed | None = None
         if not recorded_today:
             try:
@@ -416,7 +433,7 @@ def _deliver_one(
             if channel == "email":
                 message = build_message(view, app.settings.from_address, now)
                 message_id = message["Message-ID"]
-                location = _send_email(transport, message, day)
+                location = _send_email(rounds.transport, message, day)
             else:
                 location = send_apprise(
                     target or "",
@@ -427,9 +444,9 @@ def _deliver_one(
                 )
         except SendError as exc:
             error = exc
-        breaker.record(error)
-        _finish(app, sub, digest_id, delivery_id, channel, attempt, now, error, location, message_id, report)
-        if breaker.open:
+        rounds.breaker.record(error)
+        _finish(rounds, sub, digest_id, delivery_id, channel, attempt, error, location, message_id)
+        if rounds.breaker.open:
             return
 
 
@@ -445,18 +462,17 @@ def _send_email(transport: Transport, message: Message, day: str) -> str:
 
 
 def _finish(
-    app: App,
+    rounds: _Round,
     sub: Subscriber,
     digest_id: int,
     delivery_id: int,
     channel: str,
     attempt: int,
-    now: datetime,
     error: SendError | None,
     location: str | None,
     message_id: str | None,
-    report: DeliveryReport,
 ) -> None:
+    app, now, report = rounds.app, rounds.now, rounds.report
     label = sub.email if channel == "email" else f"{sub.email} ({channel})"
     if error is None:
         values: dict[str, object] = {
@@ -479,7 +495,7 @@ def _finish(
             "error_reason": error.reason[:2000],
         }
         report.retry_later[label] = error.reason
-    with app.session() as session:
+    with rounds.sessions() as session:
         conn = session.connection()  # Core statements: no ORM bookkeeping for a hot path
         conn.execute(
             sa.update(Delivery)
