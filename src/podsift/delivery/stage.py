@@ -225,7 +225,7 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
     # One connection for the round: a session per step on it, no pool checkout (and its
     # ping on Postgres) per step.
     with app.engine.connect() as conn:
-        rounds = _Round(
+        delivery_round = _Round(
             app,
             sessionmaker(bind=conn, expire_on_commit=False),
             selector,
@@ -237,17 +237,17 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
         try:
             with progress("delivering digests", len(due)) as bar:
                 for sub in due:
-                    if rounds.breaker.open:
+                    if delivery_round.breaker.open:
                         report.deferred += 1
                     else:
-                        _deliver_safely(rounds, sub, sub.id in plan.recorded)
+                        _deliver_safely(delivery_round, sub, sub.id in plan.recorded)
                     bar.advance()
         finally:
-            rounds.transport.close()
-    if rounds.breaker.open:
+            delivery_round.transport.close()
+    if delivery_round.breaker.open:
         log.error(
             "stopped sending after %d connection failures in a row; %d subscribers wait for the next run",
-            rounds.breaker.failures,
+            delivery_round.breaker.failures,
             report.deferred,
         )
     return report
@@ -266,12 +266,12 @@ class _Round:
     report: DeliveryReport
 
 
-def _deliver_safely(rounds: _Round, sub: Subscriber, recorded_today: bool) -> None:
+def _deliver_safely(delivery_round: _Round, sub: Subscriber, recorded_today: bool) -> None:
     try:
-        _deliver_one(rounds, sub, recorded_today)
+        _deliver_one(delivery_round, sub, recorded_today)
     except Exception as exc:  # one subscriber never stops the others
         log.exception("delivery to %s failed", sub.email)
-        rounds.report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
+        delivery_round.report.failed[sub.email] = f"{type(exc).__name__}: {exc}"
 
 
 @dataclass
@@ -401,12 +401,17 @@ def _claim(session: Session, deliveries: list[Delivery], now: datetime, max_atte
     return won
 
 
-def _deliver_one(rounds: _Round, sub: Subscriber, recorded_today: bool) -> None:
+def _deliver_one(delivery_round: _Round, sub: Subscriber, recorded_today: bool) -> None:
     """Record (or find) today's digest, claim its deliveries, send, finish. `recorded_today`
     False: planning saw no digest for today, so it is chosen and claimed in one go."""
-    app, selector, now, report = rounds.app, rounds.selector, rounds.now, rounds.report
+    app, selector, now, report = (
+        delivery_round.app,
+        delivery_round.selector,
+        delivery_round.now,
+        delivery_round.report,
+    )
     day, _ = local_date(sub, now)
-    with rounds.sessions() as session:
+    with delivery_round.sessions() as session:
         claimed: Claimed | None = None
         if not recorded_today:
             try:
@@ -433,7 +438,7 @@ def _deliver_one(rounds: _Round, sub: Subscriber, recorded_today: bool) -> None:
             if channel == "email":
                 message = build_message(view, app.settings.from_address, now)
                 message_id = message["Message-ID"]
-                location = _send_email(rounds.transport, message, day)
+                location = _send_email(delivery_round.transport, message, day)
             else:
                 location = send_apprise(
                     target or "",
@@ -444,9 +449,9 @@ def _deliver_one(rounds: _Round, sub: Subscriber, recorded_today: bool) -> None:
                 )
         except SendError as exc:
             error = exc
-        rounds.breaker.record(error)
-        _finish(rounds, sub, digest_id, delivery_id, channel, attempt, error, location, message_id)
-        if rounds.breaker.open:
+        delivery_round.breaker.record(error)
+        _finish(delivery_round, sub, digest_id, delivery_id, channel, attempt, error, location, message_id)
+        if delivery_round.breaker.open:
             return
 
 
@@ -462,7 +467,7 @@ def _send_email(transport: Transport, message: Message, day: str) -> str:
 
 
 def _finish(
-    rounds: _Round,
+    delivery_round: _Round,
     sub: Subscriber,
     digest_id: int,
     delivery_id: int,
@@ -472,7 +477,7 @@ def _finish(
     location: str | None,
     message_id: str | None,
 ) -> None:
-    app, now, report = rounds.app, rounds.now, rounds.report
+    app, now, report = delivery_round.app, delivery_round.now, delivery_round.report
     label = sub.email if channel == "email" else f"{sub.email} ({channel})"
     if error is None:
         values: dict[str, object] = {
@@ -495,7 +500,7 @@ def _finish(
             "error_reason": error.reason[:2000],
         }
         report.retry_later[label] = error.reason
-    with rounds.sessions() as session:
+    with delivery_round.sessions() as session:
         conn = session.connection()  # Core statements: no ORM bookkeeping for a hot path
         conn.execute(
             sa.update(Delivery)
