@@ -227,6 +227,7 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
     with app.engine.connect() as conn:
         delivery_round = _Round(
             app,
+            conn,
             sessionmaker(bind=conn, expire_on_commit=False),
             selector,
             app.mail(),
@@ -258,7 +259,8 @@ class _Round:
     """What the deliveries of one `deliver_due` call share."""
 
     app: App
-    sessions: sessionmaker[Session]  # on one connection held for the round
+    conn: sa.Connection  # held for the round
+    sessions: sessionmaker[Session]  # on that connection
     selector: Selector
     transport: Transport
     breaker: Breaker
@@ -281,6 +283,9 @@ class Claimed:
     digest_id: int
     picks: list[Pick]
     jobs: list[tuple[int, str, str | None, int]]  # (delivery id, channel, target, attempt)
+
+
+_INSERT_CLAIMED = sa.insert(Delivery).returning(Delivery.id)
 
 
 def _record_and_claim(
@@ -309,7 +314,7 @@ def _record_and_claim(
     ]
     jobs = []
     for row in rows:  # one or two channels: a statement each, for the RETURNING id
-        delivery_id = conn.execute(sa.insert(Delivery).values(row).returning(Delivery.id)).scalar_one()
+        delivery_id = conn.execute(_INSERT_CLAIMED, row).scalar_one()
         jobs.append((delivery_id, str(row["channel"]), row["target"], 1))
     session.commit()
     return Claimed(digest_id, picks, jobs)  # type: ignore[arg-type]
@@ -466,6 +471,21 @@ def _send_email(transport: Transport, message: Message, day: str) -> str:
         return transport.send(message, day)
 
 
+# Built once: SQLAlchemy compiles each once, psycopg prepares them after a few uses.
+_MARK_SENT = (
+    sa.update(Delivery)
+    .where(Delivery.id == sa.bindparam("delivery"), Delivery.claimed_by == sa.bindparam("claimer"))
+    .values(
+        state=DeliveryState.SENT,
+        sent_at=sa.bindparam("sent"),
+        location=sa.bindparam("where_to"),
+        message_id=sa.bindparam("message"),
+        error_reason=None,
+    )
+)
+_DIGEST_SENT = sa.update(Digest).where(Digest.id == sa.bindparam("digest")).values(state=DigestState.SENT)
+
+
 def _finish(
     delivery_round: _Round,
     sub: Subscriber,
@@ -479,17 +499,25 @@ def _finish(
 ) -> None:
     app, now, report = delivery_round.app, delivery_round.now, delivery_round.report
     label = sub.email if channel == "email" else f"{sub.email} ({channel})"
-    if error is None:
-        values: dict[str, object] = {
-            "state": DeliveryState.SENT,
-            "sent_at": utcnow(),
-            "location": location,
-            "message_id": message_id,
-            "error_reason": None,
-        }
+    if error is None:  # the common case: two prepared statements, one commit
+        with delivery_round.conn.begin():
+            delivery_round.conn.execute(
+                _MARK_SENT,
+                {
+                    "delivery": delivery_id,
+                    "claimer": CLAIMER,
+                    "sent": utcnow(),
+                    "where_to": location,
+                    "message": message_id,
+                },
+            )
+            # one channel reached is a digest sent
+            delivery_round.conn.execute(_DIGEST_SENT, {"digest": digest_id})
         report.sent.append(label)
         report.locations[label] = location or ""
-    elif error.permanent or attempt >= app.settings.send_attempts:
+        return
+    values: dict[str, object]
+    if error.permanent or attempt >= app.settings.send_attempts:
         values = {"state": DeliveryState.FAILED, "error_reason": error.reason[:2000]}
         report.failed[label] = error.reason
     else:
@@ -501,30 +529,27 @@ def _finish(
         }
         report.retry_later[label] = error.reason
     with delivery_round.sessions() as session:
-        conn = session.connection()  # Core statements: no ORM bookkeeping for a hot path
+        conn = session.connection()
         conn.execute(
             sa.update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.claimed_by == CLAIMER)
             .values(**values)
         )
-        if error is not None and error.permanent and channel == "email":
+        if error.permanent and channel == "email":
             bounces = Subscriber.bounces + 1
             conn.execute(
                 sa.update(Subscriber)
                 .where(Subscriber.id == sub.id)
                 .values(bounces=bounces, suppressed=bounces >= app.settings.suppress_after_bounces)
             )
-        if error is None:  # one channel reached is a digest sent
-            summary = DigestState.SENT
-        else:
-            states = set(session.scalars(sa.select(Delivery.state).where(Delivery.digest_id == digest_id)))
-            summary = (
-                DigestState.SENT
-                if DeliveryState.SENT in states
-                else DigestState.FAILED
-                if states == {DeliveryState.FAILED}
-                else DigestState.PENDING
-            )
+        states = set(session.scalars(sa.select(Delivery.state).where(Delivery.digest_id == digest_id)))
+        summary = (
+            DigestState.SENT
+            if DeliveryState.SENT in states
+            else DigestState.FAILED
+            if states == {DeliveryState.FAILED}
+            else DigestState.PENDING
+        )
         conn.execute(sa.update(Digest).where(Digest.id == digest_id).values(state=summary))
         session.commit()
 

@@ -67,16 +67,20 @@ def choose_digest(
     return session.get(Digest, digest_id)
 
 
+# Built once (compiled once); a delivery round records thousands.
+_INSERT_DIGEST = sa.insert(Digest).returning(Digest.id)
+_INSERT_ITEM = sa.insert(DigestItem)
+
+
 def insert_digest(conn: sa.Connection, subscriber_id: int, day: str, now: datetime, picks: list[Pick]) -> int:
     """Record a digest and its items with two Core statements, uncommitted (a caller may add
     its own rows to the transaction); its id. Raises IntegrityError when one exists."""
     digest_id: int = conn.execute(
-        sa.insert(Digest)
-        .values(subscriber_id=subscriber_id, local_date=day, state=DigestState.PENDING, created_at=now)
-        .returning(Digest.id)
+        _INSERT_DIGEST,
+        {"subscriber_id": subscriber_id, "local_date": day, "state": DigestState.PENDING, "created_at": now},
     ).scalar_one()
     conn.execute(
-        sa.insert(DigestItem),
+        _INSERT_ITEM,
         [
             {
                 "digest_id": digest_id,
