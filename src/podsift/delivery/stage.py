@@ -300,24 +300,13 @@ def _record_and_claim(
     conn = session.connection()
     digest_id = insert_digest(conn, sub.id, day, now, picks)
     wall = utcnow()
-    rows = [
-        {
-            "digest_id": digest_id,
-            "channel": channel,
-            "target": target,
-            "state": DeliveryState.SENDING,
-            "claimed_at": wall,
-            "claimed_by": CLAIMER,
-            "attempts": 1,
-        }
-        for channel, target in channels_of(sub)
-    ]
-    jobs = []
-    for row in rows:  # one or two channels: a statement each, for the RETURNING id
-        delivery_id = conn.execute(_INSERT_CLAIMED, row).scalar_one()
-        jobs.append((delivery_id, str(row["channel"]), row["target"], 1))
+    jobs: list[tuple[int, str, str | None, int]] = []
+    for channel, target in channels_of(sub):  # one or two: a statement each, for its id
+        claimed = {"state": DeliveryState.SENDING, "claimed_at": wall, "claimed_by": CLAIMER, "attempts": 1}
+        row = {"digest_id": digest_id, "channel": channel, "target": target, **claimed}
+        jobs.append((conn.execute(_INSERT_CLAIMED, row).scalar_one(), channel, target, 1))
     session.commit()
-    return Claimed(digest_id, picks, jobs)  # type: ignore[arg-type]
+    return Claimed(digest_id, picks, jobs)
 
 
 def _claim_recorded(
