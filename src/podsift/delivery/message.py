@@ -1,8 +1,9 @@
 """Build the digest email: multipart/alternative (plain text + HTML) with stable headers.
 
 Built with the `compat32` MIME classes and base64 bodies: the modern `EmailMessage` parses
-every header through its registry and quoted-printable-encodes in Python, which made the
-message ~3x costlier than choosing and recording the digest (measured in bench/delivery.py).
+every header through its registry and quoted-printable-encodes in Python; building and
+flattening a 30 KB digest took 3.3 ms that way against 1.1 ms this way (a microbenchmark),
+about as much as choosing and recording the digest.
 """
 
 from __future__ import annotations

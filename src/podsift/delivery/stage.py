@@ -299,10 +299,9 @@ def _record_and_claim(
         return None
     conn = session.connection()
     digest_id = insert_digest(conn, sub.id, day, now, picks)
-    wall = utcnow()
+    claimed = {"state": DeliveryState.SENDING, "claimed_at": utcnow(), "claimed_by": CLAIMER, "attempts": 1}
     jobs: list[tuple[int, str, str | None, int]] = []
     for channel, target in channels_of(sub):  # one or two: a statement each, for its id
-        claimed = {"state": DeliveryState.SENDING, "claimed_at": wall, "claimed_by": CLAIMER, "attempts": 1}
         row = {"digest_id": digest_id, "channel": channel, "target": target, **claimed}
         jobs.append((conn.execute(_INSERT_CLAIMED, row).scalar_one(), channel, target, 1))
     session.commit()
