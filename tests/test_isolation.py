@@ -51,7 +51,7 @@ def test_an_octal_feed_url_fails_alone_and_everyone_gets_their_digest(
     assert "1 sent" in output and "failed, the rest done: 1 feed" in output
     assert "Traceback" not in result.output
     listed = runner.invoke(cli, ["feeds", "list", "--json"]).stdout
-    assert "invalid URL: Invalid IPv4 address" in listed  # the reason, where the admin looks
+    assert "invalid URL: 0177.0.0.1 - is not a canonical IPv4 address" in listed  # where the admin looks
 
 
 def test_a_stage_that_fails_outright_skips_nothing_after_it(http_server, make_core, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import gzip
 
-import httpcore2
 import pytest
 
 from podsift.net import AddressPolicy, BlockedAddressError, FetchError, HttpClient
-from podsift.net.guard import GuardedNetworkBackend
-
-
-class MustNotConnect(httpcore2.AsyncNetworkBackend):
-    """A network backend that fails the test if anything tries to connect."""
-
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def]
-        pytest.fail(f"connection attempted to {host}:{port}")
-
-    async def sleep(self, seconds: float) -> None:
-        pass
+from podsift.net.guard import GuardedResolver
 
 
 def stub_resolver(answers: dict[str, list[str]]):  # type: ignore[no-untyped-def]
@@ -47,22 +36,36 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("answers", REFUSED, ids=lambda a: ",".join(a))
-async def test_guard_refuses_non_public_addresses_without_connecting(answers: list[str]) -> None:
-    backend = GuardedNetworkBackend(
-        AddressPolicy(), stub_resolver({"feeds.example.com": answers}), MustNotConnect()
-    )
+async def test_guard_refuses_non_public_addresses(answers: list[str]) -> None:
+    resolver = GuardedResolver(AddressPolicy(), stub_resolver({"feeds.example.com": answers}))
     with pytest.raises(BlockedAddressError, match="not a public address"):
-        await backend.connect_tcp("feeds.example.com", 443)
+        await resolver.resolve("feeds.example.com", 443)
 
 
-async def test_guard_refuses_ip_literals_without_resolving() -> None:
+async def test_guard_hands_aiohttp_the_addresses_it_checked() -> None:
+    resolver = GuardedResolver(
+        AddressPolicy(), stub_resolver({"feeds.example.com": ["93.184.216.34", "2606:2800:220:1::1"]})
+    )
+    answers = await resolver.resolve("feeds.example.com", 443)
+    assert [(a["host"], a["port"]) for a in answers] == [("93.184.216.34", 443), ("2606:2800:220:1::1", 443)]
+
+
+async def test_ip_literals_are_refused_without_resolving_or_connecting() -> None:
     async def no_dns(host: str, port: int) -> list[str]:
         pytest.fail("an IP literal must not be resolved")
 
-    backend = GuardedNetworkBackend(AddressPolicy(), no_dns, MustNotConnect())
-    for host in ("169.254.169.254", "10.0.0.1", "[fd00::1]"):
-        with pytest.raises(BlockedAddressError):
-            await backend.connect_tcp(host, 80)
+    other = LoopbackOther()
+    async with HttpClient(resolver=no_dns) as client:
+        for url in (
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/feed",
+            "http://[fd00::1]/feed",
+            f"http://127.0.0.1:{other.port}/feed",
+        ):
+            with pytest.raises(FetchError, match="not a public address"):
+                await client.fetch(url)
+    assert other.connections == 0
+    other.close()
 
 
 def test_policy_decisions() -> None:
@@ -78,12 +81,15 @@ def test_policy_decisions() -> None:
 
 
 async def test_client_refuses_private_dns_answer_and_never_connects() -> None:
-    client = HttpClient(
-        resolver=stub_resolver({"internal.example.com": ["10.0.0.8"]}), network_backend=MustNotConnect()
-    )
-    async with client:
+    other = LoopbackOther()
+    answers = {"internal.example.com": ["10.0.0.8"], "rebound.example.com": ["127.0.0.1"]}
+    async with HttpClient(resolver=stub_resolver(answers)) as client:
         with pytest.raises(FetchError, match=r"10\.0\.0\.8 is not a public address"):
             await client.fetch("http://internal.example.com/feed.xml")
+        with pytest.raises(FetchError, match=r"127\.0\.0\.1 is not a public address"):
+            await client.fetch(f"http://rebound.example.com:{other.port}/feed.xml")
+    assert other.connections == 0
+    other.close()
 
 
 async def test_loopback_needs_allow_list(http_server) -> None:  # type: ignore[no-untyped-def]

@@ -83,6 +83,7 @@ def parse_now(value: str | None) -> datetime | None:
 
 
 NOISY_LIBRARIES = (
+    "aiohttp",
     "httpx",
     "httpx2",
     "httpcore",

@@ -1,8 +1,13 @@
-"""The one HTTP client every fetch goes through.
+"""The one HTTP client every fetch goes through (feeds, transcripts, chapters, audio).
 
 Redirects are followed by hand (at most `max_redirects`, each hop re-checked by the address
-guard at connect time), bodies are streamed with a cap on decoded bytes, and each fetch has
-a wall-clock deadline on top of the per-operation timeouts.
+guard), bodies are streamed with a cap on decoded bytes, and each fetch has a wall-clock
+deadline on top of the per-operation timeouts.
+
+Built on aiohttp, not httpx: a run fetches thousands of small documents (1,000 feeds, then
+3,000 transcripts on a first run), and per request httpx spent 0.6 ms of CPU against
+aiohttp's 0.09 ms (1,000 conditional GETs on loopback, 32 at a time), which made the HTTP
+client the largest cost of a whole `podsift run`.
 """
 
 from __future__ import annotations
@@ -10,20 +15,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self, TypeVar
 
-import httpx2
+import aiohttp
+from yarl import URL
 
-from podsift.net.guard import AddressPolicy, BlockedAddressError, GuardedNetworkBackend, Resolver
+from podsift.net.guard import AddressPolicy, BlockedAddressError, GuardedResolver, Resolver
 from podsift.net.guard import system_resolver as _system_resolver
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 REDIRECT_CODES = {301, 302, 303, 307, 308}
+CHUNK = 64 * 1024
+# Response header lines up to 64 KiB (aiohttp's default is 8 KiB): some hosts send long
+# cookies or policies, and a feed is not refused for that.
+MAX_HEADER = 64 * 1024
 PERMANENT_REDIRECT_CODES = {301, 308}
 
 
@@ -62,7 +72,7 @@ class DownloadResult:
 class FetchResult:
     url: str
     status: int
-    headers: httpx2.Headers
+    headers: Mapping[str, str]  # case-insensitive
     body: bytes = b""
     # (status, location) of each redirect hop, in order.
     redirects: list[tuple[int, str]] = field(default_factory=list)
@@ -105,26 +115,30 @@ class HttpClient:
         max_redirects: int = 5,
         max_connections: int = 32,
         resolver: Resolver = _system_resolver,
-        network_backend: object | None = None,
     ) -> None:
         self.policy = AddressPolicy(tuple(allow_hosts))
-        self.backend = GuardedNetworkBackend(self.policy, resolver, network_backend)  # type: ignore[arg-type]
-        transport = httpx2.AsyncHTTPTransport(
-            limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            trust_env=False,
-        )
-        # httpx builds its own pool; point it at the guarded backend so no connection
-        # (redirect hops included) bypasses the address check.
-        transport._pool._network_backend = self.backend
+        self.resolver = GuardedResolver(self.policy, resolver)
         self.deadline = deadline
         self.max_redirects = max_redirects
-        self._client = httpx2.AsyncClient(
-            transport=transport,
-            timeout=httpx2.Timeout(timeout),
-            follow_redirects=False,
-            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-            trust_env=False,
-        )
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._headers = {"User-Agent": user_agent}
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running event loop that will use it.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, resolver=self.resolver)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers=self._headers,
+                cookie_jar=aiohttp.DummyCookieJar(),  # no host follows us from fetch to fetch
+                trust_env=False,
+                max_line_size=MAX_HEADER,
+                max_field_size=MAX_HEADER,
+            )
+        return self._session
 
     async def __aenter__(self) -> Self:
         return self
@@ -133,7 +147,9 @@ class HttpClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def fetch(
         self,
@@ -167,18 +183,18 @@ class HttpClient:
         try:
             async with asyncio.timeout(deadline):
                 return await work
+        except aiohttp.ServerTimeoutError as exc:  # a TimeoutError too: caught first
+            raise FetchError(f"timed out ({type(exc).__name__})") from None
         except TimeoutError:
             raise FetchError(f"gave up after {deadline:g} s (deadline)") from None
         except BlockedAddressError as exc:
             raise FetchError(str(exc)) from None
-        except httpx2.TimeoutException as exc:
-            raise FetchError(f"timed out ({type(exc).__name__})") from None
-        except httpx2.HTTPError as exc:
+        except (aiohttp.InvalidURL, ValueError) as exc:  # octal hosts, bad IDNA labels, ports
+            raise FetchError(f"invalid URL: {exc}", permanent=True) from None
+        except aiohttp.ClientError as exc:
             raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
         except OSError as exc:  # anything the transport did not wrap
             raise FetchError(f"network error: {exc}") from None
-        except (httpx2.InvalidURL, ValueError) as exc:  # octal hosts, bad IDNA labels, ports
-            raise FetchError(f"invalid URL: {exc}", permanent=True) from None
         except FetchError:
             raise
         except Exception as exc:  # one odd URL or server must never escape as a crash
@@ -187,31 +203,36 @@ class HttpClient:
     @asynccontextmanager
     async def _open(
         self, url: str, headers: dict[str, str], max_bytes: int
-    ) -> AsyncIterator[tuple[httpx2.Response, str, list[tuple[int, str]]]]:
+    ) -> AsyncIterator[tuple[aiohttp.ClientResponse, str, list[tuple[int, str]]]]:
         """The final response after redirects (each hop checked), HTTP errors raised."""
         redirects: list[tuple[int, str]] = []
         seen = {url}
         while True:
-            target = httpx2.URL(url)
+            target = URL(url)
             if target.scheme not in ("http", "https"):
                 raise FetchError(f"refused to fetch {target.scheme!r} URL")
-            async with self._client.stream("GET", target, headers=headers) as response:
-                if response.status_code in REDIRECT_CODES or response.status_code == 304:
+            if not target.host:
+                raise FetchError(f"invalid URL: no host in {url!r}", permanent=True)
+            # Names are checked as they resolve; IP literals never reach the resolver.
+            self.resolver.check_literal(target.host, target.port or 0)
+            request = self._client().get(target, headers=headers, allow_redirects=False)
+            async with request as response:
+                if response.status in REDIRECT_CODES or response.status == 304:
                     # Drain the (small) body so the connection goes back to the pool.
                     await _read_capped(response, 64 * 1024)
-                if response.status_code in REDIRECT_CODES and "location" in response.headers:
-                    url = str(target.join(response.headers["location"]))
-                    redirects.append((response.status_code, url))
+                if response.status in REDIRECT_CODES and "location" in response.headers:
+                    url = str(target.join(URL(response.headers["location"])))
+                    redirects.append((response.status, url))
                     if len(redirects) > self.max_redirects:
                         raise FetchError(f"more than {self.max_redirects} redirects")
                     if url in seen:
                         raise FetchError(f"redirect loop at {url}")
                     seen.add(url)
                     continue
-                if response.status_code >= 400:
+                if response.status >= 400:
                     raise FetchError(
-                        f"HTTP {response.status_code}",
-                        status=response.status_code,
+                        f"HTTP {response.status}",
+                        status=response.status,
                         retry_after=_retry_after(response.headers.get("retry-after")),
                     )
                 declared = _declared_size(response)
@@ -224,8 +245,8 @@ class HttpClient:
 
     async def _fetch(self, url: str, headers: dict[str, str], max_bytes: int) -> FetchResult:
         async with self._open(url, headers, max_bytes) as (response, final_url, redirects):
-            body = b"" if response.status_code == 304 else await _read_capped(response, max_bytes)
-            return FetchResult(final_url, response.status_code, response.headers, body, redirects)
+            body = b"" if response.status == 304 else await _read_capped(response, max_bytes)
+            return FetchResult(final_url, response.status, response.headers, body, redirects)
 
     async def _download(
         self,
@@ -243,14 +264,14 @@ class HttpClient:
                 headers = {"Range": f"bytes={written}-", **({"If-Range": validator} if validator else {})}
                 try:
                     async with self._open(url, headers if written else {}, max_bytes) as (response, final, _):
-                        if written and response.status_code != 206:
+                        if written and response.status != 206:
                             # The server ignored the range (or the file changed): start over.
                             out.seek(0)
                             out.truncate()
                             digest, written = hashlib.sha256(), 0
                         content_type = content_type or response.headers.get("content-type", "")
                         validator = response.headers.get("etag") or response.headers.get("last-modified")
-                        async for chunk in response.aiter_bytes():
+                        async for chunk in response.content.iter_chunked(CHUNK):
                             if written == 0 and accept and (reason := accept(content_type, chunk[:512])):
                                 raise FetchError(reason, permanent=True)
                             written += len(chunk)
@@ -259,14 +280,14 @@ class HttpClient:
                             digest.update(chunk)
                             out.write(chunk)
                         return DownloadResult(final, dest, written, digest.hexdigest(), content_type, resumes)
-                except (httpx2.RemoteProtocolError, httpx2.ReadError) as exc:
+                except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
                     resumes += 1
                     if resumes > max_resumes:
                         raise FetchError(f"connection dropped {resumes} times; last: {exc}") from None
                     log.info("download of %s dropped at %d bytes; resuming", url, written)
 
 
-def _declared_size(response: httpx2.Response) -> int | None:
+def _declared_size(response: aiohttp.ClientResponse) -> int | None:
     declared = response.headers.get("content-length", "")
     # With Content-Encoding the header counts compressed bytes; the decoded cap still applies.
     if declared.isdigit() and not response.headers.get("content-encoding"):
@@ -274,10 +295,11 @@ def _declared_size(response: httpx2.Response) -> int | None:
     return None
 
 
-async def _read_capped(response: httpx2.Response, max_bytes: int) -> bytes:
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():  # decoded: caps gzip bombs too
+    # Decoded chunks (aiohttp inflates in bounded steps), so gzip bombs are capped too.
+    async for chunk in response.content.iter_chunked(CHUNK):
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"body is over the {max_bytes}-byte cap")

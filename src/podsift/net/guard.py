@@ -1,7 +1,7 @@
 """Which addresses podsift may connect to.
 
-Every outgoing fetch (feeds, transcripts, audio) connects through `GuardedNetworkBackend`,
-which resolves the host itself, refuses any address that is not globally routable
+Every outgoing fetch (feeds, transcripts, audio) connects through `GuardedResolver`, which
+resolves the host itself, refuses any address that is not globally routable
 (loopback, private, link-local, cloud metadata, CGNAT, multicast, reserved) unless the
 host is in `PODSIFT_ALLOW_HOSTS`, and then connects to the very address it checked, so a
 DNS answer that changes between check and connect (rebinding) cannot slip through.
@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import httpcore2
-from httpcore2._utils import is_socket_readable
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -32,7 +29,7 @@ async def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise httpcore2.ConnectError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
+        raise OSError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -89,77 +86,39 @@ class AddressPolicy:
         return addresses
 
 
-class GuardedNetworkBackend(httpcore2.AsyncNetworkBackend):
-    """An httpcore network backend that applies `AddressPolicy` on every connect."""
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver for every fetch: resolves with `resolver` and applies `policy`.
 
-    def __init__(
-        self,
-        policy: AddressPolicy,
-        resolver: Resolver = system_resolver,
-        inner: httpcore2.AsyncNetworkBackend | None = None,
-    ) -> None:
+    aiohttp connects to exactly the addresses this returns, so the address checked is the
+    address used. It never sees IP literals (aiohttp skips the resolver for them); the
+    client checks those itself with `check_literal` before each request.
+    """
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
         self.policy = policy
         self.resolver = resolver
-        self.inner = inner or httpcore2.AnyIOBackend()
 
-    async def resolve_checked(self, host: str, port: int) -> list[str]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = self.policy.check(host, port, await self.resolver(host, port))
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    def check_literal(self, host: str, port: int) -> None:
+        """Apply the policy to an IP-literal host (a name is checked when resolved)."""
         literal = _as_ip(host)
-        addresses = [str(literal)] if literal else await self.resolver(host, port)
-        return self.policy.check(host, port, addresses)
+        if literal is not None:
+            self.policy.check(host, port, [str(literal)])
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        addresses = await self.resolve_checked(host, port)
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                stream = await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
-                return _PooledStream(stream)
-            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    async def connect_unix_socket(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
-        raise BlockedAddressError("unix sockets are never fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-class _PooledStream(httpcore2.AsyncNetworkStream):
-    """Delegates to the real stream, but answers the pool's frequent "is the idle
-    connection readable?" probe from a cached socket instead of anyio's typed-attribute
-    lookup, which was a tenth of the CPU of a scan of 1,000 unchanged feeds."""
-
-    def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore2.AsyncNetworkStream:
-        # After TLS the plain socket no longer tells whether decrypted data is waiting.
-        return await self._inner.start_tls(ssl_context, server_hostname, timeout)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._socket is not None:
-            return is_socket_readable(self._socket)
-        if info == "socket":
-            return self._socket
-        return self._inner.get_extra_info(info)
+    async def close(self) -> None:
+        pass
