@@ -5,6 +5,8 @@ episodes) and `service` (serve, worker, admin, models, config)."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 from typing import Annotated
 
 import typer
@@ -42,6 +44,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log eac
 
 
 def main() -> None:
+    _spare_the_collector()
     try:
         app()
     except Exception as exc:  # a bug: one clear line, the traceback only with -v
@@ -49,3 +52,12 @@ def main() -> None:
             raise
         common.err.print(f"[red]error:[/red] {type(exc).__name__}: {exc} (run with -v for details)")
         raise SystemExit(1) from None
+
+
+def _spare_the_collector() -> None:
+    """Keep the cyclic garbage collector off what lives until exit: the modules imported
+    (frozen now, so collections during the run skip them) and, at exit, everything (the
+    interpreter's final collections walked the whole heap: 0.2 s of a 1.1 s hourly run
+    over 1,000 feeds). Objects are still freed by reference counting, files closed."""
+    gc.freeze()
+    atexit.register(gc.freeze)
