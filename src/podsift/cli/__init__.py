@@ -58,6 +58,8 @@ def _spare_the_collector() -> None:
     """Keep the cyclic garbage collector off what lives until exit: the modules imported
     (frozen now, so collections during the run skip them) and, at exit, everything (the
     interpreter's final collections walked the whole heap: 0.2 s of a 1.1 s hourly run
-    over 1,000 feeds). Objects are still freed by reference counting, files closed."""
+    over 1,000 feeds). Objects are still freed by reference counting, files closed.
+    The collector is on from here (podsift/__main__.py turns it off for the imports)."""
     gc.freeze()
+    gc.enable()
     atexit.register(gc.freeze)

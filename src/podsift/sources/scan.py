@@ -380,11 +380,16 @@ def _episode_key(item: ParsedEpisode, fallback: str) -> str:
     return guid if len(guid) <= 400 else "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
 
 
+# Built once: a first scan runs them for every one of 1,000 feeds.
+_KNOWN_KEYS = sa.select(Episode.key, Episode.fallback_key).where(Episode.feed_id == sa.bindparam("feed_id"))
+_INSERT_EPISODES = sa.insert(Episode)
+
+
 def store_episodes(
     conn: sa.Connection, feed_id: int, parsed: ParsedFeed, now: datetime, settings: Settings
 ) -> tuple[int, int]:
     """Insert unseen items; returns (new, queued for processing)."""
-    known = conn.execute(sa.select(Episode.key, Episode.fallback_key).where(Episode.feed_id == feed_id)).all()
+    known = conn.execute(_KNOWN_KEYS, {"feed_id": feed_id}).all()
     keys = {k for k, _ in known}
     fallbacks = {f for _, f in known}
     first_scan = not known
@@ -432,5 +437,5 @@ def store_episodes(
     for episode in recent:
         episode["state"] = EpisodeState.NEW
     if fresh:
-        conn.execute(sa.insert(Episode), fresh)
+        conn.execute(_INSERT_EPISODES, fresh)
     return len(fresh), len(recent)

@@ -19,6 +19,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # nearly always: skip the conversion (60,000 per first scan)
+            return value.replace(tzinfo=None)
         if value.tzinfo is None:
             raise ValueError("naive datetime given; podsift stores aware UTC datetimes")
         return value.astimezone(UTC).replace(tzinfo=None)

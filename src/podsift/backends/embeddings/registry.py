@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by what computes with vectors, not by every command
+    import numpy as np
 
 from podsift.backends.spec import BackendSpec, Registry, parse_spec
 
