@@ -257,3 +257,31 @@ def test_opml_round_trip_and_invalid_opml(make_core, tmp_path) -> None:  # type:
     ]:
         with pytest.raises(OPMLError, match=message):
             import_opml(app, bad)
+
+
+def test_without_query_agrees_with_urlsplit() -> None:
+    """The fast path of fallback keys gives the very text stored keys were made from."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from podsift.sources.scan import without_query
+
+    urls = [
+        "https://cdn.example.com/show/ep1.mp3",
+        "https://cdn.example.com/show/ep1.mp3?utm=x&b=2",
+        "https://cdn.example.com/show/ep1.mp3#t=10",
+        "https://cdn.example.com/show/ep1.mp3#frag?not-a-query",
+        "http://cdn.example.com",
+        "http://cdn.example.com?x",
+        "https://dts.podtrac.com/redirect.mp3/traffic.example.com/a;b/ep.mp3?c",
+        "HTTPS://CDN.example.com/Ep.mp3?x",
+        " https://cdn.example.com/ep.mp3",
+        "https://cdn.example.com/e p.mp3?x",
+        "https://cdn.example.com/ep\t1.mp3",
+        "https://[2001:db8::1]/ep.mp3?x",
+        "https://cdn.example.com:8443/ep.mp3?x",
+        "ftp://cdn.example.com/ep.mp3?x",
+        "/relative/ep.mp3?x",
+        "https://cdn.example.com/épisode.mp3?x",
+    ]
+    for url in urls:
+        assert without_query(url) == urlunsplit(urlsplit(url)._replace(query="", fragment="")), url

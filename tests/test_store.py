@@ -146,3 +146,35 @@ def test_transcript_host_failure_is_retried_then_falls_through(http_server, make
     with app.session() as s:
         episode = s.scalars(sa.select(Episode)).one()
     assert episode.state == "needs_asr" and "HTTP 503" in (episode.error_reason or "")
+
+
+def test_sqlite_datetimes_are_written_as_sqlalchemy_writes_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """UTCDateTime's one-call SQLite writer: same text as SQLAlchemy's (SQLite compares the
+    text, so `next_check_at <= now` depends on it), read back as the same aware instant."""
+    from sqlalchemy.dialects import sqlite
+
+    from podsift.store.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().bind_processor(dialect)
+    sqlalchemys = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert fast is not None and sqlalchemys is not None
+    moments = [
+        datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 0, 0, 999999, tzinfo=timezone(timedelta(hours=5))),
+        datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-9, minutes=-30))),
+    ]
+    for moment in moments:
+        assert fast(moment) == sqlalchemys(moment.astimezone(UTC).replace(tzinfo=None))
+    assert fast(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        fast(datetime(2026, 1, 1))
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'dt.db'}")
+    table = sa.Table("t", sa.MetaData(), sa.Column("at", UTCDateTime()))
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"at": m} for m in moments])
+        assert list(conn.scalars(sa.select(table.c.at))) == moments
+        later = conn.scalar(sa.select(sa.func.count()).where(table.c.at > moments[0]))
+    assert later == sum(m > moments[0] for m in moments)
