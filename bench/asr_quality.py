@@ -47,6 +47,16 @@ VARIANTS = {
     "beam5-nofallback": f"{BASE}&beam_size=5&fallback=0",
     "beam3-nofallback": f"{BASE}&beam_size=3&fallback=0",
     "beam5-batch8-w120-nofallback": f"{BASE}&beam_size=5&batch=8&window=120&fallback=0",
+    # Two intra-op threads, as many as this machine has cores (CTranslate2's default is 4).
+    "beam5-t2": f"{BASE}&beam_size=5&threads=2",
+    "beam5-nofallback-t2": f"{BASE}&beam_size=5&fallback=0&threads=2",
+    "beam3-nofallback-t2": f"{BASE}&beam_size=3&fallback=0&threads=2",
+    "beam2-nofallback-t2": f"{BASE}&beam_size=2&fallback=0&threads=2",
+    "beam1-t2": f"{BASE}&beam_size=1&threads=2",
+    "beam5-batch8-t2": f"{BASE}&beam_size=5&batch=8&threads=2",
+    "beam5-batch4-t2": f"{BASE}&beam_size=5&batch=4&threads=2",
+    "beam3-batch8-t2": f"{BASE}&beam_size=3&batch=8&threads=2",
+    "beam2-batch8-t2": f"{BASE}&beam_size=2&batch=8&threads=2",
     "default": "",  # whatever podsift's default is now
 }
 TARGET_SPEED, TARGET_MIB, TARGET_WER_POINTS = 15.0, 1024, 1.0

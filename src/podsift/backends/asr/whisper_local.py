@@ -1,17 +1,19 @@
 """Local speech to text with faster-whisper (CTranslate2): CPU or GPU, no server.
 
-`faster-whisper:MODEL?device=auto&compute_type=int8&beam_size=5&vad=1&batch=0&threads=0
+`faster-whisper:MODEL?device=auto&compute_type=int8&beam_size=5&vad=1&batch=4&threads=0
 &words=0&language=&window=300&fallback=1`. MODEL is a size name, a Hub id or a local
 folder; `base` uses the packaged Whisper base when its wheels are installed. The model
 loads once per process. `batch` > 0 decodes that many 30-second pieces at once
-(faster-whisper's batched pipeline); `window` is the seconds of audio decoded at a time,
-which bounds memory whatever the episode's length; `fallback=0` never re-decodes at
-higher temperatures.
+(faster-whisper's batched pipeline, with word times; 0 decodes one piece after another);
+`threads=0` uses as many CPU threads as this process has cores, at most 4; `window` is the
+seconds of audio decoded at a time, which bounds memory whatever the episode's length;
+`fallback=0` never re-decodes at higher temperatures.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +45,16 @@ def _load_model(path: str, device: str, compute_type: str, threads: int, local: 
         return _MODELS[key]
 
 
+def cpu_threads() -> int:
+    """CTranslate2's intra-op threads: the cores this process may run on, at most 4 (its
+    own default is 4 whatever the machine, which on 2 cores only makes threads wait)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 4
+    return max(1, min(cores, 4))
+
+
 class FasterWhisper:
     def __init__(self, spec: BackendSpec) -> None:
         self.model_name = spec.target or "base"
@@ -52,7 +64,7 @@ class FasterWhisper:
         self.beam_size = int(spec.number("beam_size", 5))
         self.vad = spec.flag("vad", True)
         self.batch = int(spec.number("batch", 0))
-        self.threads = int(spec.number("threads", 0))
+        self.threads = int(spec.number("threads", 0)) or cpu_threads()
         self.window = float(spec.number("window", WINDOW_SECONDS))
         # Re-decoding a doubtful piece at higher temperatures; off trades a little accuracy
         # on hard audio for speed.
