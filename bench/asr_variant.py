@@ -19,6 +19,18 @@ from podsift.backends.asr.registry import make_asr
 from podsift.settings import Settings
 
 
+def audio_seconds(path: Path) -> float:
+    """The file's length from its container, without decoding it: decoding a whole hour at
+    once (230 MB of samples) would be this process's peak memory, not podsift's."""
+    import av
+
+    with av.open(str(path)) as container:
+        if container.duration is not None:
+            return container.duration / av.time_base
+        stream = container.streams.audio[0]
+        return float(stream.duration * stream.time_base)
+
+
 def main() -> None:
     spec = sys.argv[1] or Settings.model_fields["asr"].default
     settings = Settings.load()
@@ -32,10 +44,7 @@ def main() -> None:
         started = time.perf_counter()
         transcript = backend.transcribe(Path(name))
         seconds = time.perf_counter() - started
-        from faster_whisper import decode_audio
-
-        length = len(decode_audio(name)) / 16000
-        files.append({"file": name, "audio_seconds": length, "seconds": seconds, "text": transcript.text})
+        files.append({"file": name, "audio_seconds": audio_seconds(Path(name)), "seconds": seconds, "text": transcript.text})
     print(json.dumps({"spec": spec, "load_seconds": load, "files": files}))
 
 
