@@ -230,3 +230,31 @@ async def test_conditional_get_gets_304(http_server) -> None:  # type: ignore[no
             http_server.url("/feed"), headers={"If-None-Match": first.headers["etag"]}
         )
     assert first.status == 200 and second.not_modified and second.body == b""
+
+
+async def test_connections_to_one_host_are_capped() -> None:
+    """A host that serves many feeds sees at most `max_per_host` connections at once."""
+    import asyncio
+
+    open_now = most = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, most
+        open_now += 1
+        most = max(most, open_now)
+        try:
+            while await reader.readline() not in (b"\r\n", b""):
+                pass
+            await asyncio.sleep(0.05)  # slow enough for the requests to pile up
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        finally:
+            open_now -= 1
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, HttpClient(allow_hosts=(f"127.0.0.1:{port}",), max_per_host=3) as client:
+        results = await asyncio.gather(*(client.fetch(f"http://127.0.0.1:{port}/f{i}") for i in range(12)))
+    assert [r.body for r in results] == [b"ok"] * 12
+    assert most == 3

@@ -65,6 +65,7 @@ class App:
             deadline=s.fetch_deadline_seconds,
             max_redirects=s.max_redirects,
             max_connections=max(s.fetch_concurrency, 4),
+            max_per_host=s.fetch_per_host,
             resolver=self.resolver,
         )
 

@@ -94,6 +94,9 @@ class Settings(BaseModel):
     max_transcript_bytes: int = 20 * 1024 * 1024
     max_redirects: int = 5
     fetch_concurrency: int = 16
+    # Connections open at once to one host: a few hosts serve thousands of feeds each, and
+    # a polite crawler does not hit one with every connection it has.
+    fetch_per_host: int = 6
     backoff_base_minutes: int = 30
     backoff_max_hours: int = 24
     # Selection

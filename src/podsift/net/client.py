@@ -114,6 +114,7 @@ class HttpClient:
         deadline: float = 60.0,
         max_redirects: int = 5,
         max_connections: int = 32,
+        max_per_host: int = 0,
         resolver: Resolver = _system_resolver,
     ) -> None:
         self.policy = AddressPolicy(tuple(allow_hosts))
@@ -123,12 +124,15 @@ class HttpClient:
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         self._headers = {"User-Agent": user_agent}
         self._max_connections = max_connections
+        self._max_per_host = max_per_host  # 0: no cap but max_connections
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use, inside the running event loop that will use it.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, resolver=self.resolver)
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=self._max_per_host, resolver=self.resolver
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,
