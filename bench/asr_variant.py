@@ -44,7 +44,14 @@ def main() -> None:
         started = time.perf_counter()
         transcript = backend.transcribe(Path(name))
         seconds = time.perf_counter() - started
-        files.append({"file": name, "audio_seconds": audio_seconds(Path(name)), "seconds": seconds, "text": transcript.text})
+        files.append(
+            {
+                "file": name,
+                "audio_seconds": audio_seconds(Path(name)),
+                "seconds": seconds,
+                "text": transcript.text,
+            }
+        )
     print(json.dumps({"spec": spec, "load_seconds": load, "files": files}))
 
 

@@ -133,6 +133,44 @@ def test_borderline_pairs_go_to_the_llm_judge_once(minilm) -> None:  # type: ign
         llm.close()
 
 
+def test_numpy_minilm_gives_sentence_transformers_vectors(minilm) -> None:  # type: ignore[no-untyped-def]
+    """The default engine runs the packaged MiniLM in numpy; its vectors are
+    sentence-transformers' own, so it keeps the same embedder name."""
+    from podsift.backends.embeddings.local import NumpyBertEmbedder, SentenceTransformerEmbedder
+
+    torch_engine = make_embedder("local?engine=torch")
+    assert isinstance(minilm, NumpyBertEmbedder) and isinstance(torch_engine, SentenceTransformerEmbedder)
+    assert minilm.name == torch_engine.name == "local:all-MiniLM-L6-v2"
+    texts = [
+        "Frontier AI labs restrict API access to stop distillation into cheap copies.",
+        "Die Batterie speichert billigen Mittagsstrom – für den Abend.",
+        "hi",
+        "",
+        "grid " * 400,  # longer than the model's 256 tokens: truncated by both
+        *(f"Claim {i}: interconnection queues hold {i * 10} GW of solar." for i in range(40)),
+    ]
+    ours, theirs = minilm.embed(texts), torch_engine.embed(texts)
+    assert ours.shape == theirs.shape == (len(texts), 384) and ours.dtype == np.float32
+    assert float((ours * theirs).sum(axis=1).min()) > 0.99999
+    assert minilm.embed([]).shape == (0, 384)
+
+
+def test_numpy_minilm_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from podsift.backends.embeddings import make_embedder\n"
+        "vectors = make_embedder('local').embed(['Nuclear power is back.'])\n"
+        "print(vectors.shape, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "(1, 384) False", out.stderr[-2000:]
+
+
 def test_openai_compatible_embeddings_endpoint() -> None:
     llm = FakeLLM()
     try:

@@ -1,4 +1,9 @@
-"""sentence-transformers on this machine (CPU unless a GPU is there)."""
+"""Sentence embeddings on this machine.
+
+`local[:MODEL]?engine=auto|numpy|torch&device=&batch_size=64`. With `engine=auto` (the
+default) a plain BERT sentence model on the CPU, such as the packaged all-MiniLM-L6-v2, runs
+in numpy (`bert_numpy`: no torch to import, the same vectors); anything else, or a
+`device`, runs on sentence-transformers (CPU unless a GPU is there)."""
 
 from __future__ import annotations
 
@@ -37,6 +42,27 @@ def local_name(model: str) -> str:
     return f"local:{Path(model).name if model else 'all-MiniLM-L6-v2'}"
 
 
+class NumpyBertEmbedder:
+    """The packaged MiniLM (or any plain BERT sentence model) without torch."""
+
+    def __init__(self, model: str, folder: Path, batch_size: int) -> None:
+        from podsift.backends.embeddings.bert_numpy import BertSentenceEncoder
+
+        try:
+            self._encoder = BertSentenceEncoder(folder, batch_size=min(batch_size, 32))
+        except Exception as exc:  # unreadable weights or tokenizer
+            raise EmbeddingError(f"cannot load embedding model {str(folder)!r}: {exc}") from exc
+        self.dimensions = self._encoder.dimensions
+        # Same model, same vectors (tested against sentence-transformers): same name, so
+        # vectors stored by either engine are compared with each other.
+        self.name = local_name(model)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return self._encoder.embed(texts)
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, model: str, device: str | None, batch_size: int) -> None:
         try:
@@ -68,17 +94,34 @@ class SentenceTransformerEmbedder:
 
 # One loaded model per process and spec: loading takes seconds, and every App of a
 # process (CLI, scheduler, tests) would otherwise load its own copy.
-_LOADED: dict[tuple[str, str | None, int], SentenceTransformerEmbedder] = {}
+_LOADED: dict[tuple[str, str | None, int, str], NumpyBertEmbedder | SentenceTransformerEmbedder] = {}
 _LOCK = threading.Lock()
 
 
 EMBEDDER_NAMES["local"] = lambda spec: local_name(spec.target)
 
 
+def _load(
+    model: str, device: str | None, batch_size: int, engine: str
+) -> NumpyBertEmbedder | SentenceTransformerEmbedder:
+    if engine not in ("auto", "numpy", "torch"):
+        raise EmbeddingError(f"unknown engine {engine!r} for local embeddings (auto, numpy or torch)")
+    if engine != "torch" and device in (None, "", "cpu"):
+        from podsift.backends.embeddings.bert_numpy import BertSentenceEncoder
+
+        folder = Path(resolve_model(model))
+        if folder.is_dir() and BertSentenceEncoder.supports(folder):
+            return NumpyBertEmbedder(model, folder, batch_size)
+        if engine == "numpy":
+            raise EmbeddingError(f"{str(folder)!r} is not a local BERT sentence model that numpy can run")
+    return SentenceTransformerEmbedder(model, device, batch_size)
+
+
 @EMBEDDINGS.register("local")
-def _local(spec: BackendSpec) -> SentenceTransformerEmbedder:
-    key = (spec.target, spec.option("device"), int(spec.number("batch_size", 64)))
+def _local(spec: BackendSpec) -> NumpyBertEmbedder | SentenceTransformerEmbedder:
+    engine = spec.option("engine", "auto") or "auto"
+    key = (spec.target, spec.option("device"), int(spec.number("batch_size", 64)), engine)
     with _LOCK:
         if key not in _LOADED:
-            _LOADED[key] = SentenceTransformerEmbedder(*key)
+            _LOADED[key] = _load(*key)
         return _LOADED[key]
