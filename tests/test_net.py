@@ -258,3 +258,36 @@ async def test_connections_to_one_host_are_capped() -> None:
         results = await asyncio.gather(*(client.fetch(f"http://127.0.0.1:{port}/f{i}") for i in range(12)))
     assert [r.body for r in results] == [b"ok"] * 12
     assert most == 3
+
+
+async def test_error_answers_keep_the_connection() -> None:
+    """404s (a first run's missing transcripts) reuse one kept-alive connection: the client
+    reads their small bodies (aiohttp closes a connection whose body was left unread)."""
+    import asyncio
+
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while await reader.readline():
+                while await reader.readline() not in (b"\r\n", b""):
+                    pass
+                # The error page follows its headers a moment later, as from a busy origin.
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.01)
+                writer.write(b"not here.")
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, HttpClient(allow_hosts=(f"127.0.0.1:{port}",)) as client:
+        for i in range(10):
+            with pytest.raises(FetchError) as missing:
+                await client.fetch(f"http://127.0.0.1:{port}/t{i}.vtt")
+            assert missing.value.status == 404 and missing.value.permanent
+    assert connections == 1

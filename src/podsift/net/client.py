@@ -234,6 +234,7 @@ class HttpClient:
                     seen.add(url)
                     continue
                 if response.status >= 400:
+                    await _drain(response)
                     raise FetchError(
                         f"HTTP {response.status}",
                         status=response.status,
@@ -309,6 +310,16 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
             raise FetchError(f"body is over the {max_bytes}-byte cap")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read a small error body, so the connection is kept for the next request: aiohttp
+    closes one whose body has not fully arrived when the response is let go (tested with an
+    error page sent just after its headers). A big or broken body just costs the connection."""
+    try:
+        await _read_capped(response, 64 * 1024)
+    except (FetchError, aiohttp.ClientError, TimeoutError, ValueError):
+        pass
 
 
 def _first_cause(exc: BaseException) -> str:
