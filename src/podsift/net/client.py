@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self, TypeVar
@@ -316,10 +316,8 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
     """Read a small error body, so the connection is kept for the next request: aiohttp
     closes one whose body has not fully arrived when the response is let go (tested with an
     error page sent just after its headers). A big or broken body just costs the connection."""
-    try:
+    with suppress(FetchError, aiohttp.ClientError, TimeoutError, ValueError):
         await _read_capped(response, 64 * 1024)
-    except (FetchError, aiohttp.ClientError, TimeoutError, ValueError):
-        pass
 
 
 def _first_cause(exc: BaseException) -> str:
