@@ -7,6 +7,7 @@ exactly as a plugin would; an unknown scheme is a clear configuration error.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,3 +98,14 @@ class Lazy(Generic[T]):
                 if self._build is not None:
                     self._value, self._build = self._build(), None
         return self._value  # type: ignore[return-value]  # built above: T, which may include None
+
+
+def cpu_threads() -> int:
+    """Threads a local model runs on when its spec does not say (`threads=0`): the cores
+    this process may use, at most 4 (CTranslate2's own default is 4 whatever the machine,
+    which on 2 cores only makes threads wait)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 4
+    return max(1, min(cores, 4))

@@ -13,7 +13,6 @@ seconds of audio decoded at a time, which bounds memory whatever the episode's l
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from podsift.backends.asr.packaged import PACKAGED, install_whisper_base, packaged_available
 from podsift.backends.asr.registry import ASR_BACKENDS, TranscriptionError
-from podsift.backends.spec import BackendSpec
+from podsift.backends.spec import BackendSpec, cpu_threads
 from podsift.types import Segment, Transcript
 
 log = logging.getLogger(__name__)
@@ -43,16 +42,6 @@ def _load_model(path: str, device: str, compute_type: str, threads: int, local: 
                 path, device=device, compute_type=compute_type, cpu_threads=threads, local_files_only=local
             )
         return _MODELS[key]
-
-
-def cpu_threads() -> int:
-    """CTranslate2's intra-op threads: the cores this process may run on, at most 4 (its
-    own default is 4 whatever the machine, which on 2 cores only makes threads wait)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 4
-    return max(1, min(cores, 4))
 
 
 class FasterWhisper:

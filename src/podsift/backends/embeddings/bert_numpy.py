@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from podsift.backends.embeddings.vectors import normalise
+from podsift.backends.spec import cpu_threads
 
 TOKENS_PER_BATCH = 2048
 
@@ -39,7 +39,7 @@ class BertSentenceEncoder:
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dimensions = int(config["hidden_size"])
         self.batch_size = batch_size
-        self.threads = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4))
+        self.threads = cpu_threads()
         weights = load_file(str(folder / "model.safetensors"))
         # Linear weights transposed once, so each layer is one (tokens x in) @ (in x out).
         self.w = {
