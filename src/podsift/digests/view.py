@@ -67,6 +67,12 @@ class DigestEntry:
     passage: list[PassageLine] = field(default_factory=list)
 
     @property
+    def more_shows(self) -> str:
+        """What follows the shows named under "also discussed on": " and 192 more shows"."""
+        n = self.also_on_more
+        return f" and {n} more show{'s' if n != 1 else ''}" if n else ""
+
+    @property
     def audio(self) -> str | None:
         """A media-fragment link: the player starts at the insight's second."""
         return listen_link(self.audio_url, None, self.start)
