@@ -34,6 +34,8 @@ CHUNK = 64 * 1024
 # Response header lines up to 64 KiB (aiohttp's default is 8 KiB): some hosts send long
 # cookies or policies, and a feed is not refused for that.
 MAX_HEADER = 64 * 1024
+# Bodies read only so their connection is kept (redirects, 304s, error pages) are small.
+SMALL_BODY = 64 * 1024
 PERMANENT_REDIRECT_CODES = {301, 308}
 
 
@@ -223,7 +225,7 @@ class HttpClient:
             async with request as response:
                 if response.status in REDIRECT_CODES or response.status == 304:
                     # Drain the (small) body so the connection goes back to the pool.
-                    await _read_capped(response, 64 * 1024)
+                    await _read_capped(response, SMALL_BODY)
                 if response.status in REDIRECT_CODES and "location" in response.headers:
                     url = str(target.join(URL(response.headers["location"])))
                     redirects.append((response.status, url))
@@ -317,7 +319,7 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
     closes one whose body has not fully arrived when the response is let go (tested with an
     error page sent just after its headers). A big or broken body just costs the connection."""
     with suppress(FetchError, aiohttp.ClientError, TimeoutError, ValueError):
-        await _read_capped(response, 64 * 1024)
+        await _read_capped(response, SMALL_BODY)
 
 
 def _first_cause(exc: BaseException) -> str:
