@@ -5,10 +5,9 @@ and written within 60 words with its speaker."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 
-from podsift.insights.quality import ARTEFACT, LEAD_IN, SPONSOR, leans_back
+from podsift.insights.quality import ARTEFACT, SPONSOR
 from podsift.types import Transcript
 
 # A sentence ends at . ! ? … (with closing quotes) followed by a space or the end: "2.0",
@@ -44,11 +43,12 @@ BACK_FROM_BREAK = re.compile(
     r"let's get back|returning to|where were we)\b",
     re.I,
 )
-# Words that keep a sponsor read going: its offer and its call to action.
+# A sponsor read's offer and call to action: where a read ends. Only words an ad says
+# ("free trial", a URL, "use the code"), never ones a show says too ("code", "customers").
 SPONSOR_TALK = re.compile(
-    r"\b(?:sign up|free|try|trial|visit|code|offer|today|plans?|pricing|customers|teams|"
-    r"get started|check (?:it|them) out|learn more|thanks to|sponsor\w*|partner\w*|courses?|you'll (?:learn|build|get|"
-    r"find|love)|our (?:newest|latest)|\w+\.(?:com|fm|io|dev|ai))\b",
+    r"\b(?:sign(?:ing)? up|free trial|for free|(?:months?|weeks?) free|try (?:it|them)|get started|"
+    r"learn more|check (?:it|them) out|visit|promo|(?:use|with) (?:the )?code|discount|special offer|"
+    r"thanks to|sponsor\w*|\w+\.(?:com|fm|io|dev|ai|co)\b)",
     re.I,
 )
 OPENING_CONJUNCTION = re.compile(r"^(?:and|so|or|well|now|like|actually)\b", re.I)
@@ -284,8 +284,42 @@ def split_sentences(text: str, begin: int, finish: int) -> list[tuple[int, int]]
     return out
 
 
-def turn_sentences(transcript: Transcript) -> list[Sentence]:
-    """Sentences with offsets and times, never crossing a change of speaker."""
+LONG_SENTENCE = 50  # words: speech to text without punctuation runs on for pages
+
+
+def _unrun(text: str, span: tuple[int, int], cues: list[int]) -> list[tuple[int, int]]:
+    """A run-on "sentence" (speech to text that wrote no full stops) cut into pieces of about
+    LONG_SENTENCE / 2 words: at cue starts where there are some, else after commas, else
+    between words."""
+    a, b = span
+    if len(text[a:b].split()) <= LONG_SENTENCE:
+        return [span]
+    cuts = [c for c in cues if a < c < b] or [a + m.end() for m in re.finditer(r",(?= )", text[a:b])]
+    atoms: list[tuple[int, int]] = []
+    for s, e in zip([a, *cuts], [*cuts, b], strict=True):
+        words = [m.start() + s for m in re.finditer(r"\S+", text[s:e])]
+        step = LONG_SENTENCE // 2
+        starts = [s, *words[step::step]] if len(words) > LONG_SENTENCE else [s]
+        atoms.extend(zip(starts, [*starts[1:], e], strict=True))
+    pieces: list[tuple[int, int]] = []
+    for s, e in atoms:
+        if pieces and len(text[pieces[-1][0] : e].split()) <= LONG_SENTENCE // 2:
+            pieces[-1] = (pieces[-1][0], e)
+        else:
+            pieces.append((s, e))
+    out = []
+    for s, e in pieces:
+        body = text[s:e]
+        lead, stripped = len(body) - len(body.lstrip()), body.strip()
+        if stripped:
+            out.append((s + lead, s + lead + len(stripped)))
+    return out
+
+
+def turn_sentences(transcript: Transcript, split_run_ons: bool = True) -> list[Sentence]:
+    """Sentences with offsets and times, never crossing a change of speaker; run-on
+    "sentences" cut into pieces unless `split_run_ons` is off (as sentences were numbered
+    for the first labelling tasks)."""
     sentences: list[Sentence] = []
     offsets = transcript.offsets()
     segments = transcript.segments
@@ -297,7 +331,11 @@ def turn_sentences(transcript: Transcript) -> list[Sentence]:
             j += 1
         begin, finish = offsets[i], offsets[j] + len(segments[j].text)
         k = i
-        for a, b in split_sentences(text, begin, finish):
+        cues = offsets[i + 1 : j + 1]
+        spans = split_sentences(text, begin, finish)
+        if split_run_ons:
+            spans = [piece for span in spans for piece in _unrun(text, span, cues)]
+        for a, b in spans:
             gap = 0.0
             while k < j and offsets[k + 1] <= a:
                 k += 1
@@ -323,29 +361,35 @@ def turn_sentences(transcript: Transcript) -> list[Sentence]:
 
 
 def mark_sponsor_zones(sentences: list[Sentence]) -> None:
-    """A sponsor read runs from its trigger phrase ("brought to you by") to where the read
-    ends: a change of speaker, a pause (an edit point), a return-from-break phrase ("All
-    right, let's talk about…"), or a run of SPONSOR_QUIET_RUN sentences without the read's
-    offer talk. Whatever way it ends, a trailing run of two or more sentences with no offer
-    talk is the show again, not the read: a read ends on its call to action."""
+    """A sponsor read runs from its trigger phrase ("brought to you by", "promo code") to its
+    last sentence of offer talk (the call to action, the sponsor's name): whatever follows it
+    is the show again, even when the same speaker goes straight on in the same turn. A zone
+    closes at a change of speaker, a pause (an edit point), a return-from-break phrase ("All
+    right, back to…"), SPONSOR_QUIET_RUN sentences in a row without offer talk, or
+    SPONSOR_ZONE_MAX sentences. Turns of a non-speaker ("Break", "Jingles") are never the
+    show's talk."""
     zone: list[Sentence] = []
+    last_offer = -1  # index in zone of the last sentence with offer talk
     quiet = 0
     sponsors: list[str] = []  # names from "brought to you by Sentry": the read keeps saying them
 
     def close() -> None:
-        trailing = quiet if quiet >= 2 else 0
-        for sentence in zone[: len(zone) - trailing]:
+        nonlocal last_offer
+        for sentence in zone[: last_offer + 1]:
             sentence.sponsor = True
         zone.clear()
+        last_offer = -1
 
     for sentence in sentences:
+        if sentence.speaker and NON_SPEAKERS.match(sentence.speaker.strip()):
+            sentence.sponsor = True
         if named := SPONSOR_NAME.search(sentence.text):
             sponsors.append(named.group(1).rstrip(".,&-").lower())
         if SPONSOR.search(sentence.text):
             if zone and sentence.turn != zone[0].turn:
                 close()
             zone.append(sentence)
-            quiet = 0
+            last_offer, quiet = len(zone) - 1, 0
             continue
         if not zone:
             continue
@@ -358,37 +402,38 @@ def mark_sponsor_zones(sentences: list[Sentence]) -> None:
             close()
             quiet = 0
             continue
-        offer = SPONSOR_TALK.search(sentence.text) or any(name in sentence.text.lower() for name in sponsors)
-        quiet = 0 if offer else quiet + 1
         zone.append(sentence)
-        if quiet >= SPONSOR_QUIET_RUN:
-            close()
-            quiet = 0
+        if SPONSOR_TALK.search(sentence.text) or any(name in sentence.text.lower() for name in sponsors):
+            last_offer, quiet = len(zone) - 1, 0
+        else:
+            quiet += 1
+            if quiet >= SPONSOR_QUIET_RUN:
+                close()
+                quiet = 0
     close()
-
-
-def background_vocabulary(texts: list[str]) -> dict[str, float]:
-    """Share of the given transcripts (a show's other episodes) that use each word."""
-    if not texts:
-        return {}
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(set(content_words(text)))
-    return {word: count / len(texts) for word, count in counts.items()}
 
 
 def content_words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 2]
 
 
+# A word said twice is a stutter ("the the"), unless the second is part of a compound
+# ("pay pay-later firms") or the pair is grammar ("that that", "had had").
+_STUTTER = re.compile(r"\b(\w+)(?:\s+\1\b(?![-'’]\w))+", re.I)
+_GRAMMATICAL_PAIRS = frozenset({"that", "had", "is", "do"})
+
+
+def _unstutter(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(1).lower() in _GRAMMATICAL_PAIRS else match.group(1)
+
+
 def clean_disfluencies(text: str) -> str:
-    """Readable text from spoken words: fillers, stutters and false starts removed."""
+    """Readable text from spoken words: fillers, stutters and discourse markers removed;
+    every other word kept, in order (hedges such as "kind of" change meaning: they stay)."""
     out = re.sub(r",?\s*\b(um+|uh+|erm|hmm+)\b[,.]?", "", text, flags=re.I)
-    out = re.sub(
-        r"(^|[.!?]\s+)(so|and|but|yeah|okay|well|like|you know|i mean)[,]?\s+", r"\1", out, flags=re.I
-    )
-    out = re.sub(r",?\s*\b(you know|i mean|kind of|sort of)\b,?", "", out, flags=re.I)
-    out = re.sub(r"\b(\w+)(\s+\1\b)+", r"\1", out, flags=re.I)  # "the the" -> "the"
+    out = re.sub(r"(^|[.!?]\s+)(so|and|yeah|okay|well|like|you know|i mean)[,]?\s+", r"\1", out, flags=re.I)
+    out = re.sub(r",\s*\b(you know|i mean)\b,|\s*\b(you know|i mean)\b,", "", out, flags=re.I)
+    out = _STUTTER.sub(_unstutter, out)
     out = re.sub(r"\s*(?:—|--|\.\.\.)\s*", " ", out)
     out = re.sub(r"\s+([,.!?])", r"\1", out)
     out = re.sub(r"\s{2,}", " ", out).strip(" ,")
@@ -416,46 +461,11 @@ def _trim_words(text: str, limit: int) -> str:
     return head.rstrip(" ,;:") + "…"
 
 
-def _sentence_value(text: str) -> float:
-    return (
-        len(CLAIM_MARKERS.findall(text))
-        + 1.2 * min(len(SPECIFICS.findall(text)), 3)
-        - (3.0 if text.rstrip().endswith("?") else 0.0)
-        - (1.0 if len(text.split()) < 6 else 0.0)
-        - (1.0 if not re.search(r"[.!?…][\"'”’)]*$", text.rstrip()) else 0.0)  # cut off mid-sentence
-        - (2.0 if HEDGE.search(text) else 0.0)  # "I don't know how to say this exactly."
-    )
-
-
-def claim_span(sentences: list[str]) -> tuple[int, int]:
-    """The passage's strongest one or two sentences (never one that leans on a sentence
-    left out, never a second that adds nothing), within TEXT_MAX_WORDS words."""
-    cleaned = [drop_asides(clean_disfluencies(LEAD_IN.sub("", s))) for s in sentences]
-    total = sum(len(s.split()) for s in cleaned)
-    best: tuple[float, int, int] | None = None
-    for a in range(len(cleaned)):
-        if a and any(_sentence_value(s) > 0.5 for s in cleaned[:a]):
-            break  # start later only past set-up (a question, a short lead-in), never mid-thought
-        if a and leans_back(sentences[a]):
-            continue
-        for b in range(a, min(a + 2, len(cleaned))):
-            words = sum(len(s.split()) for s in cleaned[a : b + 1])
-            if b > a and (words > TEXT_MAX_WORDS or _sentence_value(cleaned[b]) <= 0.5):
-                break  # a second sentence only when it adds to the claim
-            value = sum(_sentence_value(s) for s in cleaned[a : b + 1]) - 0.02 * max(words - 45, 0)
-            if words < min(12, total):
-                value -= 2.0  # "Audio Boom." is not a claim
-            if best is None or value > best[0]:
-                best = (value, a, b)
-    return (best[1], best[2]) if best else (0, len(cleaned) - 1)
-
-
-def insight_text(sentences: list[str], speaker: str | None) -> str:
-    """The reader's text for a passage: its claim span, cleaned, within TEXT_MAX_WORDS
-    words, with the speaker's name."""
-    a, b = claim_span(sentences)
-    cleaned = [drop_asides(clean_disfluencies(LEAD_IN.sub("", s))) for s in sentences[a : b + 1]]
-    claim = _trim_words(" ".join(cleaned), TEXT_MAX_WORDS)
+def claim_text(sentences: list[str], speaker: str | None) -> str:
+    """The reader's text for a claim span: its sentences in order, less true disfluencies,
+    within TEXT_MAX_WORDS words, with the speaker's name."""
+    cleaned = [drop_asides(clean_disfluencies(s)) for s in sentences]
+    claim = _trim_words(" ".join(c for c in cleaned if c), TEXT_MAX_WORDS)
     claim = claim[:1].upper() + claim[1:]
     return f"{speaker}: {claim}" if speaker and is_name(speaker) else claim
 

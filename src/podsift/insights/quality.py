@@ -54,7 +54,7 @@ SPONSOR = re.compile(
     r"(?:brought to you by|sponsored by|our sponsors?\b|this episode is sponsored|thanks to our sponsor|"
     r"promo code|use (?:the )?code|coupon|discount code|free trial|sign up (?:at|today|for free)|"
     r"visit \S+\.(?:com|fm|io|dev|ai)|\b\w+\.(?:com|fm|io|co|dev)/\S+|support (?:for )?the show|"
-    r"patreon|our partners? at|check (?:them|it) out at|head (?:over )?to \S+\.(?:com|fm|io|dev|ai)|"
+    r"patreon|our (?:partners?|friends) at|check (?:them|it) out at|(?:head|go) (?:over )?to \S+\.(?:com|fm|io|dev|ai)|"
     r"thank you to our sponsors|try it (?:free|today)|get started (?:for free|today))",
     re.I,
 )
@@ -221,6 +221,22 @@ def written_problem(text: str, speaker: str | None = None) -> str | None:
     if leans_back(body):
         return "dangling"
     return None
+
+
+FACTS = ("artefact", "sponsor", "boilerplate")  # what a passage is, not how good it is
+
+
+def fact_problem(text: str, quote: str, speaker: str | None) -> str | None:
+    """The floor for the learned selector's candidates: only facts (a transcript artefact, a
+    sponsor read, legal boilerplate, a text too short to be a claim). The judgements of the
+    rest of the floor (greeting, biography, housekeeping, prompt, dangling) are features of
+    the selector, which weighs them better: on the tuning shows' labelled top picks the floor
+    refused keeps and cuts alike (20% of each)."""
+    for reason, pattern in CHECKS:
+        if reason in FACTS and pattern.search(quote):
+            return reason
+    problem = written_problem(text, speaker)
+    return problem if problem in ("too-short", *FACTS) else None
 
 
 def candidate_problem(text: str, quote: str, speaker: str | None) -> str | None:

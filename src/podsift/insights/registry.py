@@ -29,8 +29,6 @@ class EpisodeInfo:
     link: str | None = None
     episode_id: int | None = None
     chapters: tuple[tuple[float, str], ...] = ()
-    # Share of the show's other episodes that use each word: the show's usual talk.
-    background: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,8 +45,6 @@ class Candidate:
 
 class Extractor(Protocol):
     name: str
-    # Wants the show's usual vocabulary (`EpisodeInfo.background`), which costs a query.
-    uses_background: bool
 
     def extract(self, episode: EpisodeInfo, transcript: Transcript, limit: int) -> list[Candidate]: ...
 
@@ -67,13 +63,21 @@ ExtractorConfigError = BackendConfigError
 def make_extractor(
     spec: str, chat: Lazy[ChatClient] | None = None, calls: CallStore | None = None
 ) -> Extractor:
-    """`offline?min_words=18&max_words=80`, or a chat model's spec (`openai:MODEL?...`,
-    `anthropic:MODEL?...`): the model refines offline proposals or reads whole transcripts."""
+    """`offline` (`offline?threshold=0.6` to move the selector's keep threshold,
+    `offline:PATH.npz` for weights trained elsewhere), or a chat model's spec
+    (`openai:MODEL?...`, `anthropic:MODEL?...`): the model refines offline proposals or reads
+    whole transcripts."""
     parsed = parse_spec(spec or "offline")
     if parsed.scheme == "offline":
         from podsift.insights.offline import OfflineExtractor
 
-        return OfflineExtractor(int(parsed.number("min_words", 18)), int(parsed.number("max_words", 80)))
+        given = parsed.number("threshold", -1.0)
+        if given != -1.0 and not 0.0 <= given <= 1.0:
+            raise BackendConfigError(f"offline: threshold={given} is not a probability between 0 and 1")
+        level = None if given == -1.0 else given
+        if parsed.target:
+            return OfflineExtractor.from_path(parsed.target, level)
+        return OfflineExtractor(level)
     chat = chat or chat_model(parsed)
     if chat is None:
         raise BackendConfigError(f"{parsed.scheme}: not a chat model")

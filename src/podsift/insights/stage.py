@@ -12,15 +12,13 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from rapidfuzz import fuzz
-from sqlalchemy.orm import Session
 
 from podsift.insights.grounding import Grounded, ground
-from podsift.insights.passages import background_vocabulary, is_name
-from podsift.insights.quality import candidate_problem
+from podsift.insights.passages import is_name
+from podsift.insights.quality import candidate_problem, fact_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.progress import progress
 from podsift.store import Episode, EpisodeState, Feed, Insight, rows_changed, utcnow
-from podsift.store import Transcript as TranscriptRow
 from podsift.transcripts.stage import load_transcript
 
 if TYPE_CHECKING:
@@ -198,21 +196,6 @@ def merge_near_copies(
     return kept
 
 
-BACKGROUND_EPISODES = 10
-
-
-def show_background(session: Session, episode: Episode) -> dict[str, float]:
-    """The vocabulary of the show's most recent other transcribed episodes."""
-    rows = session.scalars(
-        sa.select(TranscriptRow.segments)
-        .join(Episode, Episode.id == TranscriptRow.episode_id)
-        .where(Episode.feed_id == episode.feed_id, Episode.id != episode.id)
-        .order_by(Episode.published_at.desc().nulls_last())
-        .limit(BACKGROUND_EPISODES)
-    )
-    return background_vocabulary([" ".join(str(s["text"]) for s in segments) for segments in rows])
-
-
 def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime) -> None:
     # Read, extract, write: no transaction stays open while a model is thinking.
     with app.session() as session:
@@ -224,8 +207,6 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
             return
         transcript = load_transcript(episode.transcript)
         info = episode_info(episode)
-        if app.extractor.uses_background:
-            info = replace(info, background=show_background(session, episode))
     candidates = app.extractor.extract(info, transcript, app.settings.insights_per_episode)
     grounded_candidates = []
     for candidate in candidates:
@@ -235,7 +216,8 @@ def _extract_one(app: App, episode_id: int, report: InsightReport, now: datetime
             continue
         # The transcript's own label beats the model's guess of who spoke.
         speaker = grounded.speaker if grounded.speaker and is_name(grounded.speaker) else candidate.speaker
-        problem = candidate_problem(candidate.text, grounded.quote, speaker)
+        floor = fact_problem if app.extractor.name == "offline" else candidate_problem
+        problem = floor(candidate.text, grounded.quote, speaker)
         if problem:
             report.dropped_floor[problem] = report.dropped_floor.get(problem, 0) + 1
             continue

@@ -91,8 +91,6 @@ class RequestFailed(Exception):
 
 
 class LLMExtractor:
-    uses_background = True  # refine mode's offline proposals use the show's vocabulary
-
     def __init__(self, spec: BackendSpec, chat: Lazy[ChatClient], store: CallStore | None = None) -> None:
         self.spec = spec
         self._chat = chat
