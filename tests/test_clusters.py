@@ -17,7 +17,7 @@ from podsift.backends.judge import LLMStoryJudge
 from podsift.backends.llm import OpenAIChat
 from podsift.clusters.evaluate import FAMILIES, cross_validate, evaluate, featurise, load_pairs
 from podsift.clusters.index import ClusterIndex
-from podsift.clusters.signals import SameStoryModel, signature
+from podsift.clusters.signals import SameStoryModel, pair_features, signature, story_text, strip_speaker
 from podsift.clusters.stage import cluster_insights
 from podsift.store import Cluster, Episode, Feed, Insight
 from tests.conftest import FIXTURES
@@ -237,3 +237,41 @@ def test_stage_embeds_once_clusters_incrementally_and_counts_shows(make_core) ->
         assert session.get(Insight, clusters[0].representative_id).cluster_id == clusters[0].id
     again = cluster_insights(app, NOW)
     assert (again.embedded, again.clustered) == (0, 0)
+
+
+def test_a_telling_whose_text_is_its_lead_in_still_joins_its_story(make_core) -> None:  # type: ignore[no-untyped-def]
+    """Same-story matching reads what was said (the quote), not the text chosen from it: a
+    text that is only the lead-in must not split the story into two digest items."""
+    app = make_core()
+    lead_in = "Ben Okafor: What struck me this week is the battery pricing."
+    spoken = (
+        "What struck me this week is the battery pricing. Battery packs fell to about 115 dollars a "
+        "kilowatt hour, which means a four-hour battery now undercuts a gas peaker on cost."
+    )
+    other = (
+        "Battery packs dropped to roughly 115 dollars per kilowatt hour this year, so four-hour storage "
+        "is now cheaper than building a gas peaker plant."
+    )
+    with app.session() as session:
+        feeds = [Feed(url=f"https://grid{i}.example.org/rss", title=f"Grid {i}") for i in range(2)]
+        episodes = [
+            Episode(feed=f, key=f"e{i}", fallback_key=f"f{i}", title=f"Ep {i}", published_at=NOW)
+            for i, f in enumerate(feeds)
+        ]
+        session.add_all(episodes)
+        first = _insight(session, episodes[0], lead_in, 1)
+        first.quote = spoken
+        _insight(session, episodes[1], other, 1)
+        session.commit()
+    report = cluster_insights(app, NOW)
+    assert (report.clustered, report.joined) == (2, 1), report
+    with app.session() as session:
+        (cluster,) = session.scalars(sa.select(Cluster)).all()
+        assert cluster.size == 2 and cluster.show_count == 2
+    # The text alone would not have matched: the quote is what joined them.
+    minilm = make_embedder("local")
+    text_only, told, theirs = minilm.embed([strip_speaker(lead_in), story_text(lead_in, spoken), other])
+    model = SameStoryModel()
+    by_text = pair_features(float(text_only @ theirs), signature(lead_in), signature(other))
+    by_story = pair_features(float(told @ theirs), signature(story_text(lead_in, spoken)), signature(other))
+    assert model.decide(by_text) != "same" and model.decide(by_story) == "same"

@@ -67,6 +67,19 @@ def strip_speaker(text: str) -> str:
     return _SPEAKER_PREFIX.sub("", text, count=1)
 
 
+def story_text(text: str, quote: str) -> str:
+    """What one telling of a story says, for matching it with others: the speaker's own words
+    (the quote), whatever text was chosen from them, so a lead-in or a shorter text never
+    splits a story; a model's written claim is added where it is not the quote's words."""
+    from podsift.insights.passages import clean_disfluencies
+
+    claim, spoken = strip_speaker(text).strip(), clean_disfluencies(quote or "").strip()
+    if not spoken:
+        return claim
+    inside = set(_WORD.findall(claim.lower())) <= set(_WORD.findall(spoken.lower()))
+    return spoken if inside else f"{claim} {spoken}"
+
+
 def stem(word: str) -> str:
     """The word lower-cased with a common ending cut: plurals, -ing, -ed."""
     word = word.lower().strip(".'-")

@@ -21,7 +21,7 @@ from podsift.backends.embeddings import EmbeddingError, to_blob
 from podsift.backends.embeddings.vectors import stack
 from podsift.clusters.disagree import file_disagreements
 from podsift.clusters.index import ClusterIndex
-from podsift.clusters.signals import SameStoryModel, strip_speaker
+from podsift.clusters.signals import SameStoryModel, story_text
 from podsift.progress import progress
 from podsift.store import Cluster, Episode, Insight, rows_changed
 
@@ -48,7 +48,7 @@ def embed_insights(app: App) -> int:
     """Give every insight without a vector of the configured model one (batched)."""
     with app.session() as session:
         todo = session.execute(
-            sa.select(Insight.id, Insight.text)
+            sa.select(Insight.id, Insight.text, Insight.quote)
             .where(
                 sa.or_(
                     Insight.embedding.is_(None),
@@ -65,7 +65,7 @@ def embed_insights(app: App) -> int:
     with progress("embedding insights", len(todo)) as bar:
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
-            vectors = embedder.embed([strip_speaker(text) for _, text in batch])
+            vectors = embedder.embed([story_text(row.text, row.quote) for row in batch])
             with app.session() as session:
                 session.execute(
                     sa.update(Insight),
@@ -98,7 +98,7 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
     model = SameStoryModel(threshold=app.settings.same_story_threshold)
     with app.session() as session:
         new = session.execute(
-            sa.select(Insight.id, Insight.text, Insight.embedding)
+            sa.select(Insight.id, Insight.text, Insight.quote, Insight.embedding)
             .where(Insight.cluster_id.is_(None), Insight.embedding_model == app.embedder_name)
             .order_by(Insight.created_at, Insight.id)
         ).all()
@@ -106,7 +106,7 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
             return report
         embedder = app.embedder()
         window = session.execute(
-            sa.select(Insight.cluster_id, Insight.text, Insight.embedding)
+            sa.select(Insight.cluster_id, Insight.text, Insight.quote, Insight.embedding)
             .where(
                 Insight.cluster_id.is_not(None),
                 Insight.embedding_model == embedder.name,
@@ -118,7 +118,7 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
     index.add_many(
         stack([r.embedding for r in window], embedder.dimensions),
         [r.cluster_id for r in window],
-        [r.text for r in window],
+        [story_text(r.text, r.quote) for r in window],
     )
     # Deciding holds no transaction (the LLM judge may take seconds and writes its cache);
     # new clusters get temporary negative ids, made real below.
@@ -126,7 +126,7 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
     judge = app.story_judge() if app.story_judge else None
     assignments = index.assign(
         stack([r.embedding for r in new], embedder.dimensions),
-        [r.text for r in new],
+        [story_text(r.text, r.quote) for r in new],
         lambda: next(provisional),
         judge,
     )
