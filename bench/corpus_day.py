@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import LoopbackServer  # noqa: E402
 from tests.feedgen import Item, rss  # noqa: E402
 
-from bench.insights import CORPUS, EPISODES  # noqa: E402
+from bench.corpus import CORPUS, EPISODES  # noqa: E402
 from podsift.core import make_app  # noqa: E402
 from podsift.digests.read import preview  # noqa: E402
 from podsift.digests.view import render  # noqa: E402

@@ -1,218 +1,204 @@
-"""What a reader gets from the corpus's long transcripts: offline top 5 before and after,
-and how well the quality floor separates what a reader would cut from what they would keep.
+"""What a reader gets from shows nobody tuned on: the selection benchmark, held-out shows only.
 
-    .venv/bin/python bench/insights.py                 # offline figures (seconds)
-    .venv/bin/python bench/insights.py --pool > pool.jsonl   # passages to label by hand
-    .venv/bin/python bench/insights_llm.py             # refine/full on the real Qwen 1.5B
+    .venv/bin/python bench/insights.py            # every figure below, in one run
+    .venv/bin/python bench/insights.py --show 3   # and three episodes' top fives, side by side
 
-"Before" is the offline extractor as it stood at --before (a git revision, loaded from git
-so both run in one process). Labels: tests/fixtures/passages/labels.jsonl, one passage a
-line, located in the transcript by its first and last words (no corpus text is copied), with
-`label` = keep or the kind of cut (filler, greeting, biography, sponsor, housekeeping,
-prompt, dangling, artefact, about-the-speaker, boilerplate), labelled by reading them, and
-`set`: tuning (the floor's rules were written while reading these: in-sample), top5-final
-(the final extractor's top 5s, labelled afterwards), held-out (40 random passages labelled
-after the rules were frozen: the honest precision/recall).
+Labels and their split live in bench/selection/ (LABELLING.md; episodes.json names each
+episode by repository and commit; `sources.py --check` says how to fetch them). The held-out
+shows were split off before any tuning and labelled before anyone looked at an extractor's
+output on them; features and weights were written reading the tuning shows only.
+
+1. Held-out passages (random windows, labelled twice, disagreements decided by a third
+   labeller): keep/cut precision and recall of the learned selector (a passage is a keep
+   when its best candidate span reaches the shipped threshold) and, for comparison, of the
+   quality floor at d3a8604 (a passage it lets through counts as a keep). 559178f had no floor.
+2. Held-out top fives, judged blind (blind.py): each system's keep rate, the items that are
+   a lead-in alone, housekeeping, a sponsor read, biography or a fragment, and the share of
+   kept items written in the product's style (the claim, with its implication where the
+   passage gives one). Systems: the offline extractor at 559178f and at d3a8604 (before),
+   the learned selector (after), and the labellers' own five (a human reference).
+3. The selector's CPU time per episode-hour.
+4. The first held-out score ever recorded for the shipped selector, beside today's
+   (bench/selection/heldout-scores.json: written once per model, never overwritten).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import random
-import subprocess
 import sys
-import tempfile
 import textwrap
-from dataclasses import dataclass
+import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-CORPUS = ROOT.parent / "shared" / "corpus"
-LABELS = ROOT / "tests/fixtures/passages/labels.jsonl"
-EPISODES = [
-    "longform/changelog_practical-ai-288.md",
-    "longform/changelog_practical-ai-300.md",
-    "longform/changelog_the-changelog-652.md",
-    "longform/changelog_the-changelog-664.md",
-    "longform/changelog_founders-talk-96.md",
-    "longform/changelog_changelog--friends-30.md",
-    "longform/talkpython_550.txt",
-    "transcripts/talkpython_552-astral-joins-openai.vtt",
-    "transcripts/transcriptator_buzzcast.srt",
-    "transcripts/podcastnamespace_example.srt",
-    "transcripts/transcriptator_podnews_weekly_review_2024-01-19.vtt",
-]
+sys.path.insert(0, str(ROOT / "bench" / "selection"))
 
-from podsift.insights.offline import OfflineExtractor  # noqa: E402
-from podsift.insights.quality import passage_problem  # noqa: E402
-from podsift.insights.registry import Candidate, EpisodeInfo  # noqa: E402
-from podsift.transcripts.parsers import parse_transcript  # noqa: E402
-from podsift.types import Transcript  # noqa: E402
+import dataset  # noqa: E402
+import sources  # noqa: E402
+import systems  # noqa: E402
+from blind import BLIND, ITEMS  # noqa: E402
+
+from podsift.insights.selector.features import candidate_spans  # noqa: E402
+from podsift.insights.selector.model import shipped_model  # noqa: E402
+
+SCORES = ROOT / "bench" / "selection" / "heldout-scores.json"
+FORBIDDEN = ("lead-in", "housekeeping", "sponsor", "biography", "fragment")
+SYSTEMS = ("before-559178f", "before-d3a8604", "selector", "labeller")
 
 
-@dataclass
-class Labelled:
-    file: str
-    quote: str
-    label: str
-    set: str  # tuning: the floor's rules were written reading these; held-out: labelled after
+def passage_figures(data: list[dataset.EpisodeData]) -> dict:
+    model = shipped_model()
+    truth, scores, floor_texts = [], [], []
+    for ep in data:
+        spans = candidate_spans(ep.prepared)
+        table = dict(zip(spans, model.span_probabilities(ep.prepared, spans).tolist(), strict=True))
+        for p in ep.passages:
+            if p.origin != "random" or p.final is None:
+                continue
+            inside = [
+                table[(i, j)]
+                for i in range(p.first, p.last + 1)
+                for j in range(i, p.last + 1)
+                if (i, j) in table
+            ]
+            truth.append(p.final.label == "keep")
+            scores.append(max(inside, default=0.0))
+            floor_texts.append(" ".join(s.text for s in ep.prepared.sentences[p.first : p.last + 1]))
+    out = {
+        "passages": len(truth),
+        "keeps": sum(truth),
+        "selector": _pr(truth, [s >= model.threshold for s in scores]),
+    }
+    floor = systems.floor_verdicts("d3a8604", floor_texts)
+    out["floor-d3a8604"] = _pr(truth, [reason is None for reason in floor])
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
-
-def load_transcript(name: str) -> Transcript:
-    path = CORPUS / name
-    return parse_transcript(path.read_bytes(), url=path.name)
-
-
-def extractor_at(revision: str) -> OfflineExtractor:
-    """The offline extractor as it was at `revision` (its module loaded from git)."""
-    from podsift.insights import registry
-
-    source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{revision}:src/podsift/insights/offline.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    saved = dict(registry.EXTRACTORS._factories)
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(source)
-    spec = importlib.util.spec_from_file_location("offline_before", handle.name)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["offline_before"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    registry.EXTRACTORS._factories.update(saved)  # its @register must not replace today's
-    return module.OfflineExtractor()  # type: ignore[no-any-return]
-
-
-def locate(text: str, begins: str, ends: str) -> str | None:
-    at = text.find(begins)
-    if at < 0:
-        return None
-    end = text.find(ends, at)
-    return None if end < 0 else text[at : end + len(ends)]
-
-
-def load_labels() -> list[Labelled]:
-    out, texts = [], {}
-    for line in LABELS.read_text().splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if row["file"] not in texts:
-            texts[row["file"]] = load_transcript(row["file"]).text
-        quote = locate(texts[row["file"]], row["begins"], row["ends"])
-        if quote is None:
-            raise SystemExit(f"label not found in {row['file']}: {row['begins']!r}")
-        out.append(Labelled(row["file"], quote, row["label"], row.get("set", "tuning")))
+    out["selector"]["auc"] = round(float(roc_auc_score(truth, scores)), 3)
+    out["selector"]["average_precision"] = round(float(average_precision_score(truth, scores)), 3)
     return out
 
 
-def top(extractor: OfflineExtractor, name: str, n: int = 5) -> list[Candidate]:
-    return extractor.extract(EpisodeInfo(show=None, title=None), load_transcript(name), n)
+def _pr(truth: list[bool], predicted: list[bool]) -> dict:
+    tp = sum(t and p for t, p in zip(truth, predicted, strict=True))
+    return {
+        "precision": round(tp / max(sum(predicted), 1), 3),
+        "recall": round(tp / max(sum(truth), 1), 3),
+        "kept": sum(predicted),
+    }
 
 
-def pool(before: OfflineExtractor, after: OfflineExtractor, seed: int = 7) -> None:
-    """Every before/after top-5 passage plus three random windows per episode, to label."""
-    rng = random.Random(seed)
-    for name in EPISODES:
-        transcript = load_transcript(name)
-        quotes = [c.quote for c in top(before, name)] + [c.quote for c in top(after, name)]
-        segments = transcript.segments
-        for _ in range(3):
-            i = rng.randrange(len(segments) - 3)
-            quotes.append(" ".join(s.text for s in segments[i : i + 3]))
-        for quote in dict.fromkeys(quotes):
-            words = quote.split()
-            print(
-                json.dumps(
-                    {
-                        "file": name,
-                        "begins": " ".join(words[:10]),
-                        "ends": " ".join(words[-6:]),
-                        "quote": quote,
-                    }
-                )
-            )
+def top5_figures() -> dict:
+    """Per system, from the blind judgements: items, judged, keep rate, forbidden kinds,
+    seed style among keeps."""
+    if not ITEMS.exists() or not BLIND.exists():
+        return {}
+    items = {row["id"]: row for row in map(json.loads, ITEMS.read_text().splitlines())}
+    verdicts: dict[str, list[dict]] = defaultdict(list)
+    for row in map(json.loads, BLIND.read_text().splitlines()):
+        verdicts[row["id"]].append(row)
+    out = {}
+    for system in SYSTEMS:
+        mine = [i for i in items.values() if system in i["systems"]]
+        judged = [verdicts[i["id"]][0] for i in mine if verdicts[i["id"]]]
+        kept = [v for v in judged if v["verdict"] == "keep"]
+        reasons = Counter(v.get("reason") for v in judged if v["verdict"] == "cut")
+        out[system] = {
+            "items": len(mine),
+            "judged": len(judged),
+            "keep_rate": round(len(kept) / max(len(judged), 1), 3),
+            "forbidden": {r: reasons[r] for r in FORBIDDEN if reasons[r]},
+            "seed_style_of_kept": round(sum(bool(v.get("seed_style")) for v in kept) / max(len(kept), 1), 3),
+            "episodes": len({i["episode"] for i in mine}),
+        }
+    return out
 
 
-def floor_figures(all_labels: list[Labelled]) -> None:
-    for name in ("tuning", "held-out"):
-        floor_figures_of(name, [item for item in all_labels if item.set == name])
+def speed(episodes: list[sources.SourceEpisode]) -> dict:
+    from podsift.backends.embeddings.static import packaged_static_vectors
+    from podsift.insights.offline import OfflineExtractor
+    from podsift.insights.registry import EpisodeInfo
+
+    extractor = OfflineExtractor()
+    packaged_static_vectors()  # loaded once per process, as in a run
+    hours = cpu = 0.0
+    for episode in episodes:
+        transcript = sources.load(episode)
+        started = time.process_time()
+        extractor.extract(EpisodeInfo(episode.show, None), transcript, 5)
+        cpu += time.process_time() - started
+        hours += transcript.duration / 3600
+    return {
+        "episode_hours": round(hours, 2),
+        "cpu_seconds": round(cpu, 2),
+        "cpu_seconds_per_hour": round(cpu / hours, 3),
+    }
 
 
-def floor_figures_of(name: str, labels: list[Labelled]) -> None:
-    cut = [item for item in labels if item.label != "keep"]
-    flagged = [item for item in labels if passage_problem(item.quote)]
-    hits = [item for item in flagged if item.label != "keep"]
-    precision = len(hits) / max(len(flagged), 1)
-    recall = len(hits) / max(len(cut), 1)
-    print(f"\nQuality floor, {name} set: {len(labels)} labelled passages ({len(cut)} a reader would cut):")
-    print(
-        f"  flagged {len(flagged)}, of which truly cut {len(hits)}: precision {precision:.2f}, recall {recall:.2f}"
-    )
-    kinds: dict[str, list[int]] = {}
-    for item in cut:
-        kinds.setdefault(item.label, [0, 0])
-        kinds[item.label][0] += 1
-        kinds[item.label][1] += bool(passage_problem(item.quote))
-    print("  recall by kind: " + ", ".join(f"{k} {c}/{n}" for k, (n, c) in sorted(kinds.items())))
-    wrong = [item for item in flagged if item.label == "keep"]
-    for item in wrong:
-        print(f"  kept by the reader but flagged {passage_problem(item.quote)}: {item.quote[:100]}…")
+def record(figures: dict) -> dict:
+    """Today's figures beside the first ever recorded for this model (by its card's date and
+    code revision); the first is written once and kept."""
+    card = shipped_model().card
+    key = f"{card.get('trained')}@{card.get('code_revision')}"
+    history = json.loads(SCORES.read_text()) if SCORES.exists() else {}
+    if key not in history and figures.get("passages"):
+        history[key] = {"first": figures, "recorded": time.strftime("%Y-%m-%d")}
+        SCORES.write_text(json.dumps(history, indent=1) + "\n")
+    return {"model": key, "first": history.get(key, {}).get("first"), "all_models": list(history)}
 
 
-def side_by_side(before: OfflineExtractor, after: OfflineExtractor, labels: list[Labelled]) -> None:
-    verdict = {(item.file, item.quote): item.label for item in labels}
-    totals = {"before": [0, 0, 0], "after": [0, 0, 0]}  # cut, labelled, items
-    for name in EPISODES:
-        print(f"\n=== {Path(name).name}")
-        columns = {"before": top(before, name), "after": top(after, name)}
-        for which, items in columns.items():
-            for c in items:
-                label = verdict.get((name, c.quote))
-                totals[which][2] += 1
-                if label is not None:
-                    totals[which][1] += 1
-                    totals[which][0] += label != "keep"
-        for k in range(5):
-            row = []
-            for which in ("before", "after"):
-                items = columns[which]
-                if k < len(items):
-                    label = verdict.get((name, items[k].quote), "?")
-                    row.append(f"[{label}] {items[k].text}")
-                else:
-                    row.append("-")
-            left = textwrap.wrap(row[0][:300], 60) or [""]
-            right = textwrap.wrap(row[1][:300], 60) or [""]
-            for i in range(max(len(left), len(right))):
-                print(f"  {left[i] if i < len(left) else '':60} | {right[i] if i < len(right) else ''}")
-            print()
-    print("Items a reader would cut, of the labelled top-5 items:")
-    for which, (cut, labelled, items) in totals.items():
-        print(
-            f"  {which:6}: {cut}/{labelled} ({cut / max(labelled, 1):.0%}); {items} items, {items - labelled} unlabelled"
-        )
+def side_by_side(episodes: list[sources.SourceEpisode], count: int) -> None:
+    found = systems.items_for(episodes[:count], 5, ("before-d3a8604", "selector", "labeller"))
+    by = defaultdict(list)
+    for item in found:
+        by[(item.episode, item.system)].append(item)
+    for episode in episodes[:count]:
+        print(f"\n=== {episode.id} ({episode.show})")
+        for system in ("before-d3a8604", "selector", "labeller"):
+            print(f"  -- {system}")
+            for item in by[(episode.id, system)]:
+                print(textwrap.fill(item.text, 100, initial_indent="   * ", subsequent_indent="     "))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--before", default="559178f", help="git revision of the baseline extractor")
-    parser.add_argument("--pool", action="store_true", help="print passages to label, as JSON lines")
+    parser.add_argument("--show", type=int, default=0, help="print this many episodes' top fives")
     args = parser.parse_args()
-    if not CORPUS.is_dir():
-        raise SystemExit(f"{CORPUS} is absent")
-    before, after = extractor_at(args.before), OfflineExtractor()
-    if args.pool:
-        pool(before, after)
-        return
-    labels = load_labels()
-    side_by_side(before, after, labels)
-    floor_figures(labels)
+    held_out = sources.episodes("heldout")
+    data = dataset.load("heldout")
+    print(f"Held-out: {len({e.show for e in held_out})} shows, {len(held_out)} episodes")
+    passages = passage_figures(data)
+    print(f"\n1. Held-out passages ({passages['passages']} random windows, {passages['keeps']} keeps):")
+    for name in ("selector", "floor-d3a8604"):
+        f = passages[name]
+        extra = f"; AUC {f['auc']}, average precision {f['average_precision']}" if "auc" in f else ""
+        print(
+            f"   {name:15} keep precision {f['precision']:.2f}, recall {f['recall']:.2f} ({f['kept']} kept){extra}"
+        )
+    top = top5_figures()
+    print("\n2. Held-out top fives, judged blind:")
+    if not top:
+        print("   not judged yet: bench/selection/blind.py make, then label, then import")
+    for name, f in top.items():
+        print(
+            f"   {name:15} {f['judged']}/{f['items']} items judged over {f['episodes']} episodes: keep rate "
+            f"{f['keep_rate']:.0%}; lead-in/housekeeping/sponsor/biography/fragment: {f['forbidden'] or 'none'}; "
+            f"seed style in {f['seed_style_of_kept']:.0%} of kept"
+        )
+    pace = speed(held_out)
+    print(
+        f"\n3. Selector speed: {pace['cpu_seconds']} s of CPU for {pace['episode_hours']} episode-hours "
+        f"= {pace['cpu_seconds_per_hour']} s per episode-hour"
+    )
+    history = record({"passages": passages, "top5": top})
+    first = history["first"] or {}
+    print(
+        f"\n4. Model {history['model']}: first held-out passage figures recorded: {json.dumps(first.get('passages', {}).get('selector'))}"
+    )
+    if args.show:
+        side_by_side(held_out, args.show)
 
 
 if __name__ == "__main__":

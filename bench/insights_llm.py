@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.llm_server import llama_server  # noqa: E402
 
-from bench.insights import CORPUS, load_transcript  # noqa: E402
+from bench.corpus import CORPUS, load_transcript  # noqa: E402
 from podsift.backends import parse_spec  # noqa: E402
 from podsift.backends.llm import OpenAIChat  # noqa: E402
 from podsift.insights.grounding import ground  # noqa: E402
