@@ -1,103 +1,125 @@
-"""Shows that disagree: precision and recall of the disagreement detectors on labelled pairs.
+"""Shows that disagree: the detector on pairs held out by topic, before and after, in one run.
 
-    .venv/bin/python bench/disagreement.py                      # offline signs only
-    .venv/bin/python bench/disagreement.py --model qwen-1.5b    # and the LLM stance judge
+    .venv/bin/python bench/disagreement.py                     # offline
+    .venv/bin/python bench/disagreement.py --model qwen-1.5b   # and the LLM judge on proposals
 
-Pairs: tests/fixtures/pairs/stance_pairs.jsonl (45, which shaped the offline rules) and
-stance_pairs_heldout.jsonl (24, written after them), each labelled disagree / agree /
-different. "Positive" is disagree. With --model, a llama.cpp server on loopback serves a
-packaged GGUF model (tests/llm_server.py) and each pair is asked once through podsift's
-own judge (the same prompt, schema and parsing as a run); "+offline (a run)" is what a run
-does: the offline signs, and the model's "disagree" for the pairs they pass.
+Pairs: bench/pairs/ (real claims from the selection benchmark's shows, the other side written
+by a person as another show's speaker would say it, labelled agree / disagree / different by
+labellers who never saw the writers' intent or the detector). Topics bitcoin, mind-and-work
+and news were held out before the detector was written; only their figures are printed here
+as "held out". Rows:
+
+- before (d3a8604): the detector as it stood (its own code, run from git in its own process);
+- figures: frames of spoken figures alone (frames.py);
+- classifier: the stance model alone at its threshold;
+- podsift offline: what a run does without a model (figures, then the classifier);
+- with --model: the judge asked only about the pairs the classifier proposes.
+
+The first held-out figures of each stance model are kept in bench/pairs/heldout-scores.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench" / "pairs"))
+sys.path.insert(0, str(ROOT / "bench" / "selection"))
 
-from podsift.backends.calls import CachedCall, CallStore  # noqa: E402
-from podsift.backends.judge import LLMStoryJudge  # noqa: E402
-from podsift.backends.llm import chat_model  # noqa: E402
-from podsift.backends.spec import parse_spec  # noqa: E402
-from podsift.clusters.disagree import judge_pair, offline_conflict  # noqa: E402
+import build  # noqa: E402
+import embed_cache  # noqa: E402
+import systems  # noqa: E402
 
-PAIRS = ROOT / "tests" / "fixtures" / "pairs"
-SETS = ("stance_pairs.jsonl", "stance_pairs_heldout.jsonl")
+from podsift.clusters.disagree import PROPOSE, offline_conflict  # noqa: E402
+from podsift.clusters.frames import conflicting  # noqa: E402
+from podsift.clusters.signals import strip_speaker  # noqa: E402
+from podsift.clusters.stance import related, shipped_stance_model, side  # noqa: E402
 
-
-class MemoryStore(CallStore):
-    """Answers kept for the run, so the "a run" row asks nothing twice."""
-
-    def __init__(self) -> None:
-        self.calls: dict[str, CachedCall] = {}
-
-    def get(self, key: str) -> CachedCall | None:
-        return self.calls.get(key)
-
-    def put(
-        self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float, version: str
-    ) -> None:
-        self.calls[key] = call
+SCORES = ROOT / "bench" / "pairs" / "heldout-scores.json"
+BEFORE = "d3a8604"
+OLD = """
+import json, sys
+from podsift.clusters.disagree import offline_conflict
+print(json.dumps([offline_conflict(*json.loads(line)) is not None for line in sys.stdin]))
+"""
 
 
-def load(name: str) -> list[dict[str, str]]:
-    return [json.loads(line) for line in (PAIRS / name).read_text().splitlines() if line.strip()]
+def labelled(split: str) -> tuple[list[tuple[str, str]], list[bool], list[dict]]:
+    labels = {}
+    for row in map(json.loads, build.LABELS.read_text().splitlines()):
+        if row["labeller"].startswith("adjudication") or row["id"] not in labels:
+            labels[row["id"]] = row
+    pairs = [p for p in build.load_pairs() if p["split"] == split and p["id"] in labels]
+    return [build.pair_texts(p) for p in pairs], [labels[p["id"]]["label"] == "disagree" for p in pairs], pairs
 
 
-def report(label: str, pairs: list[dict[str, str]], said: list[bool]) -> None:
-    truth = [p["label"] == "disagree" for p in pairs]
+def before(texts: list[tuple[str, str]]) -> list[bool]:
+    env = {"PYTHONPATH": str(systems._tree(BEFORE)), "PATH": "/usr/bin:/bin"}
+    payload = "".join(json.dumps([a, b]) + "\n" for a, b in texts)
+    done = subprocess.run([sys.executable, "-c", OLD], input=payload, capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout)
+
+
+def report(name: str, said: list[bool], truth: list[bool]) -> dict:
     tp = sum(s and t for s, t in zip(said, truth, strict=True))
     fp = sum(s and not t for s, t in zip(said, truth, strict=True))
     fn = sum(t and not s for s, t in zip(said, truth, strict=True))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    print(f"  {label:28} P {precision:.2f}  R {recall:.2f}  (tp {tp}, fp {fp}, fn {fn})", flush=True)
+    out = {"precision": round(tp / max(tp + fp, 1), 3), "recall": round(tp / max(tp + fn, 1), 3), "tp": tp, "fp": fp, "fn": fn}
+    print(f"  {name:26} P {out['precision']:.2f}  R {out['recall']:.2f}  (tp {tp}, fp {fp}, fn {fn})", flush=True)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", help="packaged model for the stance judge: qwen-0.5b, qwen-1.5b")
+    parser.add_argument("--model", help="packaged model for the judge: qwen-0.5b, qwen-1.5b")
     args = parser.parse_args()
-    judge_of: Callable[[], LLMStoryJudge | None] = lambda: None  # noqa: E731
-    server = None
-    if args.model:
-        from tests.llm_server import llama_server
+    model = shipped_stance_model()
+    results: dict[str, dict] = {}
+    for split in ("tune", "heldout"):
+        texts, truth, pairs = labelled(split)
+        vectors = embed_cache.embed([strip_speaker(t) for pair in texts for t in pair])
+        cosines = [float(vectors[2 * k] @ vectors[2 * k + 1]) for k in range(len(texts))]
+        sides = [(side(a), side(b)) for a, b in texts]
+        print(f"\n{'held out' if split == 'heldout' else 'tuning'} topics: {len(texts)} pairs, {sum(truth)} disagree")
+        rows = {
+            f"before ({BEFORE})": before(texts),
+            "figures": [conflicting(x.frames, y.frames, related(x, y)) is not None for x, y in sides],
+            "classifier": [model.probability(x, y, c) >= model.threshold for (x, y), c in zip(sides, cosines, strict=True)],
+            "podsift offline": [offline_conflict(a, b, c) is not None for (a, b), c in zip(texts, cosines, strict=True)],
+        }
+        results[split] = {name: report(name, said, truth) for name, said in rows.items()}
+        if args.model and split == "heldout":
+            results[split]["llm"] = judge_figures(args.model, texts, truth, cosines, rows["podsift offline"])
+    first = json.loads(SCORES.read_text()) if SCORES.exists() else {}
+    key = f"{model.card.get('trained')}@{model.card.get('threshold')}"
+    if key not in first:
+        first[key] = results["heldout"]
+        SCORES.write_text(json.dumps(first, indent=1) + "\n")
+    print(f"\nFirst held-out figures of this stance model ({key}): {json.dumps(first[key].get('podsift offline'))}")
 
-        server = llama_server(args.model, Path(tempfile.mkdtemp()), context=2048)
-        url = server.__enter__()
-        client = chat_model(parse_spec(f"openai:{args.model}?base_url={url}&timeout=120"))
-        assert client is not None
-        judge_of = lambda: LLMStoryJudge(client(), MemoryStore(), args.model, 0, 10_000)  # noqa: E731
-    try:
-        for name in SETS:
-            pairs = load(name)
-            counts = {k: sum(p["label"] == k for p in pairs) for k in ("disagree", "agree", "different")}
-            print(f"{name}: {len(pairs)} pairs {counts}")
-            report("offline", pairs, [offline_conflict(p["a"], p["b"]) is not None for p in pairs])
-            judge = judge_of()
-            if judge is None:
-                continue
-            started = time.perf_counter()
-            stances = [judge.stance(p["a"], p["b"]) for p in pairs]
-            seconds = time.perf_counter() - started
-            answered = sum(s is not None for s in stances)
-            print(f"  {args.model}: {answered}/{len(pairs)} answered, {seconds / len(pairs):.1f} s a pair")
-            report(f"{args.model} alone", pairs, [s is not None and s[0] == "disagree" for s in stances])
-            both = [judge_pair(judge, p["a"], p["b"]) is not None for p in pairs]  # cached: no new calls
-            report(f"{args.model}+offline (a run)", pairs, both)
-    finally:
-        if server is not None:
-            server.__exit__(None, None, None)
+
+def judge_figures(name: str, texts: list[tuple[str, str]], truth: list[bool], cosines: list[float], offline: list[bool]) -> dict:
+    """The judge on the classifier's proposals only (as a run asks it)."""
+    from bench.disagreement_judge import judge_for  # noqa: PLC0415
+
+    from podsift.clusters.disagree import disagreement_probability
+
+    proposed = [not o and disagreement_probability(a, b, c) >= PROPOSE for (a, b), c, o in zip(texts, cosines, offline, strict=True)]
+    started = time.perf_counter()
+    with judge_for(name, Path(tempfile.mkdtemp())) as judge:
+        answers = [judge.stance(a, b) if p else None for (a, b), p in zip(texts, proposed, strict=True)]
+    seconds = time.perf_counter() - started
+    said = [o or (a is not None and a[0] == "disagree") for o, a in zip(offline, answers, strict=True)]
+    print(f"  {name} asked {sum(proposed)} proposals in {seconds:.0f} s ({seconds / max(sum(proposed), 1):.1f} s each)")
+    return report(f"offline + {name} judge", said, truth)
 
 
 if __name__ == "__main__":
