@@ -58,13 +58,19 @@ def labelled(split: str) -> tuple[list[tuple[str, str]], list[bool], list[dict]]
         if row["labeller"].startswith("adjudication") or row["id"] not in labels:
             labels[row["id"]] = row
     pairs = [p for p in build.load_pairs() if p["split"] == split and p["id"] in labels]
-    return [build.pair_texts(p) for p in pairs], [labels[p["id"]]["label"] == "disagree" for p in pairs], pairs
+    return (
+        [build.pair_texts(p) for p in pairs],
+        [labels[p["id"]]["label"] == "disagree" for p in pairs],
+        pairs,
+    )
 
 
 def before(texts: list[tuple[str, str]]) -> list[bool]:
     env = {"PYTHONPATH": str(systems._tree(BEFORE)), "PATH": "/usr/bin:/bin"}
     payload = "".join(json.dumps([a, b]) + "\n" for a, b in texts)
-    done = subprocess.run([sys.executable, "-c", OLD], input=payload, capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", OLD], input=payload, capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(done.stdout)
 
 
@@ -72,8 +78,17 @@ def report(name: str, said: list[bool], truth: list[bool]) -> dict:
     tp = sum(s and t for s, t in zip(said, truth, strict=True))
     fp = sum(s and not t for s, t in zip(said, truth, strict=True))
     fn = sum(t and not s for s, t in zip(said, truth, strict=True))
-    out = {"precision": round(tp / max(tp + fp, 1), 3), "recall": round(tp / max(tp + fn, 1), 3), "tp": tp, "fp": fp, "fn": fn}
-    print(f"  {name:26} P {out['precision']:.2f}  R {out['recall']:.2f}  (tp {tp}, fp {fp}, fn {fn})", flush=True)
+    out = {
+        "precision": round(tp / max(tp + fp, 1), 3),
+        "recall": round(tp / max(tp + fn, 1), 3),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+    print(
+        f"  {name:26} P {out['precision']:.2f}  R {out['recall']:.2f}  (tp {tp}, fp {fp}, fn {fn})",
+        flush=True,
+    )
     return out
 
 
@@ -84,16 +99,26 @@ def main() -> None:
     model = shipped_stance_model()
     results: dict[str, dict] = {}
     for split in ("tune", "heldout"):
-        texts, truth, pairs = labelled(split)
+        texts, truth, _ = labelled(split)
         vectors = embed_cache.embed([strip_speaker(t) for pair in texts for t in pair])
         cosines = [float(vectors[2 * k] @ vectors[2 * k + 1]) for k in range(len(texts))]
         sides = [(side(a), side(b)) for a, b in texts]
-        print(f"\n{'held out' if split == 'heldout' else 'tuning'} topics: {len(texts)} pairs, {sum(truth)} disagree")
+        print(
+            f"\n{'held out' if split == 'heldout' else 'tuning'} topics: {len(texts)} pairs, {sum(truth)} disagree"
+        )
         rows = {
             f"before ({BEFORE})": before(texts),
-            "figures": [conflicting(x.frames, y.frames, related(x, y)) is not None for x, y in sides],
-            "classifier": [model.probability(x, y, c) >= model.threshold for (x, y), c in zip(sides, cosines, strict=True)],
-            "podsift offline": [offline_conflict(a, b, c) is not None for (a, b), c in zip(texts, cosines, strict=True)],
+            "figures": [
+                conflicting(x.frames, y.frames, related(x, y), x.content, y.content) is not None
+                for x, y in sides
+            ],
+            "classifier": [
+                model.probability(x, y, c) >= model.threshold
+                for (x, y), c in zip(sides, cosines, strict=True)
+            ],
+            "podsift offline": [
+                offline_conflict(a, b, c) is not None for (a, b), c in zip(texts, cosines, strict=True)
+            ],
         }
         results[split] = {name: report(name, said, truth) for name, said in rows.items()}
         if args.model and split == "heldout":
@@ -103,22 +128,30 @@ def main() -> None:
     if key not in first:
         first[key] = results["heldout"]
         SCORES.write_text(json.dumps(first, indent=1) + "\n")
-    print(f"\nFirst held-out figures of this stance model ({key}): {json.dumps(first[key].get('podsift offline'))}")
+    print(
+        f"\nFirst held-out figures of this stance model ({key}): {json.dumps(first[key].get('podsift offline'))}"
+    )
 
 
-def judge_figures(name: str, texts: list[tuple[str, str]], truth: list[bool], cosines: list[float], offline: list[bool]) -> dict:
+def judge_figures(
+    name: str, texts: list[tuple[str, str]], truth: list[bool], cosines: list[float], offline: list[bool]
+) -> dict:
     """The judge on the classifier's proposals only (as a run asks it)."""
-    from bench.disagreement_judge import judge_for  # noqa: PLC0415
-
+    from bench.disagreement_judge import judge_for
     from podsift.clusters.disagree import disagreement_probability
 
-    proposed = [not o and disagreement_probability(a, b, c) >= PROPOSE for (a, b), c, o in zip(texts, cosines, offline, strict=True)]
+    proposed = [
+        not o and disagreement_probability(a, b, c) >= PROPOSE
+        for (a, b), c, o in zip(texts, cosines, offline, strict=True)
+    ]
     started = time.perf_counter()
     with judge_for(name, Path(tempfile.mkdtemp())) as judge:
         answers = [judge.stance(a, b) if p else None for (a, b), p in zip(texts, proposed, strict=True)]
     seconds = time.perf_counter() - started
     said = [o or (a is not None and a[0] == "disagree") for o, a in zip(offline, answers, strict=True)]
-    print(f"  {name} asked {sum(proposed)} proposals in {seconds:.0f} s ({seconds / max(sum(proposed), 1):.1f} s each)")
+    print(
+        f"  {name} asked {sum(proposed)} proposals in {seconds:.0f} s ({seconds / max(sum(proposed), 1):.1f} s each)"
+    )
     return report(f"offline + {name} judge", said, truth)
 
 

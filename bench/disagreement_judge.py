@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.llm_server import llama_server
+
 from podsift.backends.calls import CachedCall, CallStore
 from podsift.backends.judge import LLMStoryJudge
 from podsift.backends.llm import chat_model
 from podsift.backends.spec import parse_spec
-from tests.llm_server import llama_server
 
 
 class MemoryStore(CallStore):
@@ -22,7 +23,9 @@ class MemoryStore(CallStore):
     def get(self, key: str) -> CachedCall | None:
         return self.calls.get(key)
 
-    def put(self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float, version: str) -> None:
+    def put(
+        self, key: str, episode_id: int | None, model: str, call: CachedCall, cost: float, version: str
+    ) -> None:
         self.calls[key] = call
 
 

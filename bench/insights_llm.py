@@ -24,7 +24,7 @@ from tests.llm_server import llama_server  # noqa: E402
 
 from bench.corpus import CORPUS, load_transcript  # noqa: E402
 from podsift.backends import parse_spec  # noqa: E402
-from podsift.backends.llm import OpenAIChat  # noqa: E402
+from podsift.backends.llm import chat_model  # noqa: E402
 from podsift.insights.grounding import ground  # noqa: E402
 from podsift.insights.llm.extractor import LLMExtractor  # noqa: E402
 from podsift.insights.offline import OfflineExtractor  # noqa: E402
@@ -43,7 +43,7 @@ def run_mode(
     base_url: str, mode: str, names: list[str], context: int, write: int = 1
 ) -> list[tuple[str, list]]:  # type: ignore[type-arg]
     spec = parse_spec(f"openai:local?base_url={base_url}&mode={mode}&context={context}&write={write}")
-    extractor = LLMExtractor(spec, OpenAIChat)
+    extractor = LLMExtractor(spec, chat_model(spec))  # type: ignore[arg-type]
     hours, results = 0.0, []
     started = time.perf_counter()
     for name in names:

@@ -39,13 +39,31 @@ TOPICS = {
     "bitcoin": ("stephanlivera", "chaincode"),
     "mind-and-work": ("brainscience", "afk", "conduit", "lenny"),
     "news": ("news",),
-    "software": ("gotime", "jsparty", "shipit", "rfc", "bigtent", "talkpython", "friends", "changelog", "backstage"),
+    "software": (
+        "gotime",
+        "jsparty",
+        "shipit",
+        "rfc",
+        "bigtent",
+        "talkpython",
+        "friends",
+        "changelog",
+        "backstage",
+    ),
     "ai": ("practicalai",),
     "business": ("founderstalk",),
     "systems": ("oxide",),
 }
 HELD_OUT_TOPICS = ("bitcoin", "mind-and-work", "news")
-PER_TOPIC = {"software": 70, "ai": 30, "business": 25, "systems": 20, "bitcoin": 35, "mind-and-work": 30, "news": 20}
+PER_TOPIC = {
+    "software": 70,
+    "ai": 30,
+    "business": 25,
+    "systems": 20,
+    "bitcoin": 35,
+    "mind-and-work": 30,
+    "news": 20,
+}
 PER_WRITER = 30
 
 
@@ -69,12 +87,23 @@ def pick_sources() -> None:
                     continue
                 seen.add((a, b))
                 claims[topic_of(ep.episode.id)].append(
-                    {"episode": ep.episode.id, "anchor": vars(anchor_of(sentences, a, b)), "speaker": sentences[a].speaker}
+                    {
+                        "episode": ep.episode.id,
+                        "anchor": vars(anchor_of(sentences, a, b)),
+                        "speaker": sentences[a].speaker,
+                    }
                 )
     rows = []
     for topic, found in claims.items():
         for k, claim in enumerate(rng.sample(found, min(PER_TOPIC[topic], len(found)))):
-            rows.append({"id": f"{topic}-{k + 1:03d}", "topic": topic, "split": "heldout" if topic in HELD_OUT_TOPICS else "tune", **claim})
+            rows.append(
+                {
+                    "id": f"{topic}-{k + 1:03d}",
+                    "topic": topic,
+                    "split": "heldout" if topic in HELD_OUT_TOPICS else "tune",
+                    **claim,
+                }
+            )
     SOURCES.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print({t: sum(r["topic"] == t for r in rows) for t in TOPICS}, len(rows), "sources")
 
@@ -120,13 +149,32 @@ def make_pairs(answers: list[Path]) -> None:
         for item in json.loads(path.read_text())["items"]:
             source = by_id[item["id"]]
             for intent in INTENTS:
-                written.append({"source": source["id"], "intent": intent, "text": item[intent], "conflict": item["conflict"] if intent == "disagree" else "", "writer": path.stem})
+                written.append(
+                    {
+                        "source": source["id"],
+                        "intent": intent,
+                        "text": item[intent],
+                        "conflict": item["conflict"] if intent == "disagree" else "",
+                        "writer": path.stem,
+                    }
+                )
     rng.shuffle(written)
     for k, row in enumerate(written, 1):
         row["pair"] = f"Q{k:04d}"
         source = by_id[row["source"]]
-        pairs.append({"id": row["pair"], "source": source["id"], "topic": source["topic"], "split": source["split"], "written": row["text"], "source_first": rng.random() < 0.5})
-    WRITTEN.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sorted(written, key=lambda r: r["pair"])))
+        pairs.append(
+            {
+                "id": row["pair"],
+                "source": source["id"],
+                "topic": source["topic"],
+                "split": source["split"],
+                "written": row["text"],
+                "source_first": rng.random() < 0.5,
+            }
+        )
+    WRITTEN.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sorted(written, key=lambda r: r["pair"]))
+    )
     PAIRS.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs))
     print(f"{len(pairs)} pairs from {len(answers)} writers")
 
@@ -150,12 +198,18 @@ def label_tasks(out: Path) -> None:
             a, b = pair_texts(pair)
             blocks.append(f"### {pair['id']}\nA: {a}\nB: {b}")
         (folder / "PAIRS.txt").write_text("\n\n".join(blocks) + "\n")
-    print(f"{len(pairs)} pairs in {(len(pairs) + PER_LABEL_TASK - 1) // PER_LABEL_TASK} labelling tasks under {out}")
+    print(
+        f"{len(pairs)} pairs in {(len(pairs) + PER_LABEL_TASK - 1) // PER_LABEL_TASK} labelling tasks under {out}"
+    )
 
 
 def import_labels(paths: list[Path]) -> None:
     known = {p["id"] for p in load_pairs()}
-    have = {(r["id"], r["labeller"]) for r in map(json.loads, LABELS.read_text().splitlines())} if LABELS.exists() else set()
+    have = (
+        {(r["id"], r["labeller"]) for r in map(json.loads, LABELS.read_text().splitlines())}
+        if LABELS.exists()
+        else set()
+    )
     rows = []
     for path in paths:
         answer = json.loads(path.read_text())
@@ -163,7 +217,14 @@ def import_labels(paths: list[Path]) -> None:
             if item["id"] not in known or item.get("label") not in INTENTS:
                 raise SystemExit(f"{path}: bad item {item}")
             if (item["id"], answer["task"]) not in have:
-                rows.append({"id": item["id"], "labeller": answer["task"], "label": item["label"], "conflict": item.get("conflict", "")})
+                rows.append(
+                    {
+                        "id": item["id"],
+                        "labeller": answer["task"],
+                        "label": item["label"],
+                        "conflict": item.get("conflict", ""),
+                    }
+                )
     with LABELS.open("a") as handle:
         handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     print(f"imported {len(rows)} pair labels")

@@ -102,7 +102,9 @@ def main() -> None:
             p[out] = probabilities(fit(x[~out], y[~out], c), x[out])
         t = threshold_for(y, p)
         f = figures(y, p, t)
-        print(f"C={c}: threshold {t}: precision {f['precision']:.2f} recall {f['recall']:.2f}; at 0.5: {figures(y, p, 0.5)}")
+        print(
+            f"C={c}: threshold {t}: precision {f['precision']:.2f} recall {f['recall']:.2f}; at 0.5: {figures(y, p, 0.5)}"
+        )
         if best is None or f["recall"] > best[0]:
             best = (f["recall"], c, t, f)
     assert best is not None

@@ -28,7 +28,15 @@ _SCALES = {
     "hundred": 1e2, "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9,
     "bn": 1e9, "b": 1e9, "trillion": 1e12, "tn": 1e12,
 }  # fmt: skip
-_FRACTIONS = {"half": 0.5, "third": 1 / 3, "thirds": 1 / 3, "quarter": 0.25, "quarters": 0.25, "fifth": 0.2, "tenth": 0.1}
+_FRACTIONS = {
+    "half": 0.5,
+    "third": 1 / 3,
+    "thirds": 1 / 3,
+    "quarter": 0.25,
+    "quarters": 0.25,
+    "fifth": 0.2,
+    "tenth": 0.1,
+}
 _CURRENCY_WORDS = {
     "$": "$", "dollar": "$", "dollars": "$", "bucks": "$", "buck": "$", "usd": "$", "€": "€", "euro": "€",
     "euros": "€", "eur": "€", "£": "£", "pounds": "£", "quid": "£", "gbp": "£", "cents": "¢", "cent": "¢",
@@ -56,15 +64,129 @@ _UNITS = {
 }  # fmt: skip
 _UNIT_PHRASES = sorted(_UNITS, key=lambda u: -len(u.split()))
 _PER = ("per", "a", "an", "each", "for each", "for every", "every", "/")
-_APPROX = {"about", "around", "roughly", "approximately", "nearly", "almost", "some", "maybe", "like", "~", "circa", "close to"}
+_APPROX = {
+    "about",
+    "around",
+    "roughly",
+    "approximately",
+    "nearly",
+    "almost",
+    "some",
+    "maybe",
+    "like",
+    "~",
+    "circa",
+    "close to",
+}
 _AT_LEAST = ("at least", "more than", "over", "above", "upwards of", "north of", "not less than")
 _AT_MOST = ("at most", "less than", "under", "below", "up to", "no more than", "south of", "not more than")
-_UP = {"higher", "more", "up", "above", "costlier", "pricier", "bigger", "larger", "faster", "increase", "rise", "grew", "grow", "rose"}
-_DOWN = {"lower", "less", "down", "below", "cheaper", "smaller", "slower", "decrease", "fall", "fell", "drop", "dropped", "shrank"}
+_UP = {
+    "higher",
+    "more",
+    "up",
+    "above",
+    "costlier",
+    "pricier",
+    "bigger",
+    "larger",
+    "faster",
+    "increase",
+    "rise",
+    "grew",
+    "grow",
+    "rose",
+}
+_DOWN = {
+    "lower",
+    "less",
+    "down",
+    "below",
+    "cheaper",
+    "smaller",
+    "slower",
+    "decrease",
+    "fall",
+    "fell",
+    "drop",
+    "dropped",
+    "shrank",
+}
 _STOP = frozenset(
-    ["a", "an", "the", "of", "to", "in", "on", "at", "for", "by", "with", "from", "and", "or", "but", "is", "are", "was", "were", "be", "been", "will", "would", "can", "could", "do", "does", "did", "have", "has", "had", "it", "its", "this", "that", "these", "those", "they", "them", "their", "we", "our", "you", "your", "i", "he", "she", "about", "around", "roughly", "so", "as", "than", "then", "there", "here", "just", "really", "actually", "now", "some", "more", "less", "most", "very", "per", "each", "every", "not", "no", "never"]
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "by",
+        "with",
+        "from",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "will",
+        "would",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "they",
+        "them",
+        "their",
+        "we",
+        "our",
+        "you",
+        "your",
+        "i",
+        "he",
+        "she",
+        "about",
+        "around",
+        "roughly",
+        "so",
+        "as",
+        "than",
+        "then",
+        "there",
+        "here",
+        "just",
+        "really",
+        "actually",
+        "now",
+        "some",
+        "more",
+        "less",
+        "most",
+        "very",
+        "per",
+        "each",
+        "every",
+        "not",
+        "no",
+        "never",
+    ]
 )
-APPROX_WIDTH = 0.15  # "about 45" is 45 give or take this share
+APPROX_WIDTH = 0.10  # "about 45" is 45 give or take this share
 DECADE_NOW = 2020  # "by the end of the decade" means the decade a show is talking in
 WORD = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[$€£%~/]")
 
@@ -120,7 +242,12 @@ def _number_at(tokens: list[str], k: int) -> tuple[float, int]:
             current *= 100
         elif word == "thousand" and seen:
             total, current = total + current * 1000, 0.0
-        elif word == "and" and seen and k + used + 1 < len(tokens) and tokens[k + used + 1] in (_UNITS_ONES | _TENS):
+        elif (
+            word == "and"
+            and seen
+            and k + used + 1 < len(tokens)
+            and tokens[k + used + 1] in (_UNITS_ONES | _TENS)
+        ):
             pass
         elif word == "point" and seen and k + used + 1 < len(tokens) and tokens[k + used + 1] in _UNITS_ONES:
             decimals, step = 0.0, 0.1
@@ -140,7 +267,9 @@ def _number_at(tokens: list[str], k: int) -> tuple[float, int]:
 
 
 def _followed_by_figure(tokens: list[str], k: int) -> bool:
-    return k < len(tokens) and (tokens[k] in _SCALES or tokens[k] in _CURRENCY_WORDS or _unit_at(tokens, k)[0] != "")
+    return k < len(tokens) and (
+        tokens[k] in _SCALES or tokens[k] in _CURRENCY_WORDS or _unit_at(tokens, k)[0] != ""
+    )
 
 
 def _format(value: float) -> str:
@@ -182,18 +311,41 @@ def frames(text: str) -> list[Frame]:
         vague = next((v for v in _VAGUE if tuple(tokens[k : k + len(v[0])]) == v[0]), None)
         if vague is not None:
             frame, done = _vague(tokens, k, vague)
-        elif token in _SHARES and k and tokens[k - 1] in ("a", "one", "about", "around", "roughly", "nearly") and not _comparative_after(tokens, k):
+        elif (
+            token in _SHARES
+            and k
+            and tokens[k - 1] in ("a", "one", "about", "around", "roughly", "nearly")
+            and not _comparative_after(tokens, k)
+        ):
             share = _SHARES[token]
-            frame = Frame("amount", "%", share * 0.85, share * 1.15, _subject(tokens, k - 1, k + 1), f"{tokens[k - 1]} {token}")
+            frame = Frame(
+                "amount",
+                "%",
+                share * 0.85,
+                share * 1.15,
+                _subject(tokens, k - 1, k + 1),
+                f"{tokens[k - 1]} {token}",
+            )
         elif _is_number(token):
             frame, done = _amount_or_date(tokens, k)
         elif fraction is not None:
             frame = _change(tokens, k, fraction)
         elif token in ("twice", "double", "doubled", "triple", "tripled", "halve", "halved"):
-            factor = {"twice": 2.0, "double": 2.0, "doubled": 2.0, "triple": 3.0, "tripled": 3.0}.get(token, 0.5)
+            factor = {"twice": 2.0, "double": 2.0, "doubled": 2.0, "triple": 3.0, "tripled": 3.0}.get(
+                token, 0.5
+            )
             frame = _factor(tokens, k, factor)
-        elif token == "decade" and " ".join(tokens[max(k - 4, 0) : k]).endswith(("end of the", "end of this")):
-            frame = Frame("date", "in year", -math.inf, DECADE_NOW + 10, _subject(tokens, k - 5, k + 1), "by the end of the decade")
+        elif token == "decade" and " ".join(tokens[max(k - 4, 0) : k]).endswith(
+            ("end of the", "end of this")
+        ):
+            frame = Frame(
+                "date",
+                "in year",
+                -math.inf,
+                DECADE_NOW + 10,
+                _subject(tokens, k - 5, k + 1),
+                "by the end of the decade",
+            )
         else:
             frame = None
         if frame is not None:
@@ -205,7 +357,9 @@ def _comparative_after(tokens: list[str], k: int) -> bool:
     return any(w in _UP or w in _DOWN for w in tokens[k + 1 : k + 3])
 
 
-def _vague(tokens: list[str], k: int, vague: tuple[tuple[str, ...], float, float]) -> tuple[Frame | None, int]:
+def _vague(
+    tokens: list[str], k: int, vague: tuple[tuple[str, ...], float, float]
+) -> tuple[Frame | None, int]:
     words, low, high = vague
     rest = k + len(words)
     unit, used = _count_unit(tokens, rest)
@@ -228,7 +382,13 @@ def _count_unit(tokens: list[str], k: int) -> tuple[str, int]:
     for skip in range(0, 2):
         if k + skip < len(tokens):
             word = tokens[k + skip]
-            if word.isalpha() and len(word) > 3 and word.endswith("s") and word not in _STOP and not word.endswith("ss"):
+            if (
+                word.isalpha()
+                and len(word) > 3
+                and word.endswith("s")
+                and word not in _STOP
+                and not word.endswith("ss")
+            ):
                 return stem(word), skip + 1
     return "", 0
 
@@ -242,7 +402,11 @@ def _amount_or_date(tokens: list[str], k: int) -> tuple[Frame | None, int]:
     if before and before[-1] in ("$", "€", "£"):
         currency, start = before[-1], k - 1
     rest = k + 1
-    if rest < len(tokens) and tokens[rest] in _SCALES and not (tokens[rest] == "m" and _unit_at(tokens, rest)[0]):
+    if (
+        rest < len(tokens)
+        and tokens[rest] in _SCALES
+        and not (tokens[rest] == "m" and _unit_at(tokens, rest)[0])
+    ):
         value *= _SCALES[tokens[rest]]
         rest += 1
     high = value
@@ -302,7 +466,9 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) and value >= 10_000 else f"{value:g}"
 
 
-def _said(tokens: list[str], start: int, currency: str, value: float, high: float, unit: str, per: str) -> str:
+def _said(
+    tokens: list[str], start: int, currency: str, value: float, high: float, unit: str, per: str
+) -> str:
     """The figure as a reader reads it: "about $45 per kWh", "2 to 3 years", "70%"."""
     before = " ".join(tokens[max(start - 3, 0) : start])
     qualifier = next((q for q in (*_AT_LEAST, *_AT_MOST, *_APPROX) if before.endswith(q)), "")
@@ -323,7 +489,7 @@ def token_is_year(token: str) -> bool:
 
 
 def _date(tokens: list[str], k: int, year: float) -> Frame:
-    """"in 2027" is that year; "by 2030", "before 2030" at most then; "not before 2030",
+    """ "in 2027" is that year; "by 2030", "before 2030" at most then; "not before 2030",
     "not until 2030", "after 2030" at the earliest then."""
     clause = tokens[max(k - 6, 0) : k]
     word = clause[-1] if clause else ""
@@ -334,7 +500,7 @@ def _date(tokens: list[str], k: int, year: float) -> Frame:
     elif word in ("by", "before", "until", "till"):
         low, high = -math.inf, year + 0.999
     shown = " ".join(tokens[max(k - 3, 0) : k + 1]) if denied else " ".join(tokens[max(k - 1, 0) : k + 1])
-    return Frame("date", "in year", low, high, _subject(tokens, k - 3, k + 1), shown)
+    return Frame("date", "in year", low, high, _subject(tokens, k, k + 1), shown)
 
 
 def _bounds(tokens: list[str], start: int, value: float, high: float) -> tuple[float, float]:
@@ -350,7 +516,7 @@ def _bounds(tokens: list[str], start: int, value: float, high: float) -> tuple[f
 
 
 def _change(tokens: list[str], k: int, fraction: float) -> Frame | None:
-    """"a third higher" (x1.33), "half the cost" (x0.5), "two thirds cheaper"."""
+    """ "a third higher" (x1.33), "half the cost" (x0.5), "two thirds cheaper"."""
     count = 1.0
     if k and _is_number(tokens[k - 1]):
         count = float(tokens[k - 1])
@@ -358,16 +524,32 @@ def _change(tokens: list[str], k: int, fraction: float) -> Frame | None:
     after = tokens[k + 1 : k + 4]
     for word in after:
         if word in _UP:
-            return Frame("change", "rel", 1 + share - 0.05, 1 + share + 0.05, _subject(tokens, k, k + 4), f"{_words(tokens, k - 1, k + 2)}")
+            return Frame(
+                "change",
+                "rel",
+                1 + share - 0.05,
+                1 + share + 0.05,
+                _subject(tokens, k, k + 4),
+                f"{_words(tokens, k - 1, k + 2)}",
+            )
         if word in _DOWN:
-            return Frame("change", "rel", 1 - share - 0.05, 1 - share + 0.05, _subject(tokens, k, k + 4), f"{_words(tokens, k - 1, k + 2)}")
+            return Frame(
+                "change",
+                "rel",
+                1 - share - 0.05,
+                1 - share + 0.05,
+                _subject(tokens, k, k + 4),
+                f"{_words(tokens, k - 1, k + 2)}",
+            )
     if fraction == 0.5 and after[:1] == ["the"]:  # "half the cost"
         return Frame("change", "rel", 0.45, 0.55, _subject(tokens, k, k + 4), _words(tokens, k, k + 3))
     return None
 
 
 def _factor(tokens: list[str], k: int, factor: float) -> Frame:
-    return Frame("change", "rel", factor * 0.95, factor * 1.05, _subject(tokens, k, k + 4), _words(tokens, k, k + 3))
+    return Frame(
+        "change", "rel", factor * 0.95, factor * 1.05, _subject(tokens, k, k + 4), _words(tokens, k, k + 3)
+    )
 
 
 def _words(tokens: list[str], a: int, b: int) -> str:
@@ -381,16 +563,42 @@ def _subject(tokens: list[str], start: int, end: int) -> frozenset[str]:
 
 
 # Units that may count anything: two figures in them need a subject in common to conflict.
-_GENERIC = frozenset({"%", "$", "€", "£", "pp", "x", "rel", "in year", "year", "month", "week", "day", "hour", "minute", "second"})
+_GENERIC = frozenset(
+    {
+        "%",
+        "$",
+        "€",
+        "£",
+        "pp",
+        "x",
+        "rel",
+        "in year",
+        "year",
+        "month",
+        "week",
+        "day",
+        "hour",
+        "minute",
+        "second",
+    }
+)
 
 
-def conflicting(a: list[Frame], b: list[Frame], related: bool = False) -> tuple[Frame, Frame] | None:
+def conflicting(
+    a: list[Frame],
+    b: list[Frame],
+    related: bool = False,
+    a_words: frozenset[str] = frozenset(),
+    b_words: frozenset[str] = frozenset(),
+) -> tuple[Frame, Frame] | None:
     """Two frames of one kind and unit that cannot both be true and are about the same thing,
     not overlapping. The same thing: their subjects share a word; or, for a unit as specific
     as dollars per kilowatt hour or plugins, each is the only one of its unit on its side (a
     percentage, an amount of money or a year may be of anything: "sales grew 15%" and "prices
     fell 8%" are two quantities, unless the two claims are `related`: they say much the same
-    about one thing apart from the figure). Frames that agree anywhere on a unit settle it."""
+    about one thing apart from the figure). For those, two figures each beside words the
+    other claim never uses (`a_words`, `b_words`: "sales grew", "prices fell"; "approved in",
+    "switch on in") count two things. Frames that agree anywhere on a unit settle it."""
     for unit in sorted({f.unit for f in a} & {f.unit for f in b}):
         mine = [f for f in a if f.unit == unit]
         theirs = [f for f in b if f.unit == unit]
@@ -399,6 +607,10 @@ def conflicting(a: list[Frame], b: list[Frame], related: bool = False) -> tuple[
         alone = len(mine) == 1 and len(theirs) == 1 and (unit not in _GENERIC or related)
         for x in mine:
             for y in theirs:
+                bounded = unit == "in year" and math.inf in (abs(x.low), abs(x.high), abs(y.low), abs(y.high))
+                own = a_words and b_words and x.subject - b_words and y.subject - a_words
+                if unit in _GENERIC and own and not bounded:
+                    continue  # each figure beside words of its own: two quantities (a denied date is not)
                 if alone or x.subject & y.subject:
                     return x, y
     return None

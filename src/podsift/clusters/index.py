@@ -17,6 +17,9 @@ from podsift.backends.judge import StoryJudge
 from podsift.clusters.signals import SameStoryModel, Signature, pair_features, signature
 
 CANDIDATES_PER_INSIGHT = 8
+# Two claims this close in meaning may be the two sides of one story (a near miss of the
+# same-story model); below it they are only on one topic and are never joined.
+DISPUTE_FLOOR = 0.35
 BATCH = 256
 
 
@@ -26,6 +29,7 @@ class Assignment:
     joined: bool  # False: a new cluster was started
     via_judge: bool = False
     matched_index: int | None = None  # window position of the member it matched
+    via_dispute: bool = False  # joined because it disagrees with a telling of that story
 
 
 class ClusterIndex:
@@ -72,8 +76,12 @@ class ClusterIndex:
         texts: Sequence[str],
         new_cluster: Callable[[], int],
         judge: StoryJudge | None = None,
+        disputes: Callable[[str, str, float], bool] | None = None,
     ) -> list[Assignment]:
-        """Cluster each new insight in order (each one joins the window before the next)."""
+        """Cluster each new insight in order (each one joins the window before the next).
+        `disputes(a, b, cosine)`: does a disagree with b about the same thing? A claim that
+        is no near enough copy of any story's telling, but disputes one, joins that story:
+        its two sides are one story, not two."""
         out: list[Assignment] = []
         floor = self.model.threshold - self.model.band - self.model.max_bonus
         for start in range(0, len(vectors), BATCH):
@@ -84,7 +92,7 @@ class ClusterIndex:
             for row in range(len(chunk)):
                 cosines = np.concatenate([window[row], inner[row, :row]])
                 text = texts[start + row]
-                assignment = self._decide(cosines, text, floor, new_cluster, judge)
+                assignment = self._decide(cosines, text, floor, new_cluster, judge, disputes)
                 self.add(chunk[row], assignment.cluster_id, text)
                 out.append(assignment)
         return out
@@ -96,6 +104,7 @@ class ClusterIndex:
         floor: float,
         new_cluster: Callable[[], int],
         judge: StoryJudge | None,
+        disputes: Callable[[str, str, float], bool] | None = None,
     ) -> Assignment:
         near = np.flatnonzero(cosines >= floor)
         if len(near) > CANDIDATES_PER_INSIGHT:
@@ -119,4 +128,10 @@ class ClusterIndex:
             self.judged += 1
             if judge.same_story(text, self.texts[borderline[1]]):
                 return Assignment(self.cluster_ids[borderline[1]], True, True, borderline[1])
+        if disputes is not None:
+            for index in sorted(near.tolist(), key=lambda i: -cosines[i]):
+                if cosines[index] >= DISPUTE_FLOOR and disputes(
+                    text, self.texts[index], float(cosines[index])
+                ):
+                    return Assignment(self.cluster_ids[index], True, matched_index=index, via_dispute=True)
         return Assignment(new_cluster(), False)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from podsift.backends.embeddings import EmbeddingError, to_blob
 from podsift.backends.embeddings.vectors import stack
-from podsift.clusters.disagree import file_disagreements
+from podsift.clusters.disagree import disputes_same_thing, file_disagreements
 from podsift.clusters.index import ClusterIndex
 from podsift.clusters.signals import SameStoryModel, story_text
 from podsift.progress import progress
@@ -129,6 +129,7 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
         [story_text(r.text, r.quote) for r in new],
         lambda: next(provisional),
         judge,
+        disputes_same_thing,
     )
     filed: list[int] = []
     with app.session() as session:

@@ -49,10 +49,132 @@ _STOP = _FILLER | {
 }  # fmt: skip
 # Judgements people make of a thing: good or bad for it, on the way up or down.
 _GOOD = set(
-    ["workhorse", "backbone", "win", "wins", "winning", "winner", "dominate", "dominates", "dominant", "essential", "future", "boom", "booming", "thrive", "thrives", "thriving", "succeed", "succeeds", "successful", "success", "better", "best", "cheaper", "faster", "safer", "reliable", "breakthrough", "game-changer", "transformative", "mainstream", "standard", "default", "inevitable", "unstoppable", "works", "working", "solid", "strong", "stronger", "growing", "grow", "grows", "rising", "rise", "up", "gain", "gains", "beat", "beats", "outperform", "profitable", "viable", "worth", "valuable", "useful", "easy", "easier", "simple", "simpler", "ready", "mature", "improving"]
+    [
+        "workhorse",
+        "backbone",
+        "win",
+        "wins",
+        "winning",
+        "winner",
+        "dominate",
+        "dominates",
+        "dominant",
+        "essential",
+        "future",
+        "boom",
+        "booming",
+        "thrive",
+        "thrives",
+        "thriving",
+        "succeed",
+        "succeeds",
+        "successful",
+        "success",
+        "better",
+        "best",
+        "cheaper",
+        "faster",
+        "safer",
+        "reliable",
+        "breakthrough",
+        "game-changer",
+        "transformative",
+        "mainstream",
+        "standard",
+        "default",
+        "inevitable",
+        "unstoppable",
+        "works",
+        "working",
+        "solid",
+        "strong",
+        "stronger",
+        "growing",
+        "grow",
+        "grows",
+        "rising",
+        "rise",
+        "up",
+        "gain",
+        "gains",
+        "beat",
+        "beats",
+        "outperform",
+        "profitable",
+        "viable",
+        "worth",
+        "valuable",
+        "useful",
+        "easy",
+        "easier",
+        "simple",
+        "simpler",
+        "ready",
+        "mature",
+        "improving",
+    ]
 )
 _BAD = set(
-    ["dead", "end", "dying", "doomed", "fail", "fails", "failing", "failure", "flop", "bust", "overhyped", "overblown", "hype", "bubble", "useless", "worse", "worst", "costlier", "slower", "riskier", "unreliable", "fragile", "niche", "dead", "obsolete", "collapse", "collapsing", "decline", "declining", "shrinking", "shrink", "fall", "falling", "lose", "loses", "losing", "loser", "trap", "mistake", "wrong", "myth", "misleading", "exaggerated", "premature", "unproven", "unviable", "impossible", "expensive", "harder", "hard", "broken", "stalled", "stall", "weak", "weaker", "unprofitable", "waste", "distraction"]
+    [
+        "dead",
+        "end",
+        "dying",
+        "doomed",
+        "fail",
+        "fails",
+        "failing",
+        "failure",
+        "flop",
+        "bust",
+        "overhyped",
+        "overblown",
+        "hype",
+        "bubble",
+        "useless",
+        "worse",
+        "worst",
+        "costlier",
+        "slower",
+        "riskier",
+        "unreliable",
+        "fragile",
+        "niche",
+        "dead",
+        "obsolete",
+        "collapse",
+        "collapsing",
+        "decline",
+        "declining",
+        "shrinking",
+        "shrink",
+        "fall",
+        "falling",
+        "lose",
+        "loses",
+        "losing",
+        "loser",
+        "trap",
+        "mistake",
+        "wrong",
+        "myth",
+        "misleading",
+        "exaggerated",
+        "premature",
+        "unproven",
+        "unviable",
+        "impossible",
+        "expensive",
+        "harder",
+        "hard",
+        "broken",
+        "stalled",
+        "stall",
+        "weak",
+        "weaker",
+        "unprofitable",
+        "waste",
+        "distraction",
+    ]
 )
 _CORRECTION = re.compile(
     r"\b(?:actually|in fact|in reality|the reality is|contrary to|despite what|the reports? of|the claims? (?:of|that)|"
@@ -61,7 +183,9 @@ _CORRECTION = re.compile(
     re.I,
 )
 _WILL = re.compile(r"\b(?:will|going to|gonna|is set to|are set to|expects?|predict\w*)\b", re.I)
-_WONT = re.compile(r"\b(?:won't|will not|isn't going to|aren't going to|not going to|never going to|no chance)\b", re.I)
+_WONT = re.compile(
+    r"\b(?:won't|will not|isn't going to|aren't going to|not going to|never going to|no chance)\b", re.I
+)
 
 RELATED = 0.3  # shared content words above which two claims' lone figures count one thing
 
@@ -168,7 +292,9 @@ def opposite_words(a: list[str], b: list[str]) -> tuple[str, str] | None:
 
 
 def pair_features(a: Side, b: Side, cosine: float) -> np.ndarray:
-    shared = len(a.content & b.content) / min(len(a.content), len(b.content)) if a.content and b.content else 0.0
+    shared = (
+        len(a.content & b.content) / min(len(a.content), len(b.content)) if a.content and b.content else 0.0
+    )
     denied = bool((a.denied & b.asserted) | (b.denied & a.asserted))
     negations = abs(sum(w in _NEGATION for w in a.tokens) - sum(w in _NEGATION for w in b.tokens))
     tone_a, tone_b = a.good - a.bad, b.good - b.bad
@@ -183,7 +309,7 @@ def pair_features(a: Side, b: Side, cosine: float) -> np.ndarray:
             1.0,
             cosine,
             shared,
-            float(conflicting(a.frames, b.frames, shared >= RELATED) is not None),
+            float(conflicting(a.frames, b.frames, shared >= RELATED, a.content, b.content) is not None),
             float(agreeing(a.frames, b.frames)),
             float(bool(a.frames and b.frames)),
             float(denied),
@@ -230,7 +356,13 @@ class StanceModel:
         return 1.0 / (1.0 + math.exp(-float(x @ self.weights)))
 
     def save(self, weights: Path = WEIGHTS, card: Path = CARD) -> None:
-        np.savez(weights, weights=self.weights, mean=self.mean, scale=self.scale, threshold=np.array([self.threshold]))
+        np.savez(
+            weights,
+            weights=self.weights,
+            mean=self.mean,
+            scale=self.scale,
+            threshold=np.array([self.threshold]),
+        )
         card.write_text(json.dumps(self.card, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -238,8 +370,12 @@ def load_stance_model(weights: Path = WEIGHTS, card: Path = CARD) -> StanceModel
     arrays = np.load(weights, allow_pickle=False)
     meta = json.loads(card.read_text())
     if tuple(meta.get("features", ())) != FEATURES:
-        raise RuntimeError("the stance model was trained on other features: retrain with bench/pairs/train.py")
-    return StanceModel(arrays["weights"], arrays["mean"], arrays["scale"], float(arrays["threshold"][0]), meta)
+        raise RuntimeError(
+            "the stance model was trained on other features: retrain with bench/pairs/train.py"
+        )
+    return StanceModel(
+        arrays["weights"], arrays["mean"], arrays["scale"], float(arrays["threshold"][0]), meta
+    )
 
 
 @cache
@@ -248,26 +384,45 @@ def shipped_stance_model() -> StanceModel:
 
 
 def related(a: Side, b: Side) -> bool:
-    shared = len(a.content & b.content) / min(len(a.content), len(b.content)) if a.content and b.content else 0.0
+    shared = (
+        len(a.content & b.content) / min(len(a.content), len(b.content)) if a.content and b.content else 0.0
+    )
     return shared >= RELATED
 
 
 def detail(a: Side, b: Side) -> str:
     """The dispute in the reader's first line: the two figures, or the two stances."""
-    clash = conflicting(a.frames, b.frames, related(a, b))
+    clash = conflicting(a.frames, b.frames, related(a, b), a.content, b.content)
     if clash:
         return f"{clash[0].shown} against {clash[1].shown}"
-    return f"{_stance(a)}, against: {_stance(b)}"
+    mine, theirs = _stance(a), _stance(b)
+    shared = {w.lower() for w in mine.split()} & {w.lower() for w in theirs.split()}
+    return f"{_past_shared(mine, shared)}, against: {_past_shared(theirs, shared)}"
+
+
+def _past_shared(clause: str, shared: set[str]) -> str:
+    """The clause from its first word the other side does not say ("Four-hour batteries
+    won't beat…" against "Four-hour batteries now beat…": "won't beat…", "now beat…")."""
+    words = clause.split()
+    k = 0
+    while k < len(words) - 3 and words[k].lower() in shared:
+        k += 1
+    rest = words[k:]
+    return " ".join(rest[:10]) + ("…" if len(rest) > 10 else "")
 
 
 def _stance(s: Side) -> str:
-    """The clause of a side that carries its judgement, in a few words."""
-    clauses = [c.strip(" ,.;") for c in re.split(r"[,;.!?]|\b(?:because|which|since|but|while)\b", s.text) if c.strip(" ,.;")]
+    """The clause of a side that carries its judgement."""
+    clauses = [
+        c.strip(" ,.;")
+        for c in re.split(r"[,;.!?]|\b(?:because|which|since|but|while)\b", s.text)
+        if c.strip(" ,.;")
+    ]
 
     def weight(clause: str) -> int:
         words = _WORD.findall(clause.lower())
-        return sum(w in _GOOD or w in _BAD or w in _NEGATION for w in words) + 2 * ("dead end" in clause.lower())
+        return sum(w in _GOOD or w in _BAD or w in _NEGATION for w in words) + 2 * (
+            "dead end" in clause.lower()
+        )
 
-    best = max(clauses, key=weight, default=s.text)
-    words = best.split()
-    return " ".join(words[:12]) + ("…" if len(words) > 12 else "")
+    return max(clauses, key=weight, default=s.text)

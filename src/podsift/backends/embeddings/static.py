@@ -54,6 +54,12 @@ class StaticVectors:
                 rare[k] = sum(1 for n in pieces.values() if n > 1)
         return out, counts, rare
 
+    def word_vectors(self, words: Sequence[str]) -> np.ndarray:
+        """Each word's mean token vector, unit length."""
+        sums, counts, _ = self.sums(words)
+        means = sums / np.maximum(counts, 1.0)[:, None]
+        return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
+
 
 @cache
 def packaged_static_vectors() -> StaticVectors:

@@ -115,7 +115,10 @@ class LLMExtractor:
         self.budget_usd = spec.number("budget_usd", 0.0)  # 0: no cost cap
         self.store = store or CallStore()
         self.usage = Usage()
-        self.offline = OfflineExtractor()
+        # Refine mode's proposals: the learned selector's best, above its keep threshold
+        # unless `threshold=` moves it (the model judges what is proposed).
+        threshold = spec.number("threshold", -1.0)
+        self.offline = OfflineExtractor(None if threshold < 0 else threshold)
 
     @property
     def client(self) -> ChatClient:
