@@ -109,7 +109,8 @@ def main() -> None:
         rows = {
             f"before ({BEFORE})": before(texts),
             "figures": [
-                conflicting(x.frames, y.frames, related(x, y), x.content, y.content) is not None
+                conflicting(x.frames, y.frames, related(x, y), x.content, y.content, bool(x.names & y.names))
+                is not None
                 for x, y in sides
             ],
             "classifier": [

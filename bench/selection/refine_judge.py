@@ -35,7 +35,23 @@ OUT = HERE / "refine-judge-items.jsonl"
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--per-show", type=int, default=0, help="only each show's N shortest episodes (0: all)"
+    )
+    args = parser.parse_args()
     episodes = sources.episodes("heldout")
+    if args.per_show:
+        by_show: dict[str, list] = {}
+        for episode in episodes:
+            by_show.setdefault(episode.show, []).append(episode)
+        episodes = [
+            e
+            for show in by_show.values()
+            for e in sorted(show, key=lambda e: sources.load(e).duration)[: args.per_show]
+        ]
     items = [json.loads(line) for line in ITEMS.read_text().splitlines() if line]
     verdicts = {}
     for row in map(json.loads, BLIND.read_text().splitlines()):

@@ -52,7 +52,14 @@ def disagreement_probability(a: str, b: str, cosine: float, model: StanceModel |
 def offline_conflict(a: str, b: str, cosine: float, model: StanceModel | None = None) -> Conflict | None:
     """The conflict between two claims that their figures or the stance classifier show."""
     one, other = side(a), side(b)
-    clash = conflicting(one.frames, other.frames, related(one, other), one.content, other.content)
+    clash = conflicting(
+        one.frames,
+        other.frames,
+        related(one, other),
+        one.content,
+        other.content,
+        bool(one.names & other.names),
+    )
     if clash:
         return Conflict("figures", f"{clash[0].shown} against {clash[1].shown}")
     model = model or shipped_stance_model()
@@ -70,7 +77,14 @@ def disputes_same_thing(a: str, b: str, cosine: float) -> bool:
     enough."""
     one, other = side(a), side(b)
     shared = len(one.content & other.content) / max(min(len(one.content), len(other.content)), 1)
-    clash = conflicting(one.frames, other.frames, related(one, other), one.content, other.content)
+    clash = conflicting(
+        one.frames,
+        other.frames,
+        related(one, other),
+        one.content,
+        other.content,
+        bool(one.names & other.names),
+    )
     if clash is None and shared < SAME_SUBJECT:
         return False
     return offline_conflict(a, b, cosine) is not None

@@ -590,6 +590,7 @@ def conflicting(
     related: bool = False,
     a_words: frozenset[str] = frozenset(),
     b_words: frozenset[str] = frozenset(),
+    same_name: bool = False,
 ) -> tuple[Frame, Frame] | None:
     """Two frames of one kind and unit that cannot both be true and are about the same thing,
     not overlapping. The same thing: their subjects share a word; or, for a unit as specific
@@ -598,7 +599,9 @@ def conflicting(
     fell 8%" are two quantities, unless the two claims are `related`: they say much the same
     about one thing apart from the figure). For those, two figures each beside words the
     other claim never uses (`a_words`, `b_words`: "sales grew", "prices fell"; "approved in",
-    "switch on in") count two things. Frames that agree anywhere on a unit settle it."""
+    "switch on in") count two things. Two dates conflict only about something both claims
+    name (`same_name`: "Cedar Point", not "chips"). Frames that agree anywhere on a unit
+    settle it."""
     for unit in sorted({f.unit for f in a} & {f.unit for f in b}):
         mine = [f for f in a if f.unit == unit]
         theirs = [f for f in b if f.unit == unit]
@@ -607,6 +610,8 @@ def conflicting(
         alone = len(mine) == 1 and len(theirs) == 1 and (unit not in _GENERIC or related)
         for x in mine:
             for y in theirs:
+                if unit == "in year" and not same_name:
+                    continue  # two dates of what? only of something both name
                 bounded = unit == "in year" and math.inf in (abs(x.low), abs(x.high), abs(y.low), abs(y.high))
                 own = a_words and b_words and x.subject - b_words and y.subject - a_words
                 if unit in _GENERIC and own and not bounded:

@@ -30,6 +30,7 @@ WEIGHTS = HERE / "stance.npz"
 CARD = HERE / "stance.json"
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][A-Za-z0-9]+(?:[A-Z]\w*)?\b")
 _NEGATION = {
     "not", "no", "never", "nobody", "nothing", "neither", "nor", "without", "hardly", "isn't", "aren't",
     "wasn't", "weren't", "won't", "wouldn't", "can't", "cannot", "couldn't", "don't", "doesn't", "didn't",
@@ -222,6 +223,7 @@ class Side:
     frames: list[Frame]
     good: int
     bad: int
+    names: frozenset[str]  # capitalised words past a sentence's start: what the claim names
 
 
 def side(text: str) -> Side:
@@ -231,7 +233,8 @@ def side(text: str) -> Side:
     asserted, denied = _polarity(tokens)
     good = sum(w in _GOOD for w in tokens)
     bad = sum(w in _BAD for w in tokens) + body.lower().count("dead end")
-    return Side(body, tokens, content, asserted, denied, frames(body), good, bad)
+    names = frozenset(m.group(0).lower() for m in _NAME.finditer(body))
+    return Side(body, tokens, content, asserted, denied, frames(body), good, bad, names)
 
 
 def _polarity(tokens: list[str]) -> tuple[frozenset[str], frozenset[str]]:
@@ -309,7 +312,12 @@ def pair_features(a: Side, b: Side, cosine: float) -> np.ndarray:
             1.0,
             cosine,
             shared,
-            float(conflicting(a.frames, b.frames, shared >= RELATED, a.content, b.content) is not None),
+            float(
+                conflicting(
+                    a.frames, b.frames, shared >= RELATED, a.content, b.content, bool(a.names & b.names)
+                )
+                is not None
+            ),
             float(agreeing(a.frames, b.frames)),
             float(bool(a.frames and b.frames)),
             float(denied),
@@ -392,7 +400,7 @@ def related(a: Side, b: Side) -> bool:
 
 def detail(a: Side, b: Side) -> str:
     """The dispute in the reader's first line: the two figures, or the two stances."""
-    clash = conflicting(a.frames, b.frames, related(a, b), a.content, b.content)
+    clash = conflicting(a.frames, b.frames, related(a, b), a.content, b.content, bool(a.names & b.names))
     if clash:
         return f"{clash[0].shown} against {clash[1].shown}"
     mine, theirs = _stance(a), _stance(b)
