@@ -1,11 +1,15 @@
 """A day of real shows, end to end, to read as a subscriber would.
 
     .venv/bin/python bench/corpus_day.py [--llm SPEC] [--interests "AI, open source"]
+    .venv/bin/python bench/corpus_day.py --shows heldout   # the selection benchmark's held-out shows
 
 Serves each long transcript in ../shared/corpus as its own show's newest episode on a
 loopback HTTP server, runs `podsift run` (scan, publisher transcripts, insights, stories,
 ranking, delivery to the outbox) in a temporary home, and prints each subscriber's digest
-as text. The default extractor is the offline one; --llm takes a PODSIFT_LLM spec.
+as text, then every disagreement found, both sides, to read for false ones. The default
+extractor is the offline one; --llm takes a PODSIFT_LLM spec. `--shows heldout` serves the
+selection benchmark's held-out episodes instead (bench/selection/, read from their public
+repositories), each as Podcasting 2.0 JSON with the speakers and times podsift reads.
 """
 
 from __future__ import annotations
@@ -62,13 +66,72 @@ def serve_corpus() -> tuple[LoopbackServer, list[str]]:
     return server, urls
 
 
+def serve_heldout() -> tuple[LoopbackServer, list[str]]:
+    """One show per held-out show of the selection benchmark, its episodes as one day."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "bench" / "selection"))
+    import sources
+
+    server = LoopbackServer()
+    by_show: dict[str, list] = {}
+    for episode in sources.episodes("heldout"):
+        by_show.setdefault(episode.show, []).append(episode)
+    urls = []
+    for n, (show, episodes) in enumerate(by_show.items()):
+        items = []
+        for k, episode in enumerate(episodes):
+            segments = [
+                {
+                    "startTime": s.start,
+                    "endTime": s.end,
+                    "body": s.text,
+                    **({"speaker": s.speaker} if s.speaker else {}),
+                }
+                for s in sources.load(episode).segments
+            ]
+            slug = episode.id.replace("/", "-")
+            server.add(
+                f"/t/{slug}.json",
+                json.dumps({"version": "1.0.0", "segments": segments}).encode(),
+                content_type="application/json",
+            )
+            items.append(
+                Item(
+                    episode.id.split("/")[1].replace("-", " "),
+                    NOW - timedelta(hours=2 + k),
+                    guid=slug,
+                    audio=f"https://cdn.example.org/{slug}.mp3",
+                    transcripts=[(server.url(f"/t/{slug}.json"), "application/json")],
+                )
+            )
+        server.add(f"/feed/{n}.xml", rss(show, items))
+        urls.append(server.url(f"/feed/{n}.xml"))
+    return server, urls
+
+
+def print_disagreements(app) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from podsift.store import Disagreement, Insight
+
+    with app.session() as session:
+        rows = session.execute(
+            sa.select(Disagreement.method, Disagreement.detail, Disagreement.first_id, Disagreement.second_id)
+        ).all()
+        for method, detail, first, second in rows:
+            a, b = session.get(Insight, first), session.get(Insight, second)
+            print(f"-- {method}: {detail}\n   A: {a.text}\n   B: {b.text}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--llm", default="offline")
     parser.add_argument("--interests", action="append", default=None)
+    parser.add_argument("--shows", choices=("corpus", "heldout"), default="corpus")
     args = parser.parse_args()
     interests = args.interests or ["AI, open source, energy", ""]
-    server, urls = serve_corpus()
+    server, urls = serve_heldout() if args.shows == "heldout" else serve_corpus()
     with tempfile.TemporaryDirectory() as home:
         settings = Settings.load(
             env={}, home=Path(home), allow_hosts=(server.host,), asr="none", llm=args.llm
@@ -90,6 +153,8 @@ def main() -> None:
         for email, phrase in emails:
             print(f"######## {email} (interests: {phrase or 'none'})")
             print(render(preview(app, email, NOW.date().isoformat(), NOW), "text"))
+        print("######## disagreements found")
+        print_disagreements(app)
         app.close()
     server.close()
 
