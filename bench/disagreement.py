@@ -39,9 +39,8 @@ import embed_cache  # noqa: E402
 import systems  # noqa: E402
 
 from podsift.clusters.disagree import PROPOSE, offline_conflict  # noqa: E402
-from podsift.clusters.frames import conflicting  # noqa: E402
 from podsift.clusters.signals import strip_speaker  # noqa: E402
-from podsift.clusters.stance import related, shipped_stance_model, side  # noqa: E402
+from podsift.clusters.stance import figure_clash, shipped_stance_model, side  # noqa: E402
 
 SCORES = ROOT / "bench" / "pairs" / "heldout-scores.json"
 BEFORE = "d3a8604"
@@ -108,11 +107,7 @@ def main() -> None:
         )
         rows = {
             f"before ({BEFORE})": before(texts),
-            "figures": [
-                conflicting(x.frames, y.frames, related(x, y), x.content, y.content, bool(x.names & y.names))
-                is not None
-                for x, y in sides
-            ],
+            "figures": [figure_clash(x, y) is not None for x, y in sides],
             "classifier": [
                 model.probability(x, y, c) >= model.threshold
                 for (x, y), c in zip(sides, cosines, strict=True)

@@ -25,9 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podsift.backends.embeddings import from_blob
-from podsift.clusters.frames import conflicting
 from podsift.clusters.signals import story_text
-from podsift.clusters.stance import StanceModel, detail, related, shipped_stance_model, side
+from podsift.clusters.stance import StanceModel, detail, figure_clash, shipped_stance_model, side
 from podsift.net.links import listen_link
 from podsift.store import Disagreement, Episode, Feed, Insight
 
@@ -52,14 +51,7 @@ def disagreement_probability(a: str, b: str, cosine: float, model: StanceModel |
 def offline_conflict(a: str, b: str, cosine: float, model: StanceModel | None = None) -> Conflict | None:
     """The conflict between two claims that their figures or the stance classifier show."""
     one, other = side(a), side(b)
-    clash = conflicting(
-        one.frames,
-        other.frames,
-        related(one, other),
-        one.content,
-        other.content,
-        bool(one.names & other.names),
-    )
+    clash = figure_clash(one, other)
     if clash:
         return Conflict("figures", f"{clash[0].shown} against {clash[1].shown}")
     model = model or shipped_stance_model()
@@ -77,15 +69,7 @@ def disputes_same_thing(a: str, b: str, cosine: float) -> bool:
     enough."""
     one, other = side(a), side(b)
     shared = len(one.content & other.content) / max(min(len(one.content), len(other.content)), 1)
-    clash = conflicting(
-        one.frames,
-        other.frames,
-        related(one, other),
-        one.content,
-        other.content,
-        bool(one.names & other.names),
-    )
-    if clash is None and shared < SAME_SUBJECT:
+    if figure_clash(one, other) is None and shared < SAME_SUBJECT:
         return False
     return offline_conflict(a, b, cosine) is not None
 

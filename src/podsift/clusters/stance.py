@@ -312,12 +312,7 @@ def pair_features(a: Side, b: Side, cosine: float) -> np.ndarray:
             1.0,
             cosine,
             shared,
-            float(
-                conflicting(
-                    a.frames, b.frames, shared >= RELATED, a.content, b.content, bool(a.names & b.names)
-                )
-                is not None
-            ),
+            float(figure_clash(a, b) is not None),
             float(agreeing(a.frames, b.frames)),
             float(bool(a.frames and b.frames)),
             float(denied),
@@ -398,9 +393,15 @@ def related(a: Side, b: Side) -> bool:
     return shared >= RELATED
 
 
+def figure_clash(a: Side, b: Side) -> tuple[Frame, Frame] | None:
+    """Two figures of the claims that cannot both be true (frames.conflicting, told what the
+    two claims share)."""
+    return conflicting(a.frames, b.frames, related(a, b), a.content, b.content, bool(a.names & b.names))
+
+
 def detail(a: Side, b: Side) -> str:
     """The dispute in the reader's first line: the two figures, or the two stances."""
-    clash = conflicting(a.frames, b.frames, related(a, b), a.content, b.content, bool(a.names & b.names))
+    clash = figure_clash(a, b)
     if clash:
         return f"{clash[0].shown} against {clash[1].shown}"
     mine, theirs = _stance(a), _stance(b)
