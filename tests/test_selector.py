@@ -79,3 +79,24 @@ def test_the_selector_still_scores_its_first_held_out_figures() -> None:
     recorded = json.loads((ROOT / "bench" / "selection" / "heldout-scores.json").read_text())
     first = next(iter(recorded.values()))["first"]["passages"]["selector"]
     assert figures["auc"] >= first["auc"] - 0.02, (figures, first)
+
+
+def test_without_the_packaged_minilm_the_selector_still_chooses_on_its_signals(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from podsift.backends.embeddings import static
+    from podsift.insights import offline
+
+    monkeypatch.setattr(static, "packaged_minilm", lambda: None)
+    static.packaged_static_vectors.cache_clear()
+    offline._static_vectors.cache_clear()
+    try:
+        transcript = parse_transcript(
+            (FIXTURES / "transcripts" / "policy-signals-12.vtt").read_bytes(), url="x.vtt"
+        )
+        found = offline.OfflineExtractor(threshold=0.0).extract(
+            offline.EpisodeInfo(None, None), transcript, 3
+        )
+        assert found and all("promo code" not in c.quote for c in found)
+        assert "without word vectors" in caplog.text
+    finally:
+        static.packaged_static_vectors.cache_clear()
+        offline._static_vectors.cache_clear()

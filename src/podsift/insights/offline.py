@@ -11,6 +11,10 @@ sentences, less true disfluencies, within 60 words, with the speaker's name.
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+
+from podsift.backends.embeddings.registry import EmbeddingError
 from podsift.backends.embeddings.static import StaticVectors, packaged_static_vectors
 from podsift.insights.passages import claim_text, turn_sentences
 from podsift.insights.registry import Candidate, EpisodeInfo
@@ -20,6 +24,18 @@ from podsift.insights.selector.model import SelectorModel, load_model, shipped_m
 from podsift.types import Transcript
 
 CONTEXT_SENTENCES = 2  # before and after a candidate, for a model that refines it
+log = logging.getLogger(__name__)
+
+
+@cache
+def _static_vectors() -> StaticVectors | None:
+    """The packaged MiniLM's token vectors; without them (the embeddings extra not
+    installed) the selector judges on its signals alone, and says so once."""
+    try:
+        return packaged_static_vectors()
+    except EmbeddingError as exc:
+        log.warning("the insight selector runs without word vectors (%s): install podsift[embeddings]", exc)
+        return None
 
 
 class OfflineExtractor:
@@ -60,8 +76,7 @@ class OfflineExtractor:
         sentences = turn_sentences(transcript)
         if not sentences:
             return []
-        static = self._static or (packaged_static_vectors() if self.model.static is not None else None)
-        prepared = prepare(sentences, transcript.duration, static)
+        prepared = prepare(sentences, transcript.duration, self._static or _static_vectors())
         out = []
         for pick in best_spans(prepared, self.model, limit, self.threshold):
             a, b = pick.first, pick.last

@@ -48,7 +48,10 @@ class SelectorModel:
         if not spans:
             return np.zeros(0)
         x = (span_features(episode, spans) - self.mean) / self.scale
-        return np.asarray(x @ self.dense + span_static(episode, spans) @ self.static)
+        logits = x @ self.dense
+        if episode.static_cumulative is not None:  # without the packaged MiniLM: signals only
+            logits = logits + span_static(episode, spans) @ self.static
+        return np.asarray(logits)
 
     def span_probabilities(self, episode: EpisodeSentences, spans: list[tuple[int, int]]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logits(episode, spans)))
