@@ -1,6 +1,6 @@
 """What a passage says and how it reads, for the offline extractor and the LLM's proposals:
-sentences split from speaker turns, sponsor reads marked, the claim inside a passage found
-and written within 60 words with its speaker."""
+sentences split from speaker turns (run-on ones cut), sponsor reads marked, a claim's text
+written within 60 words with its speaker."""
 
 from __future__ import annotations
 
@@ -275,6 +275,11 @@ def split_sentences(text: str, begin: int, finish: int) -> list[tuple[int, int]]
         start = match.end()
     if start < finish:
         spans.append((start, finish))
+    return _trimmed(text, spans)
+
+
+def _trimmed(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans without their surrounding whitespace; empty ones dropped."""
     out = []
     for a, b in spans:
         raw = text[a:b]
@@ -307,13 +312,7 @@ def _unrun(text: str, span: tuple[int, int], cues: list[int]) -> list[tuple[int,
             pieces[-1] = (pieces[-1][0], e)
         else:
             pieces.append((s, e))
-    out = []
-    for s, e in pieces:
-        body = text[s:e]
-        lead, stripped = len(body) - len(body.lstrip()), body.strip()
-        if stripped:
-            out.append((s + lead, s + lead + len(stripped)))
-    return out
+    return _trimmed(text, pieces)
 
 
 def turn_sentences(transcript: Transcript, split_run_ons: bool = True) -> list[Sentence]:

@@ -53,7 +53,9 @@ def choose(
     limit: int,
     floor: float,
 ) -> list[ScoredSpan]:
-    """Greedy by probability: the best span, then the best that neither overlaps nor repeats it…"""
+    """Greedy by probability: the best span, then each next best that overlaps no pick,
+    repeats none of their words, touches no sponsor read and does not crowd one stretch of
+    the episode; none below `floor`."""
     chosen: list[ScoredSpan] = []
     chosen_words: list[set[str]] = []
     taken = np.zeros(len(episode.sentences), dtype=bool)
