@@ -10,7 +10,7 @@ from podsift.insights.llm.faithfulness import unsupported_terms
 from podsift.insights.llm.parse import _Insight, parse_items, salvage_items
 from podsift.insights.offline import OfflineExtractor
 from podsift.insights.passages import claim_text, split_sentences
-from podsift.insights.quality import candidate_problem, passage_problem, written_problem
+from podsift.insights.quality import candidate_problem, written_problem
 from podsift.insights.registry import EpisodeInfo
 from podsift.types import Segment, Transcript
 from tests.fake_llm import answer
@@ -43,14 +43,10 @@ from tests.fake_llm import answer
             "housekeeping",
         ),
         ("So tell us what you think will happen to open source maintainers over the next year?", "prompt"),
-        (
-            "I was reading this thing about a workout program and it is three and a half hours a night.",
-            "about-the-speaker",
-        ),
     ],
 )
 def test_the_floor_refuses_what_a_reader_would_cut(passage: str, reason: str) -> None:
-    assert passage_problem(passage) == reason
+    assert candidate_problem(passage, passage, None) == reason
 
 
 @pytest.mark.parametrize(
@@ -63,7 +59,7 @@ def test_the_floor_refuses_what_a_reader_would_cut(passage: str, reason: str) ->
     ],
 )
 def test_the_floor_keeps_claims(passage: str) -> None:
-    assert passage_problem(passage) is None
+    assert candidate_problem(passage, passage, None) is None
 
 
 def test_written_text_must_be_a_claim_not_a_name() -> None:

@@ -1,16 +1,13 @@
 """The quality floor: what never reaches a digest, whoever extracted it.
 
-Pure text rules, no model. A passage (the verbatim quote) or a written insight is refused
-with a reason when it is a greeting or introduction, a self-description or biography, a
-sponsor read, legal boilerplate, show housekeeping, a question or prompt to a guest, talk
-about the speaker rather than the world, when it leans on talk the reader has not seen
-("That's why…", "It matters because…"), or when it carries transcript artefacts
-(`[unintelligible 00:16:38.07]`, `[laughter]`, stray timestamps).
-
-The offline extractor scores passages with `passage_problem` so it picks others instead;
-the insights stage applies `candidate_problem` to every candidate of every extractor, and
-counts what it refused by reason.
-`bench/insights.py` measures precision and recall against hand-labelled passages.
+Pure text rules, no model. A model's candidate (its verbatim quote and its written text) is
+refused with a reason when it is a greeting or introduction, a self-description or
+biography, a sponsor read, legal boilerplate, show housekeeping, a question or prompt to a
+guest, when it leans on talk the reader has not seen ("That's why…", "It matters
+because…"), or when it carries transcript artefacts (`[unintelligible 00:16:38.07]`,
+`[laughter]`, stray timestamps): `candidate_problem`. The offline selector weighs these
+rules as features and is held only to the facts among them (`fact_problem`). The insights
+stage counts what it refused by reason.
 """
 
 from __future__ import annotations
@@ -109,24 +106,6 @@ CONVERSATION = re.compile(
     r"|^[^.!?]{0,80}\b(?:as you (?:said|mentioned)|like you said)\b",
     re.I,
 )
-# A story about the speaker: "I was reading…", "I remember…", "I tweeted…".
-ANECDOTE = re.compile(
-    r"^(?:i think,? )?(?:i (?:was (?:reading|talking|listening|watching|looking|thinking|at|in)|remember|saw|"
-    r"heard|read|watched|tweeted|went through|had a|got a|just got|love|like|enjoy|can't (?:exactly )?remember))"
-    r"\b|\bi (?:tweeted|went through a phase|was reading|remember (?:seeing|reading|hearing|when))\b"
-    r"|^i(?:'ve| have) always (?:thought|wondered|been)\b",
-    re.I,
-)
-FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself)\b", re.I)
-CLAIM_WORD = re.compile(
-    r"\b(?:because|means|therefore|will|won't|can't|cannot|should|must|need|more|less|fewer|most|"
-    r"faster|cheaper|better|worse|never|always|every|instead|rather|cost|price|grow\w*|fall\w*|"
-    r"rise\w*|double\w*|percent|%|billion|million|thousand)\b|\d",
-    re.I,
-)
-
-CLOSES_A_QUOTE = re.compile(r'^[^"]*[\w.,!?]"(\s|$)')
-
 CHECKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("artefact", ARTEFACT),
     ("sponsor", SPONSOR),
@@ -135,28 +114,6 @@ CHECKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("biography", BIOGRAPHY),
     ("housekeeping", HOUSEKEEPING),
 )
-REASONS = (
-    "artefact",
-    "sponsor",
-    "boilerplate",
-    "greeting",
-    "biography",
-    "housekeeping",
-    "prompt",
-    "about-the-speaker",
-    "dangling",
-    "too-short",
-)
-
-
-def split_first_sentence(text: str) -> str:
-    match = re.search(r"[.!?…]+[\"'”’)]*(?=\s|$)", text)
-    return text[: match.end()] if match else text
-
-
-def first_person_share(text: str) -> float:
-    words = text.split()
-    return len(FIRST_PERSON.findall(text)) / max(len(words), 1)
 
 
 def leans_back(sentence: str) -> bool:
@@ -169,40 +126,11 @@ def leans_back(sentence: str) -> bool:
     return bool(LEANS_BACK.match(sentence) or CONVERSATION.match(sentence))
 
 
-def opens_inside_a_quotation(text: str) -> bool:
-    """The first straight quote closes a quotation that began before the passage."""
-    return bool(CLOSES_A_QUOTE.match(text)) or text.count('"') % 2 == 1 or text.count("“") != text.count("”")
-
-
 def content_problem(text: str) -> str | None:
     """What kind of non-insight the words are (sponsor read, greeting…), if any."""
     for reason, pattern in CHECKS:
         if pattern.search(text):
             return reason
-    return None
-
-
-def passage_problem(text: str) -> str | None:
-    """Why a verbatim passage is not an insight on its own, or None when it may be one."""
-    if reason := content_problem(text):
-        return reason
-    stripped = text.rstrip()
-    if stripped.endswith("?") or PROMPT.search(text):
-        return "prompt"
-    # "I went through a phase where I was having less fun…": a story about the speaker.
-    opening = LEAD_IN.sub("", text.strip())
-    if ANECDOTE.search(opening[:160]) or (
-        first_person_share(text) > 0.075 and len(CLAIM_WORD.findall(text)) < 3
-    ):
-        return "about-the-speaker"
-    first = split_first_sentence(opening)
-    if first.rstrip().endswith("?"):
-        return "prompt"  # opens on a question: the passage answers it, in words that lean on it
-    if leans_back(text) or opens_inside_a_quotation(text) or opening[:1] in '"“':
-        return "dangling"
-    # "The goal is to organize more of that." A short opener that points back.
-    if len(first.split()) <= 10 and re.search(r"\b(?:that|this|it|them|those|these)[.!]?$", first.rstrip()):
-        return "dangling"
     return None
 
 
