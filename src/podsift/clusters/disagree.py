@@ -26,7 +26,15 @@ from sqlalchemy.orm import Session
 
 from podsift.backends.embeddings import from_blob
 from podsift.clusters.signals import story_text
-from podsift.clusters.stance import StanceModel, detail, figure_clash, shipped_stance_model, side
+from podsift.clusters.stance import (
+    Side,
+    StanceModel,
+    detail,
+    figure_clash,
+    related,
+    shipped_stance_model,
+    side,
+)
 from podsift.net.links import listen_link
 from podsift.store import Disagreement, Episode, Feed, Insight
 
@@ -50,28 +58,25 @@ def disagreement_probability(a: str, b: str, cosine: float, model: StanceModel |
 
 def offline_conflict(a: str, b: str, cosine: float, model: StanceModel | None = None) -> Conflict | None:
     """The conflict between two claims that their figures or the stance classifier show."""
-    one, other = side(a), side(b)
+    return _verdict(side(a), side(b), cosine, model or shipped_stance_model())[0]
+
+
+def _verdict(one: Side, other: Side, cosine: float, model: StanceModel) -> tuple[Conflict | None, float]:
+    """The offline conflict, if any, and the classifier's probability (1 for clashing figures)."""
     clash = figure_clash(one, other)
     if clash:
-        return Conflict("figures", f"{clash[0].shown} against {clash[1].shown}")
-    model = model or shipped_stance_model()
-    if model.probability(one, other, cosine) >= model.threshold:
-        return Conflict("stance", detail(one, other))
-    return None
-
-
-SAME_SUBJECT = 0.3  # share of content words two claims need to be about one thing
+        return Conflict("figures", f"{clash[0].shown} against {clash[1].shown}"), 1.0
+    probability = model.probability(one, other, cosine)
+    return (Conflict("stance", detail(one, other)) if probability >= model.threshold else None), probability
 
 
 def disputes_same_thing(a: str, b: str, cosine: float) -> bool:
-    """For joining two stories: the claims conflict and are about one thing (they share
-    content words, or their figures clash on one subject): merely sharing a topic is not
+    """For joining two stories: the claims conflict and are about one thing (their figures
+    clash on one subject, or they share content words): merely sharing a topic is not
     enough."""
     one, other = side(a), side(b)
-    shared = len(one.content & other.content) / max(min(len(one.content), len(other.content)), 1)
-    if figure_clash(one, other) is None and shared < SAME_SUBJECT:
-        return False
-    return offline_conflict(a, b, cosine) is not None
+    conflict, _ = _verdict(one, other, cosine, shipped_stance_model())
+    return conflict is not None and (conflict.method == "figures" or related(one, other))
 
 
 class StanceJudge(Protocol):
@@ -82,10 +87,10 @@ def judge_pair(judge: StanceJudge | None, a: str, b: str, cosine: float) -> Conf
     """The offline signs first; the model, when there is one, only for the pairs the
     classifier proposes and does not settle. It adds disagreements and never removes one
     the figures or the classifier show."""
-    offline = offline_conflict(a, b, cosine)
+    offline, probability = _verdict(side(a), side(b), cosine, shipped_stance_model())
     if offline is not None or judge is None:
         return offline
-    if disagreement_probability(a, b, cosine) < PROPOSE:
+    if probability < PROPOSE:
         return None
     answer = judge.stance(a, b)
     if answer is None or answer[0] != "disagree":
