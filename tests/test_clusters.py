@@ -183,6 +183,17 @@ def test_openai_compatible_embeddings_endpoint() -> None:
         llm.close()
 
 
+def _episodes_of_shows(session, count: int) -> list[Episode]:  # type: ignore[no-untyped-def]
+    """One episode each of `count` shows, added to the session."""
+    feeds = [Feed(url=f"https://show{i}.example.org/rss", title=f"Show {i}") for i in range(count)]
+    episodes = [
+        Episode(feed=f, key=f"e{i}", fallback_key=f"f{i}", title=f"Ep {i}", published_at=NOW)
+        for i, f in enumerate(feeds)
+    ]
+    session.add_all(episodes)
+    return episodes
+
+
 def _insight(session, episode: Episode, text: str, n: int) -> Insight:  # type: ignore[no-untyped-def]
     insight = Insight(
         episode=episode,
@@ -208,12 +219,7 @@ def test_stage_embeds_once_clusters_incrementally_and_counts_shows(make_core) ->
         "The Three Mile Island reactor returns for Microsoft, which buys its whole 835 megawatt output from 2028.",
     ]
     with app.session() as session:
-        feeds = [Feed(url=f"https://show{i}.example.org/rss", title=f"Show {i}") for i in range(3)]
-        episodes = [
-            Episode(feed=f, key=f"e{i}", fallback_key=f"f{i}", title=f"Ep {i}", published_at=NOW)
-            for i, f in enumerate(feeds)
-        ]
-        session.add_all(episodes)
+        episodes = _episodes_of_shows(session, 3)
         _insight(session, episodes[0], tellings[0], 1)
         _insight(
             session,
@@ -253,12 +259,7 @@ def test_a_telling_whose_text_is_its_lead_in_still_joins_its_story(make_core) ->
         "is now cheaper than building a gas peaker plant."
     )
     with app.session() as session:
-        feeds = [Feed(url=f"https://grid{i}.example.org/rss", title=f"Grid {i}") for i in range(2)]
-        episodes = [
-            Episode(feed=f, key=f"e{i}", fallback_key=f"f{i}", title=f"Ep {i}", published_at=NOW)
-            for i, f in enumerate(feeds)
-        ]
-        session.add_all(episodes)
+        episodes = _episodes_of_shows(session, 2)
         first = _insight(session, episodes[0], lead_in, 1)
         first.quote = spoken
         _insight(session, episodes[1], other, 1)
