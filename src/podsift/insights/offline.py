@@ -16,6 +16,7 @@ from functools import cache
 
 from podsift.backends.embeddings.registry import EmbeddingError
 from podsift.backends.embeddings.static import StaticVectors, packaged_static_vectors
+from podsift.backends.spec import BackendConfigError, BackendSpec
 from podsift.insights.passages import claim_text, turn_sentences
 from podsift.insights.registry import Candidate, EpisodeInfo
 from podsift.insights.selector import best_spans
@@ -25,6 +26,16 @@ from podsift.types import Transcript
 
 CONTEXT_SENTENCES = 2  # before and after a candidate, for a model that refines it
 log = logging.getLogger(__name__)
+
+
+def threshold_option(spec: BackendSpec) -> float | None:
+    """A spec's `threshold=` for the selector (None: the model's own), checked."""
+    given = spec.number("threshold", -1.0)
+    if given == -1.0:
+        return None
+    if not 0.0 <= given <= 1.0:
+        raise BackendConfigError(f"{spec.scheme}: threshold={given} is not a probability between 0 and 1")
+    return given
 
 
 @cache

@@ -69,12 +69,9 @@ def make_extractor(
     whole transcripts."""
     parsed = parse_spec(spec or "offline")
     if parsed.scheme == "offline":
-        from podsift.insights.offline import OfflineExtractor
+        from podsift.insights.offline import OfflineExtractor, threshold_option
 
-        given = parsed.number("threshold", -1.0)
-        if given != -1.0 and not 0.0 <= given <= 1.0:
-            raise BackendConfigError(f"offline: threshold={given} is not a probability between 0 and 1")
-        level = None if given == -1.0 else given
+        level = threshold_option(parsed)
         if parsed.target:
             return OfflineExtractor.from_path(parsed.target, level)
         return OfflineExtractor(level)

@@ -49,7 +49,7 @@ from podsift.insights.llm.refine import (
     refine_messages,
     refine_schema,
 )
-from podsift.insights.offline import OfflineExtractor
+from podsift.insights.offline import OfflineExtractor, threshold_option
 from podsift.insights.quality import written_problem
 from podsift.insights.registry import BudgetExhausted, Candidate, EpisodeInfo, ExtractionError
 from podsift.types import Transcript
@@ -117,8 +117,7 @@ class LLMExtractor:
         self.usage = Usage()
         # Refine mode's proposals: the learned selector's best, above its keep threshold
         # unless `threshold=` moves it (the model judges what is proposed).
-        threshold = spec.number("threshold", -1.0)
-        self.offline = OfflineExtractor(None if threshold < 0 else threshold)
+        self.offline = OfflineExtractor(threshold_option(spec))
 
     @property
     def client(self) -> ChatClient:
