@@ -70,6 +70,8 @@ class Settings(BaseModel):
     smtp_url: WithSecrets = ""
     from_address: str = "podsift <podsift@localhost>"
     outbox: OptionalPath = None
+    # Where log records go without -v (default: podsift.log in the home folder).
+    log_file: OptionalPath = None
     allow_hosts: Hosts = ()
     llm: WithSecrets = "offline"
     # On a GPU, a bigger model and batched decoding are one setting away, e.g.
@@ -167,6 +169,10 @@ class Settings(BaseModel):
     def resolved_outbox(self) -> Path:
         return self.outbox or self.home / "outbox"
 
+    @property
+    def resolved_log_file(self) -> Path:
+        return self.log_file or self.home / "podsift.log"
+
     @classmethod
     def secret_fields(cls) -> dict[str, bool]:
         """Secret fields: name -> True when only the secrets inside (URL passwords, keys) are hidden."""
@@ -189,6 +195,7 @@ class Settings(BaseModel):
             out[name] = text
         out["database_url"] = hide_secrets(self.resolved_database_url)
         out["outbox"] = str(self.resolved_outbox)
+        out["log_file"] = str(self.resolved_log_file)
         return out
 
     def secret_values(self) -> list[str]:

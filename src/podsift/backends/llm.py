@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from podsift.backends.spec import BackendSpec, Lazy, Registry
+from podsift.backends.spec import SDK_OF_SCHEME, BackendSpec, Lazy, Registry, require_sdk
 
 log = logging.getLogger(__name__)
 MODES = ("json_schema", "json_object", "prompt")
@@ -76,6 +76,7 @@ def openai_client(spec: BackendSpec, default_timeout: float, retries: int | None
     """An OpenAI SDK client for any compatible server: `base_url`, `api_key` (else the
     OPENAI_* environment), `timeout` and `retries` from the spec. Chat and transcription
     backends share it."""
+    require_sdk("openai")
     from openai import OpenAI
 
     return OpenAI(
@@ -376,4 +377,6 @@ def chat_model(spec: BackendSpec) -> Lazy[ChatClient] | None:
     build = CHAT_MODELS.factory(spec.scheme)
     if spec.scheme == "offline":
         return None
+    if spec.scheme in SDK_OF_SCHEME:
+        require_sdk(SDK_OF_SCHEME[spec.scheme])
     return Lazy(lambda: cast(ChatClient, build(spec)))

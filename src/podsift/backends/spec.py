@@ -7,6 +7,7 @@ exactly as a plugin would; an unknown scheme is a clear configuration error.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from collections.abc import Callable
@@ -82,6 +83,19 @@ class Registry(Generic[T]):
     def create(self, spec: str | BackendSpec) -> T:
         parsed = spec if isinstance(spec, BackendSpec) else parse_spec(spec)
         return self.factory(parsed.scheme)(parsed)
+
+
+# The vendor SDKs come with the `llm` extra: the default (offline) path never imports them.
+SDK_OF_SCHEME = {"openai": "openai", "anthropic": "anthropic"}
+
+
+def require_sdk(module: str) -> None:
+    """Refuse, with the install line, a backend whose SDK is not installed."""
+    if importlib.util.find_spec(module) is None:
+        raise BackendConfigError(
+            f"the {module} backend needs its SDK, which the default install leaves out: "
+            "pip install 'podsift[llm]'"
+        )
 
 
 class Lazy(Generic[T]):

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import atexit
 import gc
+from importlib import metadata
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from podsift.cli import common, daily, service
 from podsift.cli.common import configure_logging
@@ -38,9 +40,36 @@ app.command("worker")(service.worker_command)
 app.command("config")(service.config_command)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        version_command()
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print podsift's version and exit."
+        ),
+    ] = False,
+) -> None:
     configure_logging(verbose)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print podsift's version (from the installed package's metadata)."""
+    common.out.print(f"podsift {installed_version()}", highlight=False)
+
+
+def installed_version() -> str:
+    try:
+        return metadata.version("podsift")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main() -> None:
@@ -50,7 +79,8 @@ def main() -> None:
     except Exception as exc:  # a bug: one clear line, the traceback only with -v
         if common.VERBOSE:
             raise
-        common.err.print(f"[red]error:[/red] {type(exc).__name__}: {exc} (run with -v for details)")
+        reason = escape(f"{type(exc).__name__}: {exc}")
+        common.err.print(f"[red]error:[/red] {reason} (run with -v for details)")
         raise SystemExit(1) from None
 
 

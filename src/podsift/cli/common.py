@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import exc as sa_exc
 
 from podsift.backends.spec import BackendConfigError
 from podsift.core import App, make_app
 from podsift.settings import Settings, SettingsError, hide_secrets
 
-out = Console()
-err = Console(stderr=True)
+# Soft wrap: a line is one line however narrow the terminal (cron mail, logs, grep).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 VERBOSE = False  # -v: tracebacks and every step in the log
@@ -28,6 +32,7 @@ def load_core() -> App:
     except SettingsError as exc:
         fail(str(exc))
         raise  # unreachable
+    log_to_file(settings.resolved_log_file)
     scrub_logs(settings)
     try:
         return make_app(settings)
@@ -67,7 +72,7 @@ def scrub_logs(settings: Settings) -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)  # "[llm]" is not markup
     raise typer.Exit(code)
 
 
@@ -98,16 +103,54 @@ NOISY_LIBRARIES = (
 )
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LOG_FILE_BYTES = 1_000_000  # then rotated, three files kept
+
+
 def configure_logging(verbose: bool) -> None:
+    """With -v, log records (each step, tracebacks) go to stderr. Without it, stderr carries
+    only what a command prints itself (a run's summary, each failure once, from a terminal
+    or from cron alike) and the records go to the log file, once the settings say where."""
     global VERBOSE
     VERBOSE = verbose
-    logging.basicConfig(
-        level=logging.INFO if verbose or not sys.stderr.isatty() else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    if verbose:  # with tracebacks of what failed
-        logging.getLogger("podsift").setLevel(logging.DEBUG)
-    else:  # libraries' INFO lines (every HTTP request, model loads) only with -v
-        for name in NOISY_LIBRARIES:
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    if verbose:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logging.getLogger("podsift").setLevel(logging.DEBUG)  # with tracebacks of what failed
+    else:  # no stderr fallback for records before the log file opens
+        handler = logging.NullHandler()
+        for name in NOISY_LIBRARIES:  # libraries' INFO lines (every HTTP request) only with -v
             logging.getLogger(name).setLevel(logging.WARNING)
+    _replace_handler(root, handler, "podsift-console")
+
+
+def log_to_stderr() -> None:
+    """Services (serve, worker) log to stderr for their supervisor, -v or not."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    _replace_handler(logging.getLogger(), handler, "podsift-console")
+
+
+def log_to_file(path: Path) -> None:
+    """Log records also to `path` (rotated), where a cron run's details can be read later.
+    A log file that cannot be opened costs the file, not the command."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=LOG_FILE_BYTES, backupCount=3, encoding="utf-8"
+        )
+    except OSError as exc:
+        err.print(f"[yellow]cannot write the log file {path}[/yellow]: {exc}", highlight=False)
+        return
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    _replace_handler(logging.getLogger(), handler, "podsift-file")
+
+
+def _replace_handler(logger: logging.Logger, handler: logging.Handler, name: str) -> None:
+    for old in [h for h in logger.handlers if h.get_name() == name]:
+        logger.removeHandler(old)
+        old.close()
+    handler.set_name(name)
+    logger.addHandler(handler)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from podsift.cli.common import err, fail, load_core, out, parse_now
@@ -135,24 +136,27 @@ def run_command(
             highlight=False,
         )
         for phrase, reason in topics.errors.items():
-            err.print(f"[yellow]topic {phrase!r}[/yellow]: {reason}", highlight=False)
+            err.print(f"[yellow]topic {phrase!r}[/yellow]: {escape(reason)}", highlight=False)
     for url, reason in s.failed.items():
-        err.print(f"[yellow]feed {url}[/yellow]: {reason}", highlight=False)
+        err.print(f"[yellow]feed {url}[/yellow]: {escape(reason)}", highlight=False)
     if i.stopped:
-        err.print(f"[yellow]extraction stopped early[/yellow]: {i.stopped}", highlight=False)
+        err.print(f"[yellow]extraction stopped early[/yellow]: {escape(i.stopped)}", highlight=False)
     for episode_id, reason in i.failed.items():
-        err.print(f"[yellow]episode {episode_id} extraction failed[/yellow]: {reason[:300]}", highlight=False)
+        err.print(
+            f"[yellow]episode {episode_id} extraction failed[/yellow]: {escape(reason[:300])}",
+            highlight=False,
+        )
     for email, reason in d.failed.items():
-        err.print(f"[red]digest for {email}[/red]: {reason}", highlight=False)
+        err.print(f"[red]digest for {email}[/red]: {escape(reason)}", highlight=False)
     for email, reason in d.retry_later.items():
-        err.print(f"[yellow]digest for {email} will be retried[/yellow]: {reason}", highlight=False)
+        err.print(f"[yellow]digest for {email} will be retried[/yellow]: {escape(reason)}", highlight=False)
     late = report.late_delivery
     if late is not None and late.sent:
         out.print(f"late digests (from speech to text): {len(late.sent)} sent", highlight=False)
         for email, where in late.locations.items():
             out.print(f"  {email} -> {where}", highlight=False)
     for stage, reason in report.stage_errors.items():
-        err.print(f"[red]the {stage} stage failed[/red]: {reason}", highlight=False)
+        err.print(f"[red]the {stage} stage failed[/red]: {escape(reason)}", highlight=False)
     summary = failure_summary(report)
     if summary:
         err.print(f"[yellow]failed, the rest done:[/yellow] {summary}", highlight=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from podsift.cli.common import fail, load_core, out
+from podsift.cli.common import fail, load_core, log_to_stderr, out
 from podsift.settings import Settings, SettingsError
 
 
@@ -24,6 +24,7 @@ def serve_command(
     from podsift.scheduler import Scheduler
     from podsift.web.app import create_web_app
 
+    log_to_stderr()
     core = load_core()
     web = create_web_app(core, Scheduler(core, tick) if scheduler else None)
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True)
@@ -45,6 +46,7 @@ def worker_command(
     from podsift.workers.run import WorkerSetupError, check_queues, run_worker
 
     chosen = [q.strip() for q in queues.split(",") if q.strip()]
+    log_to_stderr()
     core = load_core()
     try:
         check_queues(chosen)

@@ -36,6 +36,7 @@ from podsift.clusters.stance import (
     side,
 )
 from podsift.net.links import listen_link
+from podsift.sources.titles import episode_title
 from podsift.store import Disagreement, Episode, Feed, Insight
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ def cluster_disputes(session: Session, cluster_ids: set[int]) -> dict[int, list[
                 "insight_id": row.id,
                 "speaker": row.speaker,
                 "show": row.show,
-                "episode": row.title,
+                "episode": episode_title(row.title, row.show),
                 "text": row.text,
                 "quote": row.quote,
                 "link": listen_link(row.audio_url, row.link, row.start_seconds),

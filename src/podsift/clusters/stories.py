@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from podsift.clusters.disagree import cluster_disputes
 from podsift.net.links import listen_link
+from podsift.sources.titles import episode_title
 from podsift.store import Cluster, Episode, Feed, Insight
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def story(app: App, cluster_id: int) -> Story | None:
                 i.quote,
                 i.speaker,
                 show,
-                e.title,
+                episode_title(e.title, show),
                 i.start_seconds,
                 listen_link(e.audio_url, e.link, i.start_seconds),
             )

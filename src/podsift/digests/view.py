@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from podsift.clusters.signals import strip_speaker
 from podsift.net.links import listen_link
 from podsift.ranking.select import Pick
+from podsift.sources.titles import episode_title
 from podsift.store import Subscriber, Topic
 from podsift.store import Transcript as TranscriptRow
 from podsift.subscribers.links import links_for, vote_path
@@ -146,7 +147,7 @@ def build_view(
                 quote=insight.quote,
                 speaker=insight.speaker,
                 podcast=episode.feed.title,
-                episode=episode.title,
+                episode=episode_title(episode.title, episode.feed.title),
                 episode_url=episode.link,
                 audio_url=episode.audio_url,
                 start=round(insight.start_seconds, 3),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 
+from podsift.backends.embeddings.local import MINILM_INSTALL
 from podsift.backends.embeddings.registry import EmbeddingError
 from podsift.backends.embeddings.static import StaticVectors, packaged_static_vectors
 from podsift.backends.spec import BackendConfigError, BackendSpec
@@ -40,12 +41,12 @@ def threshold_option(spec: BackendSpec) -> float | None:
 
 @cache
 def _static_vectors() -> StaticVectors | None:
-    """The packaged MiniLM's token vectors; without them (the embeddings extra not
-    installed) the selector judges on its signals alone, and says so once."""
+    """The packaged MiniLM's token vectors; without them (its wheel not installed) the
+    selector judges on its signals alone, and says so once."""
     try:
         return packaged_static_vectors()
     except EmbeddingError as exc:
-        log.warning("the insight selector runs without word vectors (%s): install podsift[embeddings]", exc)
+        log.warning("the insight selector runs without word vectors (%s): " + MINILM_INSTALL, exc)
         return None
 
 

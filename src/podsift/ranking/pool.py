@@ -24,6 +24,7 @@ from podsift.backends.embeddings.vectors import stack
 from podsift.clusters.disagree import cluster_disputes
 from podsift.net.links import listen_link
 from podsift.ranking.score import corroboration
+from podsift.sources.titles import episode_title
 from podsift.store import Cluster, Episode, Feed, Insight
 from podsift.words import STOP_WORDS, singular
 
@@ -223,7 +224,7 @@ def _cluster_tellings(session: Session, cluster_ids: set[int]) -> dict[int, list
                 {
                     "feed_id": row.feed_id,
                     "show": row.show,
-                    "episode": row.title,
+                    "episode": episode_title(row.title, row.show),
                     "link": listen_link(row.audio_url, row.link, row.start_seconds),
                 }
             )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from datetime import timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -37,11 +39,26 @@ class SubscriberError(ValueError, LookupError):
     """A subscriber's values cannot be used, or there is no such subscriber."""
 
 
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """The IANA zone names a reader can pick, sorted (tzdata's, less its technical entries)."""
+    technical = ("posix/", "right/", "posixrules", "Factory", "localtime")
+    return tuple(sorted(z for z in available_timezones() if not z.startswith(technical)))
+
+
 def validate_timezone(name: str) -> str:
+    """The IANA zone `name` spelled the canonical way ("europe/berlin" is Europe/Berlin), or a
+    clear error that suggests the nearest names."""
+    name = name.strip()
+    canonical = {z.lower(): z for z in time_zones()}.get(name.lower())
+    if canonical:
+        return canonical
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SubscriberError(f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)") from exc
+        near = difflib.get_close_matches(name, time_zones(), n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(near)}?" if near else "use an IANA name like Europe/Berlin"
+        raise SubscriberError(f"unknown time zone {name[:80]!r} ({hint})") from exc
     return name
 
 
@@ -62,7 +79,7 @@ def channel_key(url: str) -> str:
 
 def _check(values: dict[str, Any], default_top: int) -> dict[str, Any]:
     if "timezone" in values:
-        validate_timezone(values["timezone"])
+        values["timezone"] = validate_timezone(values["timezone"])
     if "send_hour" in values and not 0 <= int(values["send_hour"]) <= 23:
         raise SubscriberError(f"send hour must be 0-23, not {values['send_hour']}")
     if "top_n" in values:

@@ -19,6 +19,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from podsift.core import App
 from podsift.digests.view import TEMPLATES as DIGEST_TEMPLATES
 from podsift.store import database_ready
+from podsift.subscribers import time_zones
 from podsift.web import admin, api, links, pages
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def create_web_app(core: App, scheduler: Any = None) -> FastAPI:
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # The digest templates too: the web page shares the email's lines about a story.
     templates = Jinja2Templates(directory=[HERE / "templates", DIGEST_TEMPLATES])
+    templates.env.globals["time_zones"] = time_zones()  # the time-zone field's choices
     web.state.core = core
     web.state.templates = templates
     web.include_router(pages.router)

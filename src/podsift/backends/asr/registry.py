@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from podsift.backends.spec import BackendSpec, Registry, parse_spec
+from podsift.backends.spec import SDK_OF_SCHEME, BackendSpec, Registry, parse_spec, require_sdk
 from podsift.types import Transcript
 
 
@@ -47,4 +47,7 @@ def check_asr_spec(spec: str) -> None:
     """Refuse an unknown backend at start-up (BackendConfigError), without loading a model."""
     from podsift.backends.asr import openai_api, whisper_local  # noqa: F401  (register)
 
-    ASR_BACKENDS.factory(parse_spec(spec).scheme)
+    scheme = parse_spec(spec).scheme
+    ASR_BACKENDS.factory(scheme)
+    if scheme in SDK_OF_SCHEME:
+        require_sdk(SDK_OF_SCHEME[scheme])

