@@ -46,7 +46,10 @@ from podsift.insights.selector.model import shipped_model  # noqa: E402
 
 SCORES = ROOT / "bench" / "selection" / "heldout-scores.json"
 FORBIDDEN = ("lead-in", "housekeeping", "sponsor", "biography", "fragment")
-SYSTEMS = ("before-559178f", "before-d3a8604", "selector", "labeller")
+# Systems judged blind, in this order; each trained selector under its card's name
+# ("selector@TRAINED@REVISION"), every one judged so far listed; "selector+active3@…" was
+# trained with the third round of labels too and not shipped (bench/selection/train.py).
+SYSTEMS = ("before-559178f", "before-d3a8604", "selector@", "selector+active3@", "labeller")
 
 
 def passage_figures(data: list[dataset.EpisodeData]) -> dict:
@@ -99,8 +102,14 @@ def top5_figures() -> dict:
     verdicts: dict[str, list[dict]] = defaultdict(list)
     for row in map(json.loads, BLIND.read_text().splitlines()):
         verdicts[row["id"]].append(row)
+    named = sorted({name for i in items.values() for name in i["systems"]})
     out = {}
-    for system in SYSTEMS:
+    for system in [
+        n
+        for prefix in SYSTEMS
+        for n in named
+        if n == prefix or (n.startswith(prefix) and prefix.endswith("@"))
+    ]:
         mine = [i for i in items.values() if system in i["systems"]]
         judged = [verdicts[i["id"]][0] for i in mine if verdicts[i["id"]]]
         kept = [v for v in judged if v["verdict"] == "keep"]
@@ -181,9 +190,11 @@ def main() -> None:
     print("\n2. Held-out top fives, judged blind:")
     if not top:
         print("   not judged yet: bench/selection/blind.py make, then label, then import")
+    card = shipped_model().card
+    shipped = f"selector@{card.get('trained')}@{card.get('code_revision')}"
     for name, f in top.items():
         print(
-            f"   {name:15} {f['judged']}/{f['items']} items judged over {f['episodes']} episodes: keep rate "
+            f"   {name + (' (shipped)' if name == shipped else ''):46} {f['judged']}/{f['items']} items judged over {f['episodes']} episodes: keep rate "
             f"{f['keep_rate']:.0%}; lead-in/housekeeping/sponsor/biography/fragment: {f['forbidden'] or 'none'}; "
             f"seed style in {f['seed_style_of_kept']:.0%} of kept"
         )

@@ -1,6 +1,7 @@
 """Blind labels for what each system puts in a reader's top five, on the held-out shows.
 
     .venv/bin/python bench/selection/blind.py make OUT_DIR    # items and labelling tasks
+    .venv/bin/python bench/selection/blind.py add OUT_DIR     # a retrained selector's new items only
     .venv/bin/python bench/selection/tasks.py ...              # (answers are checked by blind.py check)
     .venv/bin/python bench/selection/blind.py check ANSWER.json
     .venv/bin/python bench/selection/blind.py import ANSWER.json [...]
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import random
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +30,8 @@ import systems  # noqa: E402
 from passages import anchor_of, sentence_range  # noqa: E402
 from tasks import KINDS, LABELS, REASONS, clock  # noqa: E402
 
+from podsift.insights.selector.model import shipped_model  # noqa: E402
+
 ITEMS = HERE / "blind-items.jsonl"
 BLIND = LABELS / "blind-top5.jsonl"
 PER_TASK = 60
@@ -36,9 +39,33 @@ VERDICTS = ("keep", "cut")
 
 
 def make(out: Path) -> None:
+    """Every system's items, pooled and judged from scratch."""
     episodes = sources.episodes("heldout")
-    found = systems.items_for(episodes, 5)
     items: list[dict] = []
+    _pool(systems.items_for(episodes, 5), items)
+    ITEMS.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items))
+    _tasks(out, items, episodes, "blind")
+
+
+def add(out: Path) -> None:
+    """The shipped selector's items added to the pool judged before (named by its card, as
+    "selector@TRAINED@REVISION"): an item judged before keeps its judgement, only new items
+    become tasks. The earlier models' items stay, under their own names."""
+    card = shipped_model().card
+    name = f"selector@{card.get('trained')}@{card.get('code_revision')}"
+    episodes = sources.episodes("heldout")
+    items = [json.loads(line) for line in ITEMS.read_text().splitlines() if line]
+    before = len(items)
+    found = [replace(item, system=name) for item in systems.items_for(episodes, 5, ("selector",))]
+    _pool(found, items)
+    ITEMS.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items))
+    _tasks(out, items[before:], episodes, f"blind-{card.get('code_revision')}")
+    print(f"{name}: {len(found)} picks, {len(items) - before} not judged before")
+
+
+def _pool(found: list, items: list[dict]) -> None:
+    """Each pick joins the item with its episode, text and (by half or more) its sentences,
+    or becomes a new item."""
     for item in found:
         transcript = dataset.transcript(item.episode)
         sentences = dataset.prepared(item.episode).sentences
@@ -67,18 +94,18 @@ def make(out: Path) -> None:
             }
             items.append(same)
         same["systems"][item.system] = item.rank
-    ITEMS.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items))
+
+
+def _tasks(out: Path, items: list[dict], episodes: list, prefix: str) -> None:
     order = list(range(len(items)))
     random.Random("podsift-blind").shuffle(order)
     shows = {e.id: e.show for e in episodes}
     for k in range(0, len(order), PER_TASK):
-        folder = out / f"blind-{k // PER_TASK + 1:02d}"
+        folder = out / f"{prefix}-{k // PER_TASK + 1:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         blocks = [_item_block(items[i], shows[items[i]["episode"]]) for i in order[k : k + PER_TASK]]
         (folder / "ITEMS.txt").write_text("\n\n".join(blocks) + "\n")
-    print(
-        f"{len(found)} picks, {len(items)} distinct items, {(len(items) + PER_TASK - 1) // PER_TASK} tasks in {out}"
-    )
+    print(f"{len(items)} items to judge, {(len(items) + PER_TASK - 1) // PER_TASK} tasks in {out}")
 
 
 def _item_block(item: dict, show: str) -> str:
@@ -142,6 +169,8 @@ def import_answers(paths: list[Path]) -> None:
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "make":
         make(Path(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "add":
+        add(Path(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "check":
         problems = check(json.loads(Path(sys.argv[2]).read_text()))
         print("\n".join(problems) if problems else "OK: complete")
