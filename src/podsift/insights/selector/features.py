@@ -364,9 +364,12 @@ def prepare(
     for words in tokens:
         for word in set(words):
             df[word] = df.get(word, 0) + 1
+    # Sorted: a set's order changes with the hash seed, and a float sum with its order.
     centrality = np.array(
         [
-            np.mean([min(math.log((n + 1) / (df[w] + 0.5)), 4.0) for w in set(words)]) if words else 0.0
+            np.mean([min(math.log((n + 1) / (df[w] + 0.5)), 4.0) for w in sorted(set(words))])
+            if words
+            else 0.0
             for words in tokens
         ]
     )
