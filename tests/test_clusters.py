@@ -85,6 +85,19 @@ def test_figures_that_disagree_mark_different_stories() -> None:
     assert pair_features(0.9, a, b).number_clash and not pair_features(0.9, a, c).number_clash
 
 
+def test_a_number_spelled_over_several_words_is_one_figure() -> None:
+    """ "one hundred and fifty" is 150: read word by word it was 100 and 50, which matched
+    "a hundred hours" in another claim and joined two stories."""
+    price = signature(
+        "I remember when people were thrilled about one hundred and fifty. Texas added nine gigawatts."
+    )
+    duration = signature("Iron-air batteries store power for a hundred hours.")
+    assert price.numbers == {"150", "9"} and duration.numbers == {"100"}
+    assert pair_features(0.5, price, duration).number_clash
+    assert signature("two thousand and twenty seven").numbers == {"2027"}
+    assert signature("about forty five dollars").numbers == {"45"}
+
+
 class MemoryStore(CallStore):
     def __init__(self) -> None:
         self.rows: dict[str, CachedCall] = {}

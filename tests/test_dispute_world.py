@@ -34,6 +34,10 @@ def run_world(tmp_path: Path, http_server, database_url: str) -> dict[str, str]:
         "PODSIFT_DATABASE_URL": database_url,
         "PODSIFT_ALLOW_HOSTS": http_server.host,
         "PODSIFT_ASR": "none",
+        # A lower keep threshold than the shipped one: the selector rates one-sentence claims
+        # in one-minute shows low (Energy Hour's Texas claim: 0.18), and this world is about
+        # what happens to claims once extracted, not about which are worth extracting.
+        "PODSIFT_LLM": "offline?threshold=0.15",
     }
     urls = serve_dispute_shows(http_server, NOW)
     podsift(env, "feeds", "add", *urls.values())
@@ -66,10 +70,12 @@ def test_spoken_figures_and_a_date_against_a_denial_are_flagged_and_an_agreement
         or "around $70 per kWh against about $45 per kWh" in details
     )
     assert any("2027" in d and "not coming before 2030" in d for d in details)
-    # Texas's nine gigawatts, told by two shows in other words: one story, no dispute
-    texas = {t.cluster_id for t in tellings if "Texas" in t.text}
-    assert len(texas) == 1 and sizes[texas.pop()] >= 2
-    assert not any("Texas" in t.text for t in tellings if t.cluster_id in {d.cluster_id for d in disputes})
+    # Texas's nine gigawatts, told by two shows in other words: one story of its own, no dispute
+    texas = [t for t in tellings if "nine gigawatts" in t.text]
+    assert {t.title for t in texas} == {"Grid Talk", "The Energy Hour"}, texas
+    (story,) = {t.cluster_id for t in texas}
+    assert sizes[story] == 2 and all("Texas" in t.text for t in tellings if t.cluster_id == story)
+    assert story not in {d.cluster_id for d in disputes}
     digest = json.loads(podsift(env, "digest", "reader@example.org", "--format", "json"))
     text = podsift(env, "digest", "reader@example.org", "--format", "text")
     print(text)

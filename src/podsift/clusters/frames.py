@@ -214,6 +214,12 @@ def normalise(text: str) -> list[str]:
     return _join_number_words(WORD.findall(text))
 
 
+def spoken_number(tokens: list[str], k: int) -> tuple[float, int]:
+    """The number that lower-case words spell from tokens[k] ("one hundred and fifty": 150),
+    and how many words it took (0: none starts there)."""
+    return _number_at(tokens, k)
+
+
 def _join_number_words(tokens: list[str]) -> list[str]:
     """Runs of number words become one digit token: "two hundred and fifty" -> "250",
     "two point six" -> "2.6", "forty five" -> "45"."""

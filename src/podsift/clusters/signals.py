@@ -89,6 +89,23 @@ def stem(word: str) -> str:
     return word
 
 
+def _spelled_numbers(lowered: list[str]) -> dict[int, str]:
+    """Numbers spelled over several words, each one figure: "one hundred and fifty" is 150
+    (read word by word it was 100 and 50, matching "a hundred hours" and the "fifty" of
+    another claim). Maps each word of such a run to the run's value ("" after the first)."""
+    from podsift.clusters.frames import spoken_number  # frames builds on this module
+
+    out: dict[int, str] = {}
+    k = 0
+    while k < len(lowered):
+        value, used = spoken_number(lowered, k)
+        if used >= 2:
+            out[k] = str(int(value)) if value == int(value) else f"{value:g}"
+            out.update({j: "" for j in range(k + 1, k + used)})
+        k += max(used, 1)
+    return out
+
+
 def signature(text: str) -> Signature:
     text = strip_speaker(text)
     entities: set[str] = set()
@@ -96,8 +113,13 @@ def signature(text: str) -> Signature:
     numbers: set[str] = set()
     for match in _NUMBER.finditer(text):
         numbers.add(match.group(1).replace(",", ""))
-    for word in _WORD.findall(text):
+    words = _WORD.findall(text)
+    spelled = _spelled_numbers([w.lower().strip(".") for w in words])
+    for k, word in enumerate(words):
         lowered = word.lower().strip(".")
+        if k in spelled:
+            numbers.update({spelled[k]} - {""})
+            continue
         if lowered in _NUMBER_WORDS:
             numbers.add(_NUMBER_WORDS[lowered].rstrip("%"))
             continue

@@ -99,8 +99,18 @@ def cluster_insights(app: App, now: datetime) -> ClusterReport:
     with app.session() as session:
         new = session.execute(
             sa.select(Insight.id, Insight.text, Insight.quote, Insight.embedding)
+            .join(Episode, Episode.id == Insight.episode_id)
             .where(Insight.cluster_id.is_(None), Insight.embedding_model == app.embedder_name)
-            .order_by(Insight.created_at, Insight.id)
+            # Filed in the order they were said (a story grows from its first telling), not
+            # the order extraction finished in: feeds are fetched concurrently, so that order,
+            # and with it which stories form, changed from run to run.
+            .order_by(
+                Episode.published_at.asc().nulls_last(),
+                Episode.feed_id,
+                Episode.id,
+                Insight.start_seconds,
+                Insight.id,
+            )
         ).all()
         if not new:
             return report
