@@ -137,6 +137,19 @@ def test_frames_read_spoken_numbers_currencies_units_ranges_and_dates() -> None:
     }
 
 
+def test_one_out_of_five_is_a_share_not_a_count(cosine) -> None:  # type: ignore[no-untyped-def]
+    """Read as "5 persons", "one out of five people listen on YouTube" disputed "over 300
+    million people listened" on a day of real shows (bench/corpus_day.py)."""
+    assert [(f.unit, round(f.low), round(f.high)) for f in frames("one out of five people use it")] == [
+        ("%", 17, 23)
+    ]
+    assert [f.unit for f in frames("1 in 5 listeners")] == ["%"]
+    assert [f.unit for f in frames("they shipped 3 in 2024")] == ["in year"]  # a year is no ratio
+    a = "Over 300 million people listened to an Audio Boom podcast last year."
+    b = "One out of five people who listen to podcasts listen to most of them on YouTube."
+    assert offline_conflict(a, b, cosine(a, b)) is None
+
+
 def test_disagreeing_pairs_read_as_two_camps() -> None:
     pair = lambda a, b: SimpleNamespace(first_id=a, second_id=b, detail="d")  # noqa: E731
     assert camps_of([pair(1, 2), pair(2, 3)]) == [("d", [[1, 3], [2]])]

@@ -314,8 +314,11 @@ def frames(text: str) -> list[Frame]:
         if k <= done:
             continue
         fraction = _FRACTIONS.get(token)
+        ratio = _ratio(tokens, k) if token == "one" or _is_number(token) else None
         vague = next((v for v in _VAGUE if tuple(tokens[k : k + len(v[0])]) == v[0]), None)
-        if vague is not None:
+        if ratio is not None:
+            frame, done = ratio
+        elif vague is not None:
             frame, done = _vague(tokens, k, vague)
         elif (
             token in _SHARES
@@ -357,6 +360,21 @@ def frames(text: str) -> list[Frame]:
         if frame is not None:
             out.append(frame)
     return out
+
+
+def _ratio(tokens: list[str], k: int) -> tuple[Frame, int] | None:
+    """ "one out of five", "1 in 5": a share (20%), not a count of five."""
+    if tokens[k + 1 : k + 3] == ["out", "of"]:
+        at = k + 3
+    elif tokens[k + 1 : k + 2] == ["in"]:
+        at = k + 2
+    else:
+        return None
+    if at >= len(tokens) or not _is_number(tokens[at]) or token_is_year(tokens[at]) or float(tokens[at]) == 0:
+        return None
+    share = (1.0 if tokens[k] == "one" else float(tokens[k])) / float(tokens[at]) * 100
+    said = " ".join(tokens[k : at + 1])
+    return Frame("amount", "%", share * 0.85, share * 1.15, _subject(tokens, k, at + 1), said), at
 
 
 def _comparative_after(tokens: list[str], k: int) -> bool:
