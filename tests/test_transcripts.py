@@ -77,6 +77,11 @@ def test_plain_text_with_line_stamps_and_markdown_speakers() -> None:
         ("John Roe", "Second point."),
     ]
     assert md.segments[1].start == 100.0
+    # A news show reading a post aloud: the blockquote marks are not words.
+    quoted = parse_transcript(
+        "**Jerod Santo:** The commit message:\n\n> > This is a fix.\n>\n> It went smoothly.\n"
+    )
+    assert " ".join(s.text for s in quoted.segments) == "The commit message: This is a fix. It went smoothly."
 
 
 def test_format_detection_and_errors() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,7 +54,20 @@ def anchor_of(sentences: list[Sentence], first: int, last: int) -> Anchor:
 
 def locate(text: str, anchor: Anchor) -> tuple[int, int] | None:
     """Character span of an anchored passage: the occurrence of its first words nearest the
-    hint, through the first occurrence of its last words after them."""
+    hint, through the first occurrence of its last words after them. Anchors taken before
+    the parser dropped Markdown blockquote marks ("> > It mostly went…") are found without
+    them."""
+    found = _locate(text, anchor)
+    if found is None and (">" in anchor.begins or ">" in anchor.ends):
+        found = _locate(text, Anchor(_unquoted(anchor.begins), _unquoted(anchor.ends), anchor.at))
+    return found
+
+
+def _unquoted(words: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"(?:^|(?<=\s))(?:>\s*)+", "", words)).strip()
+
+
+def _locate(text: str, anchor: Anchor) -> tuple[int, int] | None:
     starts, at = [], text.find(anchor.begins)
     while at >= 0:
         starts.append(at)

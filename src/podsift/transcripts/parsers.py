@@ -35,6 +35,8 @@ _MD_SPEAKER = re.compile(r"^\*\*([^*]{1,60}?):?\*\*:?\s*")
 _LINE_STAMP = re.compile(r"^\s*\[?(\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\]?\s+")
 _INLINE_STAMP = re.compile(r"\\?\[(\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\\?\]")
 _ANNOTATION = re.compile(r"\\?\[[^\]\d][^\]]{0,40}\\?\]")
+# "> quoted words": a Markdown blockquote (a news show reading a post aloud) reads as its words.
+_MD_QUOTE = re.compile(r"^(?:>\s*)+")
 # "[northern lights](https://…)": a Markdown link reads as its words.
 _MD_LINK = re.compile(r"\[([^\[\]]+)\]\((?:https?://|/|#)[^)\s]*\)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
@@ -262,6 +264,9 @@ def parse_text(text: str) -> Transcript:
             stamp, line = parse_timestamp(match.group(1)), line[match.end() :]
         if match := _MD_SPEAKER.match(line):
             speaker, line = clean_text(match.group(1)), line[match.end() :]
+        line = _MD_QUOTE.sub("", line)
+        if not line:
+            continue
         line = _MD_LINK.sub(r"\1", line.replace("\\*", "*").replace("\\_", "_"))
         # Inline stamps split a paragraph: text before belongs to the earlier time.
         chunks = _INLINE_STAMP.split(line)
