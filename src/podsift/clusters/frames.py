@@ -316,6 +316,7 @@ def frames(text: str) -> list[Frame]:
         fraction = _FRACTIONS.get(token)
         ratio = _ratio(tokens, k) if token == "one" or _is_number(token) else None
         vague = next((v for v in _VAGUE if tuple(tokens[k : k + len(v[0])]) == v[0]), None)
+        frame: Frame | None
         if ratio is not None:
             frame, done = ratio
         elif vague is not None:
