@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -27,6 +29,28 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 RouteFn = Callable[[BaseHTTPRequestHandler], None]
+
+
+def podsift_env(tmp_path: Path, http_server: LoopbackServer, database_url: str, llm: str) -> dict[str, str]:
+    """The environment of a `podsift` subprocess in a world of shows on `http_server`: its
+    own home and database, loopback allowed, no speech to text, extraction by `llm`."""
+    return {
+        **os.environ,
+        "PODSIFT_HOME": str(tmp_path / "home"),
+        "PODSIFT_DATABASE_URL": database_url,
+        "PODSIFT_ALLOW_HOSTS": http_server.host,
+        "PODSIFT_ASR": "none",
+        "PODSIFT_LLM": llm,
+    }
+
+
+def run_podsift(env: dict[str, str], *args: str) -> str:
+    """`podsift ARGS` in a subprocess; its stdout, or the test fails with its stderr."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "podsift", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
 
 
 def free_port() -> int:

@@ -5,9 +5,6 @@ the digest and the story page."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +22,8 @@ from podsift.ranking.select import Profile, rank
 from podsift.store import Disagreement, LLMRequest
 from podsift.subscribers import find_subscriber
 from podsift.subscribers.links import preferences_path
-from tests.conftest import free_port
+from tests.conftest import free_port, podsift_env
+from tests.conftest import run_podsift as podsift
 from tests.fake_llm import FakeLLM
 from tests.stories import serve_story_shows
 
@@ -182,14 +180,6 @@ def test_a_disputed_story_ranks_above_a_plainly_corroborated_one() -> None:
 # --- end to end -------------------------------------------------------------------------------
 
 
-def podsift(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "podsift", *args], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
-
-
 DISSENT = (
     "Gas peakers will stay cheaper than batteries in most US markets for years, so the peaker "
     "fleet is not shrinking."
@@ -215,18 +205,10 @@ def serve_dissent(http_server) -> str:  # type: ignore[no-untyped-def]
 def world(
     tmp_path: Path, http_server, database_url: str, dissent: bool = False, **extra: str
 ) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "PODSIFT_HOME": str(tmp_path / "home"),
-        "PODSIFT_DATABASE_URL": database_url,
-        "PODSIFT_ALLOW_HOSTS": http_server.host,
-        "PODSIFT_ASR": "none",
-        # One-sentence turns are rare in real talk, and the selector scores them low: these
-        # tests are about disagreement, so every claim of these one-minute shows is
-        # extracted (and none of their greetings, which score far below).
-        "PODSIFT_LLM": "offline?threshold=0.02",
-        **extra,
-    }
+    # One-sentence turns are rare in real talk, and the selector scores them low: these
+    # tests are about disagreement, so every claim of these one-minute shows is extracted
+    # (and none of their greetings, which score far below).
+    env = {**podsift_env(tmp_path, http_server, database_url, "offline?threshold=0.02"), **extra}
     urls = serve_story_shows(http_server, NOW)
     if dissent:
         urls["peak-watch"] = serve_dissent(http_server)

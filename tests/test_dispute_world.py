@@ -4,9 +4,6 @@ which of their disagreements are found, as people say them."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,31 +11,18 @@ import pytest
 import sqlalchemy as sa
 
 from podsift.store import Cluster, Disagreement, Episode, Feed, Insight
+from tests.conftest import podsift_env
+from tests.conftest import run_podsift as podsift
 from tests.dispute_world import serve_dispute_shows
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def podsift(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "podsift", *args], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
-
-
 def run_world(tmp_path: Path, http_server, database_url: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "PODSIFT_HOME": str(tmp_path / "home"),
-        "PODSIFT_DATABASE_URL": database_url,
-        "PODSIFT_ALLOW_HOSTS": http_server.host,
-        "PODSIFT_ASR": "none",
-        # A lower keep threshold than the shipped one: the selector rates one-sentence claims
-        # in one-minute shows low (Energy Hour's Texas claim: 0.18), and this world is about
-        # what happens to claims once extracted, not about which are worth extracting.
-        "PODSIFT_LLM": "offline?threshold=0.15",
-    }
+    # A lower keep threshold than the shipped one: the selector rates one-sentence claims
+    # in one-minute shows low (Energy Hour's Texas claim: 0.18), and this world is about
+    # what happens to claims once extracted, not about which are worth extracting.
+    env = podsift_env(tmp_path, http_server, database_url, "offline?threshold=0.15")
     urls = serve_dispute_shows(http_server, NOW)
     podsift(env, "feeds", "add", *urls.values())
     podsift(env, "subscribers", "add", "reader@example.org", "--hour", "0")

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from podsift.backends.spec import SDK_OF_SCHEME, BackendSpec, Lazy, Registry, require_sdk
+from podsift.backends.spec import BackendSpec, Lazy, Registry, require_sdk
 
 log = logging.getLogger(__name__)
 MODES = ("json_schema", "json_object", "prompt")
@@ -377,6 +377,5 @@ def chat_model(spec: BackendSpec) -> Lazy[ChatClient] | None:
     build = CHAT_MODELS.factory(spec.scheme)
     if spec.scheme == "offline":
         return None
-    if spec.scheme in SDK_OF_SCHEME:
-        require_sdk(SDK_OF_SCHEME[spec.scheme])
+    require_sdk(spec.scheme)
     return Lazy(lambda: cast(ChatClient, build(spec)))

@@ -89,9 +89,11 @@ class Registry(Generic[T]):
 SDK_OF_SCHEME = {"openai": "openai", "anthropic": "anthropic"}
 
 
-def require_sdk(module: str) -> None:
-    """Refuse, with the install line, a backend whose SDK is not installed."""
-    if importlib.util.find_spec(module) is None:
+def require_sdk(scheme: str) -> None:
+    """Refuse, with the install line, a backend scheme whose SDK is not installed (schemes
+    without a vendor SDK pass)."""
+    module = SDK_OF_SCHEME.get(scheme)
+    if module is not None and importlib.util.find_spec(module) is None:
         raise BackendConfigError(
             f"the {module} backend needs its SDK, which the default install leaves out: "
             "pip install 'podsift[llm]'"

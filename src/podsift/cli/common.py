@@ -116,8 +116,7 @@ def configure_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     if verbose:
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler: logging.Handler = _stderr_handler()
         logging.getLogger("podsift").setLevel(logging.DEBUG)  # with tracebacks of what failed
     else:  # no stderr fallback for records before the log file opens
         handler = logging.NullHandler()
@@ -128,9 +127,13 @@ def configure_logging(verbose: bool) -> None:
 
 def log_to_stderr() -> None:
     """Services (serve, worker) log to stderr for their supervisor, -v or not."""
+    _replace_handler(logging.getLogger(), _stderr_handler(), "podsift-console")
+
+
+def _stderr_handler() -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    _replace_handler(logging.getLogger(), handler, "podsift-console")
+    return handler
 
 
 def log_to_file(path: Path) -> None:

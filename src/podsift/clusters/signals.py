@@ -89,21 +89,22 @@ def stem(word: str) -> str:
     return word
 
 
-def _spelled_numbers(lowered: list[str]) -> dict[int, str]:
+def _spelled_numbers(lowered: list[str]) -> tuple[set[str], set[int]]:
     """Numbers spelled over several words, each one figure: "one hundred and fifty" is 150
     (read word by word it was 100 and 50, matching "a hundred hours" and the "fifty" of
-    another claim). Maps each word of such a run to the run's value ("" after the first)."""
+    another claim). Their values, and the positions of the words they used."""
     from podsift.clusters.frames import spoken_number  # frames builds on this module
 
-    out: dict[int, str] = {}
+    values: set[str] = set()
+    used_words: set[int] = set()
     k = 0
     while k < len(lowered):
         value, used = spoken_number(lowered, k)
         if used >= 2:
-            out[k] = str(int(value)) if value == int(value) else f"{value:g}"
-            out.update({j: "" for j in range(k + 1, k + used)})
+            values.add(str(int(value)) if value == int(value) else f"{value:g}")
+            used_words.update(range(k, k + used))
         k += max(used, 1)
-    return out
+    return values, used_words
 
 
 def signature(text: str) -> Signature:
@@ -114,11 +115,11 @@ def signature(text: str) -> Signature:
     for match in _NUMBER.finditer(text):
         numbers.add(match.group(1).replace(",", ""))
     words = _WORD.findall(text)
-    spelled = _spelled_numbers([w.lower().strip(".") for w in words])
+    spelled, spelled_words = _spelled_numbers([w.lower().strip(".") for w in words])
+    numbers |= spelled
     for k, word in enumerate(words):
         lowered = word.lower().strip(".")
-        if k in spelled:
-            numbers.update({spelled[k]} - {""})
+        if k in spelled_words:
             continue
         if lowered in _NUMBER_WORDS:
             numbers.add(_NUMBER_WORDS[lowered].rstrip("%"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from podsift.backends.spec import SDK_OF_SCHEME, BackendSpec, Registry, parse_spec, require_sdk
+from podsift.backends.spec import BackendSpec, Registry, parse_spec, require_sdk
 from podsift.types import Transcript
 
 
@@ -49,5 +49,4 @@ def check_asr_spec(spec: str) -> None:
 
     scheme = parse_spec(spec).scheme
     ASR_BACKENDS.factory(scheme)
-    if scheme in SDK_OF_SCHEME:
-        require_sdk(SDK_OF_SCHEME[scheme])
+    require_sdk(scheme)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # numpy is imported by what computes with vectors, not by every command
     import numpy as np
 
-from podsift.backends.spec import SDK_OF_SCHEME, BackendSpec, Registry, parse_spec, require_sdk
+from podsift.backends.spec import BackendSpec, Registry, parse_spec, require_sdk
 
 
 class EmbeddingError(Exception):
@@ -51,6 +51,5 @@ def embedder_name(spec: str) -> str:
 
     parsed = parse_spec(spec)
     EMBEDDINGS.factory(parsed.scheme)
-    if parsed.scheme in SDK_OF_SCHEME:
-        require_sdk(SDK_OF_SCHEME[parsed.scheme])
+    require_sdk(parsed.scheme)
     return EMBEDDER_NAMES[parsed.scheme](parsed)
