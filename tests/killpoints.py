@@ -36,6 +36,7 @@ POINTS: dict[str, tuple[str, str]] = {
     "claim": ("podsift.delivery.stage", "_claim"),
     "send": ("podsift.delivery.stage", "_send_email"),
     "finish": ("podsift.delivery.stage", "_finish"),
+    "export-send": ("podsift.exports.stage", "_send"),  # after the service answered, before the record
 }
 calls: Counter[str] = Counter()
 

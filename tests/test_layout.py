@@ -8,7 +8,17 @@ import ast
 from tests.import_graph import SRC, Graph, build, cycles
 
 SHELLS = ("cli/", "scheduler.py", "pipeline.py", "web/", "workers/")
-STAGES = ("sources", "transcripts", "insights", "clusters", "ranking", "digests", "delivery", "subscribers")
+STAGES = (
+    "sources",
+    "transcripts",
+    "insights",
+    "clusters",
+    "ranking",
+    "digests",
+    "delivery",
+    "exports",
+    "subscribers",
+)
 SQL = ("select", "update", "delete", "insert", "text")
 VENDOR_SDKS = ("openai", "anthropic", "faster_whisper", "sentence_transformers", "apprise", "smtplib")
 
@@ -38,6 +48,7 @@ LAYERS = {
     "ranking": 7,
     "digests": 8,
     "delivery": 9,
+    "exports": 9,
     "core": 10,
     **dict.fromkeys(("pipeline", "scheduler", "web", "workers"), 11),
     "cli": 12,

@@ -16,6 +16,7 @@ from typing import TypeVar
 from podsift.clusters.stage import ClusterReport, cluster_insights
 from podsift.core import App
 from podsift.delivery.stage import DeliveryReport, deliver_due
+from podsift.exports.stage import ExportReport, export_due
 from podsift.insights.stage import InsightReport, extract_insights
 from podsift.sources.scan import ScanReport, scan_feeds
 from podsift.sources.topics import TopicReport, search_topics
@@ -41,10 +42,13 @@ class RunReport:
     # Digests sent at the end of the run, from what speech to text found.
     late_delivery: DeliveryReport | None = None
     topics: TopicReport | None = None
+    # Insights copied to notes tools (Readwise, Notion, vaults) after delivery.
+    exports: ExportReport = field(default_factory=ExportReport)
 
 
 def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunReport:
-    """Scan, fetch publisher transcripts, extract, cluster, deliver what is due; then transcribe
+    """Scan, fetch publisher transcripts, extract, cluster, deliver what is due, export to
+    notes tools; then transcribe
     audio and extract again. Speech to text is the slow part (minutes per episode on a
     CPU), so it runs after delivery: a digest never waits for it. When it finds insights,
     subscribers who were due and got nothing this run get their digest at the end."""
@@ -71,6 +75,7 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     insights = _stage("insights", lambda: extract_insights(app, now), InsightReport)
     clusters = _stage("stories", lambda: cluster_insights(app, now), ClusterReport)
     delivery = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
+    exports = _stage("exports", lambda: export_due(app, now), ExportReport)
     speech = _stage("speech to text", lambda: transcribe_pending(app), SpeechReport)
     late = None
     if speech.transcribed or speech.cached:
@@ -83,6 +88,8 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
         if found.insights and delivery.empty:
             # deliver_due is idempotent: only those with no digest yet today get one now.
             late = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
+            if late.sent:
+                _merge(exports, _stage("exports", lambda: export_due(app, now), ExportReport))
     return RunReport(
         scan,
         transcripts,
@@ -94,4 +101,13 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
         errors,
         late,
         topics,
+        exports,
     )
+
+
+def _merge(into: ExportReport, more: ExportReport) -> None:
+    into.sent.update(more.sent)
+    into.updated.update(more.updated)
+    into.refused.update(more.refused)
+    into.failed.update(more.failed)
+    into.revoked += more.revoked

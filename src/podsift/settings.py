@@ -161,6 +161,16 @@ class Settings(BaseModel):
     # field is seconds).
     worker_plan_cron: str = "* * * * *"
 
+    # Exports to notes tools (podsift exports): the services' addresses (tests point them at
+    # loopback servers), the admin's vault folder (`exports add vault` defaults to it),
+    # templates that override the vault's own, and the first wait between retries.
+    readwise_url: str = "https://readwise.io"
+    notion_url: str = "https://api.notion.com"
+    export_dir: OptionalPath = None
+    export_templates: OptionalPath = None
+    export_backoff_seconds: float = 1.0
+    export_attempts: int = 8
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'podsift.db'}"

@@ -1,6 +1,6 @@
 """The `podsift` command: parses arguments and calls the core's stage functions, nothing more.
 
-One module per group of commands: `feeds`, `subscribers`, `topics`, `daily` (run, init, digest, stats,
+One module per group of commands: `feeds`, `subscribers`, `topics`, `exports`, `daily` (run, init, digest, stats,
 episodes) and `service` (serve, worker, admin, models, config)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from podsift.cli import common, daily, service
 from podsift.cli.common import configure_logging
+from podsift.cli.exports import exports_app
 from podsift.cli.feeds import feeds_app
 from podsift.cli.subscribers import subs_app
 from podsift.cli.topics import topics_app
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(subs_app, name="subscribers")
 app.add_typer(topics_app, name="topics")
+app.add_typer(exports_app, name="exports")
 app.add_typer(daily.episodes_app, name="episodes")
 app.add_typer(service.admin_app, name="admin")
 app.add_typer(service.models_app, name="models")

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from podsift.cli.common import err, fail, load_core, out, parse_now
+from podsift.core import App
 from podsift.pipeline import RunReport, run
 from podsift.store import EpisodeState
 
@@ -71,6 +72,18 @@ def stats_command() -> None:
         f"{sum(r.cost_usd for r in rows):.4f}",
     )
     out.print(table)
+    _print_export_counts(core)
+
+
+def _print_export_counts(core: App) -> None:
+    from podsift.exports.targets import export_counts
+
+    counts = export_counts(core)
+    if counts:
+        table = Table("export target", "outcome", "insights")
+        for kind, outcome, n in counts:
+            table.add_row(kind, outcome, str(n))
+        out.print(table)
 
 
 # --- first run ----------------------------------------------------------------------------
@@ -155,6 +168,7 @@ def run_command(
         out.print(f"late digests (from speech to text): {len(late.sent)} sent", highlight=False)
         for email, where in late.locations.items():
             out.print(f"  {email} -> {where}", highlight=False)
+    _print_exports(report)
     for stage, reason in report.stage_errors.items():
         err.print(f"[red]the {stage} stage failed[/red]: {escape(reason)}", highlight=False)
     summary = failure_summary(report)
@@ -164,7 +178,17 @@ def run_command(
         raise typer.Exit(1)
 
 
-STAGES = 6  # scan, transcripts, insights, stories, delivery, speech to text
+STAGES = 7  # scan, transcripts, insights, stories, delivery, exports, speech to text
+
+
+def _print_exports(report: RunReport) -> None:
+    x = report.exports
+    for label in sorted(set(x.sent) | set(x.updated)):
+        out.print(f"exported: {x.sent[label]} new, {x.updated[label]} updated -> {label}", highlight=False)
+    for label, reason in x.failed.items():
+        err.print(f"[yellow]export to {label} stopped[/yellow]: {escape(reason)}", highlight=False)
+    for what, reason in x.refused.items():
+        err.print(f"[yellow]export {what} refused[/yellow]: {escape(reason)}", highlight=False)
 
 
 def failure_summary(report: RunReport) -> str:
@@ -176,6 +200,7 @@ def failure_summary(report: RunReport) -> str:
         "audio": len(report.speech.failed),
         "extraction": len(report.insights.failed),
         "digest": len(report.delivery.failed) + (len(late.failed) if late else 0),
+        "export target": len(report.exports.failed),
     }
     parts = [f"{n} {name}{'s' if n != 1 else ''}" for name, n in counts.items() if n]
     parts += [f"the {stage} stage" for stage in report.stage_errors]

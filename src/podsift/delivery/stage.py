@@ -15,8 +15,6 @@ the run stops sending and leaves the rest for the next run.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from podsift.store import (
     Subscriber,
     utcnow,
 )
+from podsift.store.claims import CLAIMER, claimer_is_gone
 from podsift.subscribers import channel_key
 
 if TYPE_CHECKING:
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=10)
 RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-CLAIMER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -347,19 +345,6 @@ def _ensure_deliveries(session: Session, digest: Digest, sub: Subscriber) -> Non
             session.rollback()
 
 
-def _claimer_is_gone(claimed_by: str | None) -> bool:
-    host, _, pid = (claimed_by or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _claim(session: Session, deliveries: list[Delivery], now: datetime, max_attempts: int) -> set[int]:
     """Claim the deliveries that are ready (or stale, or held by a process of this host that
     is gone) with one conditional UPDATE; the ids this process won."""
@@ -374,7 +359,7 @@ def _claim(session: Session, deliveries: list[Delivery], now: datetime, max_atte
     orphans = [
         sa.and_(Delivery.id == d.id, Delivery.claimed_by == d.claimed_by)
         for d in deliveries
-        if d.state == DeliveryState.SENDING and _claimer_is_gone(d.claimed_by)
+        if d.state == DeliveryState.SENDING and claimer_is_gone(d.claimed_by)
     ]
     takeover = sa.and_(Delivery.state == DeliveryState.SENDING, sa.or_(*orphans)) if orphans else sa.false()
     result = session.connection().execute(

@@ -461,3 +461,82 @@ class DigestItem(Base):
 
     digest: Mapped[Digest] = relationship(back_populates="items")
     insight: Mapped[Insight] = relationship()
+
+
+class ExportTargetState(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"  # the service refused the token (401): nothing is sent until it is replaced
+
+
+class ExportState(StrEnum):
+    PENDING = "pending"  # waiting for a retry (next_attempt_at)
+    SENDING = "sending"  # claimed by one process
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (the service said the item itself is wrong)
+
+
+class ExportTarget(Base):
+    """A place a subscriber's insights (or, with no subscriber, everyone's) are copied to:
+    Readwise, a Notion database, a Markdown vault."""
+
+    __tablename__ = "export_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))  # readwise | notion | vault
+    # What goes: "received" (every insight of a sent digest) or "liked" (👍 only).
+    scope: Mapped[str] = mapped_column(sa.String(16), default="received")
+    # Not secret: Notion's database id, the vault's folder.
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The access token, encrypted with the app's secret (exports/sealed.py); never shown back.
+    sealed_token: Mapped[str | None] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(16), default=ExportTargetState.ACTIVE)  # ExportTargetState
+    error_reason: Mapped[str | None] = mapped_column(sa.Text)
+    error_at: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Export(Base):
+    """The ledger: one insight at one target, claimed before it is sent and recorded after,
+    so nothing goes twice; `content_hash` is of what was last sent (a changed text is sent
+    again as an update of `remote_id`)."""
+
+    __tablename__ = "exports"
+    __table_args__ = (
+        sa.UniqueConstraint("target_id", "insight_id", name="uq_export_insight"),
+        sa.Index("ix_export_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(sa.ForeignKey("export_targets.id", ondelete="CASCADE"))
+    insight_id: Mapped[int] = mapped_column(sa.ForeignKey("insights.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(sa.String(16), default=ExportState.SENDING)  # ExportState
+    remote_id: Mapped[str | None] = mapped_column(sa.Text)
+    content_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    versions: Mapped[int] = mapped_column(default=0)  # times sent: 2 and up were updates
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    sent_at: Mapped[datetime | None]
+    error_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ExportFile(Base):
+    """A vault file podsift wrote: the hash of what it last wrote tells a file the reader
+    edited (appended to from then on, never overwritten) from one podsift may rewrite."""
+
+    __tablename__ = "export_files"
+    __table_args__ = (sa.UniqueConstraint("target_id", "path", name="uq_export_file"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(sa.ForeignKey("export_targets.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(sa.Text)  # relative to the vault's folder
+    written_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # Set before a write, moved to written_hash after: a crash between the two is no "edit".
+    writing_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    edited: Mapped[bool] = mapped_column(default=False)
+    written_at: Mapped[datetime | None]

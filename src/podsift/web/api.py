@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from podsift.clusters.stories import Telling, story
 from podsift.digests.read import recorded_digests
+from podsift.exports.targets import ExportSetupError, add_target, list_targets, remove_target
+from podsift.store import Subscriber
 from podsift.subscribers import TokenError, subscriber_for
 from podsift.web.admin import admin_of, feed_rows
 from podsift.web.pages import core_of
@@ -59,6 +61,25 @@ class InsightOut(BaseModel):
     first_seen: str
     last_seen: str
     tellings: list[Telling]
+
+
+class ExportIn(BaseModel):
+    kind: str  # readwise | notion
+    token: str
+    scope: str = "received"  # received | liked
+    database_id: str = ""
+
+
+class ExportOut(BaseModel):
+    id: int
+    kind: str
+    scope: str
+    database_id: str | None
+    state: str
+    error: str | None
+    sent: int
+    waiting: int
+    failed: int
 
 
 @router.get("/feeds", response_model=list[FeedOut], summary="Followed shows and their status (admin session)")
@@ -119,3 +140,57 @@ def insight(request: Request, cluster_id: int) -> InsightOut:
         last_seen=found.last_seen.isoformat(),
         tellings=found.tellings,
     )
+
+
+def _export_subscriber(request: Request, token: str) -> Subscriber:
+    try:
+        sub, _ = subscriber_for(core_of(request), "preferences", token)
+    except TokenError as exc:
+        raise HTTPException(403, str(exc)) from exc
+    return sub
+
+
+def _exports_of(request: Request, subscriber_id: int) -> list[ExportOut]:
+    return [
+        ExportOut(
+            id=t.id,
+            kind=t.kind,
+            scope=t.scope,
+            database_id=t.where if t.kind == "notion" else None,
+            state=t.state,
+            error=t.error,
+            sent=t.sent,
+            waiting=t.waiting,
+            failed=t.failed,
+        )
+        for t in list_targets(core_of(request), subscriber_id)
+    ]
+
+
+@router.get("/exports/{token}", response_model=list[ExportOut], summary="A subscriber's notes-tool exports")
+def exports(request: Request, token: str) -> list[ExportOut]:
+    return _exports_of(request, _export_subscriber(request, token).id)
+
+
+@router.post(
+    "/exports/{token}", response_model=list[ExportOut], status_code=201, summary="Connect Readwise or Notion"
+)
+def export_add(request: Request, token: str, body: ExportIn) -> list[ExportOut]:
+    sub = _export_subscriber(request, token)
+    if body.kind not in ("readwise", "notion"):
+        raise HTTPException(
+            422, "kind is readwise or notion (a vault is the zip at /preferences/<token>/vault.zip)"
+        )
+    try:
+        add_target(
+            core_of(request), body.kind, sub.email, body.token, body.scope, database_id=body.database_id
+        )
+    except ExportSetupError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _exports_of(request, sub.id)
+
+
+@router.delete("/exports/{token}/{target_id}", status_code=204, summary="Disconnect an export")
+def export_remove(request: Request, token: str, target_id: int) -> None:
+    if not remove_target(core_of(request), target_id, _export_subscriber(request, token).id):
+        raise HTTPException(404, "no such export of yours")

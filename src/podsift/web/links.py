@@ -18,6 +18,13 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from podsift.digests.read import recorded_digests
 from podsift.digests.view import render as render_digest
+from podsift.exports.targets import (
+    ExportSetupError,
+    add_target,
+    list_targets,
+    remove_target,
+    subscriber_vault,
+)
 from podsift.sources.feeds import followed_shows
 from podsift.sources.topics import TopicError, add_topic, remove_topic, topic_overview
 from podsift.store import Subscriber, utcnow
@@ -144,6 +151,7 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
         "feed_url": links.feed if links else "",
         "unsubscribe_url": links.unsubscribe if links else "",
         "topics": topic_overview(core, sub.id),
+        "exports": {t.kind: t for t in list_targets(core, sub.id)},
     }
 
 
@@ -212,6 +220,58 @@ async def topic_remove(request: Request, token: str, topic_id: int) -> HTMLRespo
     error = None if removed else "No such topic of yours."
     context = {**preferences_context(request, sub, token), "saved": removed is not None, "error": error}
     return render(request, "preferences.html", context, 200 if removed else 404)
+
+
+# --- exports to notes tools ------------------------------------------------------------------
+@router.post("/preferences/{token}/exports", response_class=HTMLResponse)
+async def export_add(request: Request, token: str) -> HTMLResponse:
+    """Connect Readwise or Notion: the token is checked (Readwise), kept encrypted, never shown."""
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    form = await request.form()
+    error = None
+    try:
+        add_target(
+            core_of(request),
+            str(form.get("kind", "")),
+            sub.email,
+            str(form.get("access_token", "")),
+            str(form.get("scope", "received")),
+            database_id=str(form.get("database_id", "")),
+        )
+    except ExportSetupError as exc:
+        error = str(exc)
+    context = {**preferences_context(request, sub, token), "saved": error is None, "error": error}
+    return render(request, "preferences.html", context, 200 if error is None else 400)
+
+
+@router.post("/preferences/{token}/exports/{target_id}/remove", response_class=HTMLResponse)
+def export_remove(request: Request, token: str, target_id: int) -> HTMLResponse:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    removed = remove_target(core_of(request), target_id, sub.id)
+    error = None if removed else "No such export of yours."
+    context = {**preferences_context(request, sub, token), "saved": removed, "error": error}
+    return render(request, "preferences.html", context, 200 if removed else 404)
+
+
+@router.get("/preferences/{token}/vault.zip")
+def vault_download(request: Request, token: str, scope: str = "received") -> Response:
+    """Everything this subscriber received (or liked) as an Obsidian-ready Markdown vault."""
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    body = subscriber_vault(core_of(request), sub, "liked" if scope == "liked" else "received")
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="podsift-vault.zip"'},
+    )
 
 
 # --- private Atom feed ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from podsift.backends.asr.registry import asr_enabled
 from podsift.clusters.stage import unclustered_insights
 from podsift.delivery.stage import due_subscribers
+from podsift.exports.stage import due_targets
 from podsift.insights.stage import due_extractions
 from podsift.sources.scan import due_feeds
 from podsift.sources.topics import due_topics
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 
 FETCH_BLOCK = 25  # feeds or episodes per fetching task
+EXPORT_BLOCK = 10  # export targets per task (each a few requests to its service)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ def due_work(app: App, now: datetime, deliveries: bool = True) -> list[Unit]:
     patience = timedelta(minutes=app.settings.worker_delivery_patience_minutes)
     ready = [s.id for s in due_subscribers(app, now).due if not busy or _waited(s, now, patience)]
     units += _blocks("deliver_digests", "subscriber_ids", ready, app.settings.worker_delivery_batch)
+    units += _blocks("export_notes", "target_ids", due_targets(app, now), EXPORT_BLOCK)
     return units
 
 

@@ -26,6 +26,7 @@ from procrastinate.retry import BaseRetryStrategy
 
 from podsift.clusters.stage import cluster_insights
 from podsift.delivery.stage import deliver_due
+from podsift.exports.stage import export_due
 from podsift.insights.stage import extract_insights
 from podsift.sources.scan import fail_feed, scan_feeds
 from podsift.sources.topics import search_topics
@@ -187,6 +188,16 @@ def deliver_digests(context: JobContext, subscriber_ids: list[int]) -> int:
     return len(report.sent)
 
 
+@jobs.task(
+    name="export_notes", queue="delivery", priority=PRIORITY["delivery"] - 5, retry=RETRY, pass_context=True
+)
+def export_notes(context: JobContext, target_ids: list[int]) -> int:
+    """Copy insights to notes tools (Readwise, Notion, vaults): each target on its own."""
+    app = core()
+    report = _unit(context, lambda: export_due(app, utcnow(), only=target_ids), _logged)
+    return sum(report.sent.values()) + sum(report.updated.values())
+
+
 TASKS = {
     t.name: t
     for t in (
@@ -197,6 +208,7 @@ TASKS = {
         extract_episode,
         cluster_stories,
         deliver_digests,
+        export_notes,
     )
 }
 
@@ -241,7 +253,7 @@ async def _recently_failed(context: JobContext) -> set[str]:
     """Queueing locks of unit-less tasks (stories, delivery) that failed for good lately."""
     since = utcnow() - FAILED_COOLDOWN
     out: set[str] = set()
-    for name in ("cluster_stories", "deliver_digests"):
+    for name in ("cluster_stories", "deliver_digests", "export_notes"):
         for job in await context.app.job_manager.list_jobs_async(task=name, status="failed"):
             if job.queueing_lock and job.scheduled_at is not None and job.scheduled_at >= since:
                 out.add(job.queueing_lock)
