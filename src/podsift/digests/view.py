@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from podsift.clusters.signals import strip_speaker
-from podsift.net.links import listen_link
+from podsift.net.links import format_timestamp, listen_link
 from podsift.ranking.select import Pick
 from podsift.sources.titles import episode_title
 from podsift.store import Subscriber, Topic
@@ -90,12 +90,6 @@ class DigestEntry:
 def quote_differs(quote: str, text: str) -> bool:
     """Worth showing the quote beside the text (offline insights often are the quote)."""
     return _words(quote) != _words(strip_speaker(text))
-
-
-def format_timestamp(seconds: float) -> str:
-    h, rem = divmod(int(seconds), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 @dataclass

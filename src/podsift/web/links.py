@@ -155,6 +155,14 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
     }
 
 
+def preferences_result(
+    request: Request, sub: Subscriber, token: str, error: str | None, failed_status: int = 400
+) -> HTMLResponse:
+    """The preferences page after a change: "Saved.", or the error with `failed_status`."""
+    context = {**preferences_context(request, sub, token), "saved": error is None, "error": error}
+    return render(request, "preferences.html", context, 200 if error is None else failed_status)
+
+
 @router.get("/preferences/{token}", response_class=HTMLResponse)
 def preferences_page(request: Request, token: str) -> HTMLResponse:
     found = token_subscriber(request, "preferences", token)
@@ -183,14 +191,12 @@ async def preferences_save(request: Request, token: str) -> HTMLResponse:
         if form.get("all_shows", "1") == "1"
         else [int(str(f)) for f in form.getlist("feed")],
     }
-    error, saved = None, False
+    error = None
     try:
         sub = update_subscriber(core_of(request), sub.email, **values)
-        saved = True
     except (SubscriberError, ValueError) as exc:
         error = str(exc)
-    context = {**preferences_context(request, sub, token), "saved": saved, "error": error}
-    return render(request, "preferences.html", context, 200 if saved else 400)
+    return preferences_result(request, sub, token, error)
 
 
 @router.post("/preferences/{token}/topics", response_class=HTMLResponse)
@@ -206,8 +212,7 @@ async def topic_add(request: Request, token: str) -> HTMLResponse:
         add_topic(core_of(request), str(form.get("topic", "")), sub.email)
     except TopicError as exc:
         error = str(exc)
-    context = {**preferences_context(request, sub, token), "saved": error is None, "error": error}
-    return render(request, "preferences.html", context, 200 if error is None else 400)
+    return preferences_result(request, sub, token, error)
 
 
 @router.post("/preferences/{token}/topics/{topic_id}/remove", response_class=HTMLResponse)
@@ -217,9 +222,7 @@ async def topic_remove(request: Request, token: str, topic_id: int) -> HTMLRespo
         return found
     sub, _ = found
     removed = remove_topic(core_of(request), topic_id, sub.id)
-    error = None if removed else "No such topic of yours."
-    context = {**preferences_context(request, sub, token), "saved": removed is not None, "error": error}
-    return render(request, "preferences.html", context, 200 if removed else 404)
+    return preferences_result(request, sub, token, None if removed else "No such topic of yours.", 404)
 
 
 # --- exports to notes tools ------------------------------------------------------------------
@@ -243,8 +246,7 @@ async def export_add(request: Request, token: str) -> HTMLResponse:
         )
     except ExportSetupError as exc:
         error = str(exc)
-    context = {**preferences_context(request, sub, token), "saved": error is None, "error": error}
-    return render(request, "preferences.html", context, 200 if error is None else 400)
+    return preferences_result(request, sub, token, error)
 
 
 @router.post("/preferences/{token}/exports/{target_id}/remove", response_class=HTMLResponse)
@@ -254,9 +256,7 @@ def export_remove(request: Request, token: str, target_id: int) -> HTMLResponse:
         return found
     sub, _ = found
     removed = remove_target(core_of(request), target_id, sub.id)
-    error = None if removed else "No such export of yours."
-    context = {**preferences_context(request, sub, token), "saved": removed, "error": error}
-    return render(request, "preferences.html", context, 200 if removed else 404)
+    return preferences_result(request, sub, token, None if removed else "No such export of yours.", 404)
 
 
 @router.get("/preferences/{token}/vault.zip")

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from podsift.clusters.stories import story
 from podsift.core import App
 from podsift.digests.read import digest_page
-from podsift.digests.view import format_timestamp
+from podsift.net.links import format_timestamp
 from podsift.ranking.topics import recent_topics
 from podsift.store import Subscriber
 from podsift.subscribers import AddressError, SubscriberError, TokenError, sign_up, subscriber_for

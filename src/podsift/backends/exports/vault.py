@@ -29,6 +29,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from podsift.backends.exports.base import ExportItem, Outgoing, Sent
+from podsift.net.links import format_timestamp
 
 TEMPLATES = Path(__file__).parent / "templates"
 _UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]\x00-\x1f]+')
@@ -75,12 +76,6 @@ def _quoted(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
 
 
-def _timestamp(seconds: float) -> str:
-    h, rem = divmod(int(seconds), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 class VaultRenderer:
     def __init__(self, overrides: Path | None = None) -> None:
         loaders = [FileSystemLoader(overrides)] if overrides else []
@@ -96,7 +91,7 @@ class VaultRenderer:
         self.env.filters["yaml"] = lambda v: json.dumps(v, ensure_ascii=False)
         self.env.filters["heading"] = _heading
         self.env.filters["quoted"] = _quoted
-        self.env.filters["timestamp"] = _timestamp
+        self.env.filters["timestamp"] = format_timestamp
 
     def episode(self, items: list[ExportItem]) -> str:
         items = sorted(items, key=lambda i: (i.start, i.insight_id))
