@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/corpus_day.py [--llm SPEC] [--interests "AI, open source"]
     .venv/bin/python bench/corpus_day.py --shows heldout   # the selection benchmark's held-out shows
+    .venv/bin/python bench/corpus_day.py --reader "" --reader "skip funding news, keep it short"
 
 Serves each long transcript in ../shared/corpus as its own show's newest episode on a
 loopback HTTP server, runs `podsift run` (scan, publisher transcripts, insights, stories,
@@ -129,8 +130,12 @@ def main() -> None:
     parser.add_argument("--llm", default="offline")
     parser.add_argument("--interests", action="append", default=None)
     parser.add_argument("--shows", choices=("corpus", "heldout"), default="corpus")
+    parser.add_argument("--reader", action="append", default=None, help="a reader's own instructions")
     args = parser.parse_args()
     interests = args.interests or ["AI, open source, energy", ""]
+    readers = args.reader or []
+    if readers:
+        interests = [""] * len(readers)
     server, urls = serve_heldout() if args.shows == "heldout" else serve_corpus()
     with tempfile.TemporaryDirectory() as home:
         settings = Settings.load(
@@ -142,7 +147,11 @@ def main() -> None:
         for k, phrase in enumerate(interests):
             email = f"reader{k}@example.com"
             add_subscriber(app, email, phrase, "UTC", 0)
-            emails.append((email, phrase))
+            if readers and readers[k]:
+                from podsift.subscribers.steer import instruct
+
+                print(f"{email}: {readers[k]!r} -> {instruct(app, email, readers[k]).describe()}")
+            emails.append((email, readers[k] if readers else phrase))
         report = run(app, NOW)
         i = report.insights
         print(
@@ -151,7 +160,7 @@ def main() -> None:
             f"{report.clusters.disagreements} disagreement(s) between shows; {report.seconds:.0f} s\n"
         )
         for email, phrase in emails:
-            print(f"######## {email} (interests: {phrase or 'none'})")
+            print(f"######## {email} ({'instructions' if readers else 'interests'}: {phrase or 'none'})")
             print(render(preview(app, email, NOW.date().isoformat(), NOW), "text"))
         print("######## disagreements found")
         print_disagreements(app)

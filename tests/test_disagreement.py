@@ -159,6 +159,7 @@ def test_a_disputed_story_ranks_above_a_plainly_corroborated_one() -> None:
     row = lambda i, cluster, shows: SimpleNamespace(  # noqa: E731
         id=i,
         text=f"claim {i}",
+        speaker=None,
         cluster_id=cluster,
         feed_id=i,
         episode_id=i,

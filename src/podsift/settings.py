@@ -170,6 +170,11 @@ class Settings(BaseModel):
     export_templates: OptionalPath = None
     export_backoff_seconds: float = 1.0
     export_attempts: int = 8
+    # Model requests spent on one reader's own words a local day (reading their instructions
+    # into a profile, writing their five in their style) and the tokens those may use; past
+    # either, the offline parser and the usual texts serve.
+    reader_model_requests: int = 3
+    reader_model_tokens: int = 6000
 
     @property
     def resolved_database_url(self) -> str:

@@ -172,3 +172,43 @@ def subscribers_list(as_json: Annotated[bool, typer.Option("--json", help="JSON 
             problems.get(sub.id, ""),
         )
     out.print(table)
+
+
+@subs_app.command("instruct")
+def subscribers_instruct(
+    email: str,
+    text: Annotated[
+        str | None, typer.Argument(help="Plain words about the digest (≤ 500 characters); '' clears.")
+    ] = None,
+    remove: Annotated[
+        str | None, typer.Option(help="Drop one part of the profile by its key (see the listing).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The profile as JSON.")] = False,
+) -> None:
+    """Steer a digest in plain words ("skip funding news, explain jargon, more contrarian
+    takes"): read once into a profile of mutes, boosts and style flags, shown back. Without
+    TEXT, shows the current profile."""
+    from podsift.subscribers import SubscriberError
+    from podsift.subscribers.addresses import AddressError
+    from podsift.subscribers.steer import instruct, profile_of, remove_part
+
+    core = load_core()
+    try:
+        if remove is not None:
+            profile = remove_part(core, email, remove)
+            words = profile_of(core, email)[0]
+        elif text is not None:
+            words, profile = text, instruct(core, email, text)
+        else:
+            words, profile = profile_of(core, email)
+    except (SubscriberError, AddressError) as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps({"instructions": words, "profile": profile.to_json()}) + "\n")
+        return
+    out.print(f"instructions: {words or '(none)'}", highlight=False)
+    out.print(f"understood: {profile.describe()}", highlight=False)
+    for group, parts in profile.parts().items():
+        for part in parts:
+            out.print(f"  {group.lower()}: {part.words}  (key: {part.key})", highlight=False, markup=False)

@@ -30,6 +30,7 @@ from podsift.backends.apprise import send_apprise
 from podsift.backends.mail import SendError, Transport
 from podsift.delivery.message import build_message, subject_for
 from podsift.digests.records import insert_digest, local_date, make_selector, recorded_digest, stored_picks
+from podsift.digests.style import apply_style, wants_style
 from podsift.digests.view import digest_view, render
 from podsift.progress import progress
 from podsift.ranking.pool import hour_bucket
@@ -287,7 +288,7 @@ _INSERT_CLAIMED = sa.insert(Delivery).returning(Delivery.id)
 
 
 def _record_and_claim(
-    selector: Selector, session: Session, sub: Subscriber, day: str, now: datetime
+    app: App, selector: Selector, session: Session, sub: Subscriber, day: str, now: datetime
 ) -> Claimed | None:
     """A new digest, its items and its deliveries, already claimed by this process, in one
     transaction: a crash leaves all or none (a claim whose process is gone is taken over at
@@ -295,6 +296,12 @@ def _record_and_claim(
     picks = selector.pick(session, sub, day, now)
     if not picks:
         return None
+    if wants_style(sub):
+        # The reader's own write-up, fixed with the digest. A model may take seconds: end this
+        # transaction first (on SQLite it holds the write lock); a digest another process
+        # records meanwhile surfaces as the IntegrityError our caller handles.
+        session.commit()
+        apply_style(app, sub, day, picks)
     conn = session.connection()
     digest_id = insert_digest(conn, sub.id, day, now, picks)
     claimed = {"state": DeliveryState.SENDING, "claimed_at": utcnow(), "claimed_by": CLAIMER, "attempts": 1}
@@ -393,7 +400,7 @@ def _deliver_one(delivery_round: _Round, sub: Subscriber, recorded_today: bool) 
         claimed: Claimed | None = None
         if not recorded_today:
             try:
-                claimed = _record_and_claim(selector, session, sub, day, now)
+                claimed = _record_and_claim(app, selector, session, sub, day, now)
                 if claimed is None:
                     report.empty += 1
                     return

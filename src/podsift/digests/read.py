@@ -14,6 +14,7 @@ from podsift.digests.records import (
     recorded_digest,
     stored_picks,
 )
+from podsift.digests.style import apply_style
 from podsift.digests.view import DigestView, digest_view, web_view
 from podsift.store import Subscriber
 from podsift.subscribers import find_subscriber
@@ -39,7 +40,9 @@ def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView
         digest = recorded_digest(session, sub, day)
         if digest is not None:
             return digest_view(app, sub, day, stored_picks(session, digest))
-        return digest_view(app, sub, day, make_selector(app).pick(session, sub, day, now))
+        picks = make_selector(app).pick(session, sub, day, now)
+        apply_style(app, sub, day, picks, use_model=False)  # a preview spends no model request
+        return digest_view(app, sub, day, picks)
 
 
 def recorded_digests(

@@ -91,6 +91,8 @@ def insert_digest(conn: sa.Connection, subscriber_id: int, day: str, now: dateti
                 "also_on": p.also_on,
                 "also_on_more": p.also_on_more,
                 "disputes": p.disputes,
+                "styled_text": p.text,
+                "glossary": p.glossary,
             }
             for rank, p in enumerate(picks, 1)
         ],
@@ -106,7 +108,16 @@ def stored_picks(session: Session, digest: Digest) -> list[Pick]:
         .options(joinedload(DigestItem.insight).joinedload(Insight.episode).joinedload(Episode.feed))
     )
     return [
-        Pick(item.insight, item.score, item.why, item.also_on or [], item.disputes or [], item.also_on_more)
+        Pick(
+            item.insight,
+            item.score,
+            item.why,
+            item.also_on or [],
+            item.disputes or [],
+            item.also_on_more,
+            item.styled_text,
+            item.glossary or [],
+        )
         for item in rows
     ]
 

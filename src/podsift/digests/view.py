@@ -66,6 +66,8 @@ class DigestEntry:
     cluster_id: int | None = None
     # The transcript around the insight (web pages only).
     passage: list[PassageLine] = field(default_factory=list)
+    # Terms of the text explained, for a reader who asked for jargon explained: [[term, meaning]].
+    glossary: list[list[str]] = field(default_factory=list)
 
     @property
     def more_shows(self) -> str:
@@ -137,7 +139,7 @@ def build_view(
         entries.append(
             DigestEntry(
                 rank=rank,
-                text=insight.text,
+                text=pick.text or insight.text,
                 quote=insight.quote,
                 speaker=insight.speaker,
                 podcast=episode.feed.title,
@@ -157,6 +159,7 @@ def build_view(
                 vote_down=vote_link(insight.id, -1) if vote_link else None,
                 insight_id=insight.id,
                 cluster_id=insight.cluster_id,
+                glossary=pick.glossary,
             )
         )
     return DigestView(subscriber, date, entries, **(links or {}))

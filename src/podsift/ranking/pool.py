@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from podsift.backends.embeddings.vectors import stack
 from podsift.clusters.disagree import cluster_disputes
+from podsift.insights.kinds import shipped_kind_model
 from podsift.net.links import listen_link
 from podsift.ranking.score import corroboration
 from podsift.sources.titles import episode_title
@@ -86,11 +87,14 @@ class CandidatePool:
         vectors: np.ndarray | None,
         also_on: dict[int, list[dict[str, object]]],
         disputes: dict[int, list[dict[str, Any]]] | None = None,
+        embedder_name: str | None = None,
     ) -> None:
         self.vectors = vectors  # None: no embeddings (ranking by words alone)
         self.also_on_rows = also_on
         self.dispute_rows = disputes or {}
         self.texts = [r.text for r in rows]
+        self.speakers = [r.speaker or "" for r in rows]
+        self.embedder_name = embedder_name
         self.ids = np.array([r.id for r in rows], dtype=np.int64)
         self.cluster_keys = np.array([r.cluster_id or -r.id for r in rows], dtype=np.int64)
         self.feed_ids = np.array([r.feed_id for r in rows], dtype=np.int64)
@@ -110,6 +114,15 @@ class CandidatePool:
         self._views: dict[float, DayView] = {}
         self._tokens: dict[int, set[str]] = {}
         self._objects: dict[int, Insight] = {}
+        self._kinds: np.ndarray | None = None
+
+    def kind_probabilities(self) -> np.ndarray:
+        """(rows, kinds): how likely each row is funding news, a launch, advice, a contrarian
+        take or a prediction (insights/kinds.py); computed once, when a reader's profile
+        first needs it."""
+        if self._kinds is None:
+            self._kinds = shipped_kind_model().probabilities(self.texts, self.vectors, self.embedder_name)
+        return self._kinds
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -120,6 +133,7 @@ class CandidatePool:
             sa.select(
                 Insight.id,
                 Insight.text,
+                Insight.speaker,
                 Insight.cluster_id,
                 Insight.episode_id,
                 Insight.score,
@@ -142,7 +156,13 @@ class CandidatePool:
         if embedder_name and rows and all(r.embedding_model == embedder_name and r.embedding for r in rows):
             vectors = stack([r.embedding for r in rows], len(rows[0].embedding) // 2)
         shared = {r.cluster_id for r in rows if r.cluster_id and (r.show_count or 1) > 1}
-        return cls(rows, vectors, _cluster_tellings(session, shared), cluster_disputes(session, shared))
+        return cls(
+            rows,
+            vectors,
+            _cluster_tellings(session, shared),
+            cluster_disputes(session, shared),
+            embedder_name,
+        )
 
     def view(self, since: datetime) -> DayView:
         bucket = hour_bucket(since)

@@ -13,6 +13,8 @@ For each eligible insight (one per story cluster), every feature lies in [0, 1]:
     novelty        1 − the highest cosine to anything sent to this subscriber in the last
                    `novelty_days` (a new angle beats a rehash of last week's story)
     feedback       cosine to the closest 👍 insight minus cosine to the closest 👎 one
+    boost          what the reader's instructions ask more of (a topic, show, person or kind;
+                   ranking/steering.py), added to the static part; their mutes are filters
 
     score = show_weight × (relevance·w_r + quality·w_q + corroboration·w_c + dispute·w_d
                            + recency·w_t + novelty·w_n) + feedback·w_f
@@ -46,6 +48,7 @@ class RankingWeights:
     recency: float = 0.10
     novelty: float = 0.15
     feedback: float = 0.20
+    boost: float = 0.35  # what the reader asked for in their own words (steering.py)
     exact_boost: float = 0.3
     diversity: float = 0.30
     same_show: float = 0.05

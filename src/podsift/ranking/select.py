@@ -29,7 +29,9 @@ from podsift.backends.embeddings import Embedder, from_blob, to_blob
 from podsift.ranking.pool import CandidatePool, DayView, lexical_relevance
 from podsift.ranking.profiles import SubscriberHistory, VectorLookup, load_histories
 from podsift.ranking.score import RankingWeights, rescale_similarity
+from podsift.ranking.steering import Steering, contrarian_first, steer_rows, steering_for
 from podsift.store import Feed, Insight, PhraseVector, Subscriber, Topic
+from podsift.subscribers.profile import ReaderProfile
 
 log = logging.getLogger(__name__)
 SHORTLIST = 60
@@ -54,6 +56,9 @@ class Pick:
     disputes: list[dict[str, Any]] = field(default_factory=list)
     # How many more shows told it than also_on names (it names at most ALSO_ON_NAMED).
     also_on_more: int = 0
+    # This reader's own write-up (their style flags; digests/style.py); None: the insight's text.
+    text: str | None = None
+    glossary: list[list[str]] = field(default_factory=list)  # [[term, definition]]
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Profile:
     history: np.ndarray | None  # vectors sent in the last novelty_days
     liked: np.ndarray | None
     disliked: np.ndarray | None
+    # The reader's own instructions, as filters and features (steering.py); None: none given.
+    steering: Steering | None = None
 
 
 def _max_cosine(matrix: np.ndarray | None, vectors: np.ndarray | None, count: int) -> np.ndarray:
@@ -121,6 +128,12 @@ def rank(
     lookback_days: int,
 ) -> list[Ranked]:
     rows, semantic = _candidates(pool.view(profile.since), profile)
+    boost = np.zeros(len(rows), dtype=np.float32)
+    boost_why: list[str | None] = [None] * len(rows)
+    if profile.steering is not None and len(rows):
+        keep, boost, boost_why = steer_rows(pool, rows, profile.steering)
+        rows, semantic, boost = rows[keep], semantic[keep], boost[keep]
+        boost_why = [b for b, k in zip(boost_why, keep, strict=True) if k]
     if not len(rows):
         return []
     w = weights if profile.phrases else weights.without_interests()
@@ -140,6 +153,7 @@ def rank(
     )
     # Two stages: a cheap score over every eligible insight (novelty taken as 1, no votes)
     # picks a shortlist; history, votes and exact-term boosts are computed for it alone.
+    static = static + w.boost * boost
     prelim = show_weight * (w.relevance * relevance + static + w.novelty)
     size = max(SHORTLIST, top * 12)
     if len(rows) > size:
@@ -148,6 +162,7 @@ def rank(
     else:
         short = np.argsort(-prelim, kind="stable")
     rows, relevance, static, show_weight = rows[short], relevance[short], static[short], show_weight[short]
+    boost_why = [boost_why[int(k)] for k in short]
     vectors = pool.vectors[rows] if pool.vectors is not None else None
     n = len(rows)
     novelty = 1.0 - np.clip(_max_cosine(profile.history, vectors, n), 0.0, 1.0)
@@ -168,6 +183,8 @@ def rank(
     scores = show_weight * (w.relevance * relevance + static + w.novelty * novelty) + w.feedback * feedback
     chosen = _diverse(list(range(n)), scores, vectors, pool.episode_ids[rows], pool.feed_ids[rows], w, top)
     chosen.sort(key=lambda k: -scores[k])  # chosen for spread, shown strongest first
+    if profile.steering is not None and profile.steering.contrarian_first:
+        chosen = contrarian_first(pool, rows, chosen)
     return [
         Ranked(
             int(rows[k]),
@@ -179,6 +196,7 @@ def rank(
                 int(pool.show_counts[rows[k]]),
                 float(feedback[k]),
                 bool(pool.disputed[rows[k]]),
+                boost_why[k],
             ),
         )
         for k in chosen
@@ -227,8 +245,11 @@ def _why(
     shows: int,
     feedback: float,
     disputed: bool = False,
+    boosted: str | None = None,
 ) -> str:
     parts = []
+    if boosted:
+        parts.append(f"boosted: you asked for {boosted}")
     if phrase:
         parts.append(f"matches your interest '{phrase}'" + ("" if relevance >= 0.75 else " (loosely)"))
     elif has_interests:
@@ -269,6 +290,16 @@ class Selector:
         self._histories: dict[int, SubscriberHistory] = {}
         self._phrases: dict[str, np.ndarray] = {}
         self._topic_feeds: dict[int | None, set[int]] | None = None
+        self._feed_titles: dict[str, set[int]] | None = None
+
+    def feeds_titled(self, session: Session) -> dict[str, set[int]]:
+        """Feed ids by lower-cased title: a reader's profile names shows by title."""
+        if self._feed_titles is None:
+            self._feed_titles = {}
+            for feed_id, title in session.execute(sa.select(Feed.id, Feed.title)):
+                if title:
+                    self._feed_titles.setdefault(title.lower(), set()).add(feed_id)
+        return self._feed_titles
 
     def topic_feeds(self, session: Session, subscriber_id: int) -> set[int]:
         """Shows followed for this subscriber's topics or everyone's: they count as followed
@@ -357,6 +388,14 @@ class Selector:
         def matrix(ids: list[int]) -> np.ndarray | None:
             return vectors.matrix(ids) if usable and vectors is not None and ids else None
 
+        reader = ReaderProfile.from_json(sub.reader_profile or {})
+        steering = None
+        if not reader.empty():
+            wanted = reader.mute.topics + reader.boost.topics
+            if usable and wanted:
+                self.warm([",".join(wanted)], session)
+            steering = steering_for(reader, self.feeds_titled(session), self._phrases if usable else {})
+
         return Profile(
             since=max(last, floor) if last else floor,
             phrases=phrases,
@@ -368,6 +407,7 @@ class Selector:
             history=matrix([i for _, i, _, created in sent if created >= recent]),
             liked=matrix([i for i, vote in history.votes if vote > 0]),
             disliked=matrix([i for i, vote in history.votes if vote < 0]),
+            steering=steering,
         )
 
     def pick(self, session: Session, sub: Subscriber, local_date: str, now: datetime) -> list[Pick]:

@@ -390,7 +390,24 @@ class Subscriber(Base):
     suppressed: Mapped[bool] = mapped_column(default=False)
     # Apprise URLs (Slack, Discord, Telegram, ntfy, Matrix, json://...): the digest as Markdown.
     channels: Mapped[list[Any]] = mapped_column(default=list)
+    # The reader's own words about their digest (≤ 500 characters) and the profile read out of
+    # them once, when saved (subscribers/profile.py): mutes, boosts, style flags.
+    instructions: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    reader_profile: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReaderModelUsage(Base):
+    """Model requests made for one reader's own texts on one local day: their budget."""
+
+    __tablename__ = "reader_model_usage"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    local_date: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    requests: Mapped[int] = mapped_column(default=0)
+    tokens: Mapped[int] = mapped_column(default=0)
 
 
 class Digest(Base):
@@ -458,6 +475,10 @@ class DigestItem(Base):
     also_on_more: Mapped[int] = mapped_column(default=0, server_default="0")
     # Shows that disagree on the story, as chosen: [{"detail", "sides": [{speaker, show, ...}]}].
     disputes: Mapped[list[Any]] = mapped_column(default=list)
+    # This reader's own write-up of the insight (their style flags), fixed with the digest;
+    # None: the insight's text. Glossary: [[term, definition]] for "explain jargon".
+    styled_text: Mapped[str | None] = mapped_column(sa.Text)
+    glossary: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
     digest: Mapped[Digest] = relationship(back_populates="items")
     insight: Mapped[Insight] = relationship()

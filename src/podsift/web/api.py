@@ -12,7 +12,8 @@ from podsift.clusters.stories import Telling, story
 from podsift.digests.read import recorded_digests
 from podsift.exports.targets import ExportSetupError, add_target, list_targets, remove_target
 from podsift.store import Subscriber
-from podsift.subscribers import TokenError, subscriber_for
+from podsift.subscribers import SubscriberError, TokenError, subscriber_for
+from podsift.subscribers.steer import instruct, profile_of, remove_part
 from podsift.web.admin import admin_of, feed_rows
 from podsift.web.pages import core_of
 
@@ -61,6 +62,22 @@ class InsightOut(BaseModel):
     first_seen: str
     last_seen: str
     tellings: list[Telling]
+
+
+class InstructionsIn(BaseModel):
+    text: str  # plain words, at most 500 characters; "" clears
+
+
+class ProfilePartOut(BaseModel):
+    key: str
+    words: str
+
+
+class ProfileOut(BaseModel):
+    instructions: str
+    understood: str  # the profile in words
+    profile: dict[str, Any]  # {"mute": {...}, "boost": {...}, "style": [...]}
+    parts: dict[str, list[ProfilePartOut]]  # removable parts by group
 
 
 class ExportIn(BaseModel):
@@ -194,3 +211,40 @@ def export_add(request: Request, token: str, body: ExportIn) -> list[ExportOut]:
 def export_remove(request: Request, token: str, target_id: int) -> None:
     if not remove_target(core_of(request), target_id, _export_subscriber(request, token).id):
         raise HTTPException(404, "no such export of yours")
+
+
+def _profile_out(words: str, profile: Any) -> ProfileOut:
+    return ProfileOut(
+        instructions=words,
+        understood=profile.describe(),
+        profile=profile.to_json(),
+        parts={
+            g: [ProfilePartOut(key=p.key, words=p.words) for p in ps] for g, ps in profile.parts().items()
+        },
+    )
+
+
+@router.get("/profile/{token}", response_model=ProfileOut, summary="A reader's instructions and profile")
+def profile_get(request: Request, token: str) -> ProfileOut:
+    sub = _export_subscriber(request, token)
+    return _profile_out(*profile_of(core_of(request), sub.email))
+
+
+@router.put("/profile/{token}", response_model=ProfileOut, summary="Steer the digest in plain words")
+def profile_put(request: Request, token: str, body: InstructionsIn) -> ProfileOut:
+    sub = _export_subscriber(request, token)
+    try:
+        profile = instruct(core_of(request), sub.email, body.text)
+    except SubscriberError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _profile_out(body.text.strip(), profile)
+
+
+@router.delete("/profile/{token}/parts", response_model=ProfileOut, summary="Drop one part of the profile")
+def profile_part_remove(request: Request, token: str, key: str) -> ProfileOut:
+    sub = _export_subscriber(request, token)
+    try:
+        profile = remove_part(core_of(request), sub.email, key)
+    except SubscriberError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return _profile_out(profile_of(core_of(request), sub.email)[0], profile)

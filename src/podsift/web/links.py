@@ -32,6 +32,7 @@ from podsift.subscribers import (
     SubscriberError,
     TokenError,
     confirm,
+    find_subscriber,
     links_for,
     preferences_path,
     record_vote,
@@ -39,6 +40,8 @@ from podsift.subscribers import (
     unsubscribe,
     update_subscriber,
 )
+from podsift.subscribers.profile import ReaderProfile
+from podsift.subscribers.steer import instruct, remove_part
 from podsift.web.pages import core_of, invalid_link, message_page, render, token_subscriber
 
 router = APIRouter()
@@ -152,6 +155,7 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
         "unsubscribe_url": links.unsubscribe if links else "",
         "topics": topic_overview(core, sub.id),
         "exports": {t.kind: t for t in list_targets(core, sub.id)},
+        "reader_profile": ReaderProfile.from_json(sub.reader_profile or {}),
     }
 
 
@@ -223,6 +227,42 @@ async def topic_remove(request: Request, token: str, topic_id: int) -> HTMLRespo
     sub, _ = found
     removed = remove_topic(core_of(request), topic_id, sub.id)
     return preferences_result(request, sub, token, None if removed else "No such topic of yours.", 404)
+
+
+# --- the reader's own words -------------------------------------------------------------------
+@router.post("/preferences/{token}/instructions", response_class=HTMLResponse)
+async def instructions_save(request: Request, token: str) -> HTMLResponse:
+    """Read the reader's plain words into a profile (shown back on the page to confirm)."""
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    form = await request.form()
+    error = None
+    try:
+        instruct(core_of(request), sub.email, str(form.get("instructions", "")))
+    except SubscriberError as exc:
+        error = str(exc)
+    return preferences_result(request, _fresh(request, sub), token, error)
+
+
+@router.post("/preferences/{token}/profile/remove", response_class=HTMLResponse)
+async def profile_part_remove(request: Request, token: str) -> HTMLResponse:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    form = await request.form()
+    error = None
+    try:
+        remove_part(core_of(request), sub.email, str(form.get("key", "")))
+    except SubscriberError as exc:
+        error = str(exc)
+    return preferences_result(request, _fresh(request, sub), token, error, 404)
+
+
+def _fresh(request: Request, sub: Subscriber) -> Subscriber:
+    return find_subscriber(core_of(request), sub.email)
 
 
 # --- exports to notes tools ------------------------------------------------------------------
