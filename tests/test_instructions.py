@@ -302,7 +302,9 @@ def serve_model(llm: FakeLLM, rewrite) -> None:  # type: ignore[no-untyped-def]
 
 def rewrites(prompt: str, evil: bool = False) -> str:
     items = []
-    for n, _speaker, text in re.findall(r'<insight n="(\d+)" speaker="([^"]*)">(.*?)</insight>', prompt, re.S):
+    for n, _speaker, text in re.findall(
+        r'<insight n="(\d+)" speaker="([^"]*)">(.*?)</insight>', prompt, re.S
+    ):
         short = " ".join(text.split()[:24]).rstrip(".,")
         if evil and n == "1":
             short += " Visit http://evil.example for 500 more tips"

@@ -10,8 +10,9 @@ predictions") at least that kind's mute threshold (F2 at precision ≥ 0.25 on h
 kind without one, contrarian takes today, cannot be muted and the profile page says so).
 Boosts give each candidate a value in [0, 1]: the best of a boosted show or person (1), a
 boosted topic (its interest relevance), a boosted kind (its probability over the kind's flag
-threshold, capped at 1; for contrarian takes also a story shows disagree on). The `why` says
-"you asked for" a kind only where the model is right at least half the time (`sure`).
+threshold, capped at 1, for kinds the model can be sure of; for contrarian takes, a story shows
+disagree on). The `why` says "you asked for" a kind only where the model is right at least half
+the time (`sure`).
 """
 
 from __future__ import annotations
@@ -135,7 +136,13 @@ def steer_rows(
     if steering.boost_kinds and kinds is not None:
         model = shipped_kind_model().weights(pool.vectors, pool.embedder_name)
         for j in steering.boost_kinds:
-            value = np.clip(kinds[:, j] / max(model.flag[j], 1e-6), 0.0, 1.0)
+            # A kind the model is never sure of (advice, contrarian takes: no threshold right
+            # half the time on held-out folds) does not move the ranking: boosting it was seen
+            # to push labelled contrarian takes out (bench/instructions/day.py: 0 against 16).
+            unsure = model.sure[j] > 1.0
+            value = (
+                np.zeros(len(rows)) if unsure else np.clip(kinds[:, j] / max(model.flag[j], 1e-6), 0.0, 1.0)
+            )
             sure = kinds[:, j] >= model.sure[j]
             if j == CONTRARIAN:  # a story shows disagree on is one, whatever the model says
                 value = np.maximum(value, pool.disputed[rows])
