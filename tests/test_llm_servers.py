@@ -8,6 +8,7 @@ publisher transcript, extraction, grounding, the quality floor, the request log.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -228,3 +229,41 @@ def test_stance_judge_on_llama_server_with_a_small_instruct_model(make_core, tmp
     print(f"qwen-0.5b says {first!r}")
     assert first is not None and first[0] in STANCES and again == first
     assert [(p, o) for p, o, *_ in requests_logged(app)] == [("stance", "ok")]
+
+
+def test_reader_instructions_and_their_write_up_on_llama_server(make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real small model reads a reader's words under the profile schema and rewrites their
+    five in their style: what it proposes is kept only where the parser vouches for it, and
+    each rewrite is kept only where the faithfulness guard passes it; logged either way."""
+    from podsift.delivery.stage import deliver_due
+    from podsift.digests.style import rewrite_faults
+    from podsift.ranking.select import Pick
+    from podsift.store import DigestItem
+    from podsift.subscribers import add_subscriber
+    from podsift.subscribers.steer import instruct
+    from tests.seed import seed_insights
+
+    model_or_skip("qwen-0.5b")
+    text = "skip funding news please, and I'd enjoy more on heat pumps. Keep every text short."
+    with llama_server("qwen-0.5b", tmp_path, context=4096) as url:
+        app = make_core(llm=f"openai:qwen?base_url={url}", asr="none")
+        seed_insights(app, NOW, count=5)
+        add_subscriber(app, "reader@example.com", hour=0)
+        profile = instruct(app, "reader@example.com", text, NOW)
+        report = deliver_due(app, NOW)
+    print(f"qwen-0.5b profile: {profile.describe()}")
+    assert profile.mute.kinds == ["funding"] and "short_texts" in profile.style  # the parser's reading stands
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    for value in profile.boost.topics + profile.mute.topics:
+        assert set(re.findall(r"[a-z]+", value.lower())) <= words  # nothing the reader did not write
+    assert report.sent == ["reader@example.com"], report
+    logged = requests_logged(app)
+    assert [p for p, *_ in logged] == ["profile", "style"] and all(t_in > 100 for _, _, t_in, _ in logged)
+    with app.session() as s:
+        items = list(s.scalars(sa.select(DigestItem).order_by(DigestItem.rank)))
+        for item in items:
+            pick = Pick(item.insight, item.score, item.why, glossary=item.glossary)
+            if item.styled_text and item.styled_text != item.insight.text:
+                print(f"  {item.insight.text}\n  -> {item.styled_text}")
+                # a model's rewrite or the offline cut: either way nothing the quote lacks
+                assert not [f for f in rewrite_faults(item.styled_text, pick) if "long" not in f]

@@ -264,6 +264,27 @@ def parse_instructions(text: str, shows: Sequence[str] = (), people: Sequence[st
     return profile
 
 
+def names_kind(text: str, kind: str, shows: Sequence[str] = ()) -> bool:
+    """Whether the text uses a word for this kind of item ("VC rounds" for funding), outside
+    the names of `shows` ("The Changelog" is no changelog)."""
+    for title in shows:
+        if _show_key(title):
+            text = _show_pattern(title).sub(" ", text)
+    pattern = _KIND_WORDS.get(kind)
+    return bool(pattern and pattern.search(text))
+
+
+def names_show(text: str, title: str) -> bool:
+    """Whether the text names this show, the ways readers write show names."""
+    return bool(_show_key(title)) and bool(_show_pattern(title).search(text))
+
+
+def names_style(text: str, flag: str) -> bool:
+    """Whether the text uses a phrasing of this style flag."""
+    pattern = _PREDICTION if flag == "no_predictions" else _STYLE.get(flag)
+    return bool(pattern and pattern.search(text.replace("tl;dr", "tldr").replace("TL;DR", "TLDR")))
+
+
 def ignored_parts(text: str) -> list[str]:
     """The parts of the text read as orders to the system, which give nothing."""
     text = _LIST_NUMBER.sub("- ", (text or "")[:MAX_CHARS].replace("tl;dr", "tldr").replace("TL;DR", "TLDR"))

@@ -29,6 +29,9 @@ from podsift.subscribers.instructions import (
     InstructionError,
     check_length,
     ignored_parts,
+    names_kind,
+    names_show,
+    names_style,
     parse_instructions,
 )
 from podsift.subscribers.profile import FACETS, KINDS, STYLES, ReaderProfile, Targets
@@ -94,7 +97,8 @@ def _words(text: str) -> set[str]:
 
 def checked_proposal(answer: str, text: str, shows: list[str]) -> ReaderProfile:
     """What a model proposed that holds up: parts made of the reader's own words (outside any
-    part the parser refused), shows from their list, kinds and styles from the schema's."""
+    part the parser refused), shows from their list that the text names, kinds and styles the
+    text has a word for (a small model fills every enum it is shown)."""
     try:
         data = json.loads(answer.strip().removeprefix("```json").removesuffix("```"))
     except (json.JSONDecodeError, AttributeError):
@@ -102,15 +106,20 @@ def checked_proposal(answer: str, text: str, shows: list[str]) -> ReaderProfile:
     proposed = ReaderProfile.from_json(data)
     allowed = _words(text) - set().union(*(_words(p) for p in ignored_parts(text)))
     known_shows = {s.lower(): s for s in shows}
-    out = ReaderProfile(style=list(proposed.style))
+    heard = " ".join(p for p in [text] if p)
+    for part in ignored_parts(text):
+        heard = heard.replace(part, " ")
+    out = ReaderProfile(style=[f for f in proposed.style if names_style(heard, f)])
     for side in ("mute", "boost"):
         source: Targets = getattr(proposed, side)
         target: Targets = getattr(out, side)
         for value in source.kinds:
-            target.add("kinds", value)
+            if names_kind(heard, value, shows):
+                target.add("kinds", value)
         for value in source.shows:
-            if value.lower() in known_shows:
-                target.add("shows", known_shows[value.lower()])
+            title = known_shows.get(value.lower())
+            if title and names_show(heard, title):
+                target.add("shows", title)
         for facet in ("topics", "people"):
             for value in source.values(facet):
                 words = _words(value)
