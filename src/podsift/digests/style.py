@@ -207,8 +207,9 @@ def _rewrite(app: App, sub: Subscriber, day: str, picks: list[Pick], flags: list
         if faults:
             log.info("a rewrite for reader %s was refused: %s", sub.id, "; ".join(faults))
             continue
-        pick.text = text
-        kept += 1
+        if text != pick.insight.text:  # an echo of the text is no rewrite
+            pick.text = text
+            kept += 1
     entry.outcome = "ok" if kept else "invalid"
     entry.detail = f"{kept} of {len(picks)} rewrites kept"
     app.calls.log_request(entry)
@@ -237,7 +238,8 @@ def rewrite_faults(text: str, pick: Pick) -> list[str]:
     if URL.search(text) or EMAIL.search(text) or HTML.search(text):
         faults.append("carries a link, an address or markup")
     sources = [insight.text, insight.quote, insight.speaker or ""] + [m for _, m in pick.glossary]
-    faults += written_faults(
-        text, sources, insight.speaker, "", f"{strip_speaker(insight.text)} {insight.quote}"
-    )
+    # The speaker is named beside every entry; a rewrite must keep the name only where the
+    # insight's own text has it.
+    named = insight.speaker if insight.speaker and insight.speaker in insight.text else None
+    faults += written_faults(text, sources, named, "", f"{strip_speaker(insight.text)} {insight.quote}")
     return faults
