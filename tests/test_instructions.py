@@ -354,14 +354,14 @@ def test_with_a_model_only_that_readers_five_are_rewritten_and_checked_against_t
         llm.close()
 
 
-def test_the_budget_caps_a_readers_model_requests_a_day(make_core, http_server, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_the_budget_caps_a_readers_model_requests_a_day(make_core, http_server, database_url) -> None:  # type: ignore[no-untyped-def]
     llm = FakeLLM()
     serve_model(llm, rewrites)
     try:
         app = world(
             make_core,
             http_server,
-            sqlite_url,
+            database_url,
             llm=f"openai:test-model?base_url={llm.base_url}",
             reader_model_requests=1,
         )
@@ -374,9 +374,28 @@ def test_the_budget_caps_a_readers_model_requests_a_day(make_core, http_server, 
             items = [(i.insight.text, i.styled_text) for i in session.scalars(sa.select(DigestItem))]
         assert [(u.requests, u.tokens > 0) for u in usage] == [(1, True)]
         assert items and all(styled for text, styled in items if len(text) > 220)  # the offline style
-        llm.script = [(500, {}, "down")] * 8  # a failing model: the usual texts, the run goes on
+        # A failing model: the profile is the parser's, the digest keeps the offline texts, the
+        # failure is logged, and the round goes on.
+        llm.script = [(500, {}, "down")] * 20
         add_subscriber(app, "other@example.com", hour=0)
-        assert instruct(app, "other@example.com", "keep it short").style == ["short_texts"]
+        assert instruct(app, "other@example.com", "keep it short", NOW).style == ["short_texts"]
+        with app.session() as session:
+            session.execute(sa.delete(ReaderModelUsage))  # a new budget: the model is asked, and fails
+            session.commit()
+        assert deliver_due(app, NOW).sent == ["other@example.com"]
+        with app.session() as session:
+            outcomes = session.execute(sa.select(LLMRequest.purpose, LLMRequest.outcome)).all()
+            other = [
+                (i.insight.text, i.styled_text)
+                for i in session.scalars(
+                    sa.select(DigestItem)
+                    .join(DigestItem.digest)
+                    .join(Subscriber)
+                    .where(Subscriber.email == "other@example.com")
+                )
+            ]
+        assert ("style", "error") in outcomes
+        assert other and all(styled == short_text(text) for text, styled in other if len(text) > 160)
     finally:
         llm.close()
 
@@ -409,14 +428,14 @@ def test_an_injected_order_changes_nothing_outside_that_readers_own_texts(
 
 
 # --- where readers write it ---------------------------------------------------------------------
-def test_preferences_page_api_and_cli(make_core, http_server, sqlite_url, web_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_preferences_page_api_and_cli(make_core, http_server, database_url, web_server) -> None:  # type: ignore[no-untyped-def]
     import httpx2
     from typer.testing import CliRunner
 
     from podsift.cli import app as cli
     from tests.conftest import free_port
 
-    app = world(make_core, http_server, sqlite_url)
+    app = world(make_core, http_server, database_url)
     sub = add_subscriber(app, "page@example.com", hour=0)
     path = preferences_path(app, sub)
     token = path.rsplit("/", 1)[1]
@@ -443,7 +462,7 @@ def test_preferences_page_api_and_cli(make_core, http_server, sqlite_url, web_se
         assert gone.status_code == 200 and gone.json()["profile"]["style"] == []
         assert web.get("/api/profile/forged").status_code == 403
         assert web.put(f"/api/profile/{token}", json={"text": "y" * 501}).status_code == 422
-    env = {"PODSIFT_HOME": str(app.settings.home), "PODSIFT_DATABASE_URL": sqlite_url}
+    env = {"PODSIFT_HOME": str(app.settings.home), "PODSIFT_DATABASE_URL": database_url}
     runner = CliRunner()
     said = runner.invoke(cli, ["subscribers", "instruct", "page@example.com", "less crypto, tl;dr"], env=env)
     assert said.exit_code == 0, said.output

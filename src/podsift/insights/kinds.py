@@ -212,3 +212,20 @@ def unreliable_mutes() -> frozenset[str]:
     except KindModelError:
         return frozenset(KINDS)
     return frozenset(k for j, k in enumerate(KINDS) if model.embedded.mute[j] > 1.0)
+
+
+def partial_mutes() -> frozenset[str]:
+    """Kinds the shipped model mutes only in their clearest cases (its mute catches under half
+    of them on held-out folds): the reader is told so."""
+    try:
+        model = shipped_kind_model()
+    except KindModelError:
+        return frozenset()
+    out = set()
+    for j, kind in enumerate(KINDS):
+        recall = (
+            model.card.get("embedded", {}).get(kind, {}).get("cross_validated_mute", {}).get("recall", 0.0)
+        )
+        if model.embedded.mute[j] <= 1.0 and recall < 0.5:
+            out.add(kind)
+    return frozenset(out)

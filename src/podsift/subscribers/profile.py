@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from podsift.insights.kinds import unreliable_mutes
+from podsift.insights.kinds import partial_mutes, unreliable_mutes
 
 # Kinds of item a reader may mute or boost; insights/kinds.py recognises them.
 KINDS = {
@@ -154,6 +154,8 @@ class ReaderProfile:
 def _note(side: str, facet: str, value: str) -> str:
     if side == "mute" and facet == "kinds" and value in unreliable_mutes():
         return "podsift cannot yet tell these apart reliably, so nothing is filtered for it"
+    if side == "mute" and facet == "kinds" and value in partial_mutes():
+        return "only the clearest cases are recognised and filtered"
     return ""
 
 

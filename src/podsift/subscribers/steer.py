@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podsift.backends.calls import RequestEntry
@@ -168,17 +169,24 @@ def take_budget(
 ) -> bool:
     """Count one model request of `tokens` against the reader's day when it fits the budget
     (`requests` a day, `limit` tokens); False, and nothing counted, when it does not."""
-    row = session.get(ReaderModelUsage, (subscriber_id, day))
-    if row is None:
-        row = ReaderModelUsage(subscriber_id=subscriber_id, local_date=day, requests=0, tokens=0)
-        session.add(row)
-    if row.requests + 1 > requests or row.tokens + tokens > limit:
+    try:
+        session.add(ReaderModelUsage(subscriber_id=subscriber_id, local_date=day, requests=0, tokens=0))
+        session.commit()
+    except IntegrityError:  # the day's row exists (or another process just made it)
         session.rollback()
-        return False
-    row.requests += 1
-    row.tokens += tokens
+    # One conditional UPDATE: two processes at once cannot both spend the last request.
+    spent = session.execute(
+        sa.update(ReaderModelUsage)
+        .where(
+            ReaderModelUsage.subscriber_id == subscriber_id,
+            ReaderModelUsage.local_date == day,
+            ReaderModelUsage.requests + 1 <= requests,
+            ReaderModelUsage.tokens + tokens <= limit,
+        )
+        .values(requests=ReaderModelUsage.requests + 1, tokens=ReaderModelUsage.tokens + tokens)
+    ).rowcount
     session.commit()
-    return True
+    return bool(spent)
 
 
 def _local_day(sub: Subscriber, now: datetime) -> str:
