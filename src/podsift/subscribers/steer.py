@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from podsift.backends.calls import RequestEntry
 from podsift.backends.llm import ChatClient, prompt_tokens
-from podsift.store import Feed, FeedStatus, Insight, ReaderModelUsage, Subscriber, utcnow
+from podsift.store import Feed, FeedStatus, Insight, ReaderModelUsage, Subscriber, rows_changed, utcnow
 from podsift.subscribers.accounts import SubscriberError, find_subscriber
 from podsift.subscribers.addresses import parse_address
 from podsift.subscribers.instructions import (
@@ -175,16 +175,18 @@ def take_budget(
     except IntegrityError:  # the day's row exists (or another process just made it)
         session.rollback()
     # One conditional UPDATE: two processes at once cannot both spend the last request.
-    spent = session.execute(
-        sa.update(ReaderModelUsage)
-        .where(
-            ReaderModelUsage.subscriber_id == subscriber_id,
-            ReaderModelUsage.local_date == day,
-            ReaderModelUsage.requests + 1 <= requests,
-            ReaderModelUsage.tokens + tokens <= limit,
+    spent = rows_changed(
+        session.execute(
+            sa.update(ReaderModelUsage)
+            .where(
+                ReaderModelUsage.subscriber_id == subscriber_id,
+                ReaderModelUsage.local_date == day,
+                ReaderModelUsage.requests + 1 <= requests,
+                ReaderModelUsage.tokens + tokens <= limit,
+            )
+            .values(requests=ReaderModelUsage.requests + 1, tokens=ReaderModelUsage.tokens + tokens)
         )
-        .values(requests=ReaderModelUsage.requests + 1, tokens=ReaderModelUsage.tokens + tokens)
-    ).rowcount
+    )
     session.commit()
     return bool(spent)
 
