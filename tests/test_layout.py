@@ -18,6 +18,7 @@ STAGES = (
     "delivery",
     "exports",
     "subscribers",
+    "search",
 )
 SQL = ("select", "update", "delete", "insert", "text")
 VENDOR_SDKS = ("openai", "anthropic", "faster_whisper", "sentence_transformers", "apprise", "smtplib")
@@ -47,6 +48,7 @@ LAYERS = {
     "subscribers": 6,
     "ranking": 7,
     "digests": 8,
+    "search": 8,
     "delivery": 9,
     "exports": 9,
     "core": 10,

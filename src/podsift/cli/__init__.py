@@ -1,7 +1,7 @@
 """The `podsift` command: parses arguments and calls the core's stage functions, nothing more.
 
 One module per group of commands: `feeds`, `subscribers`, `topics`, `exports`, `daily` (run, init, digest, stats,
-episodes) and `service` (serve, worker, admin, models, config)."""
+episodes), `search` and `service` (serve, worker, admin, models, config)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from podsift.cli import common, daily, service
+from podsift.cli import common, daily, search, service
 from podsift.cli.common import configure_logging
 from podsift.cli.exports import exports_app
 from podsift.cli.feeds import feeds_app
@@ -37,6 +37,7 @@ app.command("init")(daily.init_command)
 app.command("run")(daily.run_command)
 app.command("digest")(daily.digest_command)
 app.command("stats")(daily.stats_command)
+app.command("search")(search.search_command)
 app.command("serve")(service.serve_command)
 app.command("worker")(service.worker_command)
 app.command("config")(service.config_command)

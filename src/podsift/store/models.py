@@ -178,6 +178,22 @@ class Transcript(Base):
     episode: Mapped[Episode] = relationship(back_populates="transcript")
 
 
+class Passage(Base):
+    """A moment of a transcript for search: consecutive segments of one speaker, split at
+    pauses, about 20-60 seconds. Written with the transcript, in its transaction; full-text
+    indexed by the database itself (SQLite: the passages_fts FTS5 table kept by triggers;
+    Postgres: a generated tsvector column with a GIN index; migration 0016)."""
+
+    __tablename__ = "passages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id", ondelete="CASCADE"), index=True)
+    start_seconds: Mapped[float]
+    end_seconds: Mapped[float]
+    speaker: Mapped[str | None] = mapped_column(sa.Text)
+    text: Mapped[str] = mapped_column(sa.Text)
+
+
 class Insight(Base):
     __tablename__ = "insights"
     __table_args__ = (sa.UniqueConstraint("episode_id", "quote_hash", name="uq_insight_quote"),)

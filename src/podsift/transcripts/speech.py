@@ -25,6 +25,7 @@ from podsift.net.client import FetchError, HttpClient
 from podsift.progress import progress
 from podsift.store import Episode, EpisodeState
 from podsift.store import Transcript as TranscriptRow
+from podsift.store.passages import index_transcript
 from podsift.types import Transcript
 
 log = logging.getLogger(__name__)
@@ -208,5 +209,6 @@ def _store(app: App, episode_id: int, transcript: Transcript, source: str, audio
                 segments=transcript.to_json(),
             )
         )
+        index_transcript(session, episode_id, transcript.to_json())  # searchable from this commit
         episode.state, episode.error_reason = EpisodeState.TRANSCRIBED, None
         session.commit()

@@ -22,6 +22,7 @@ from podsift.net.client import FetchError, HttpClient
 from podsift.progress import progress
 from podsift.store import Episode, EpisodeState
 from podsift.store import Transcript as TranscriptRow
+from podsift.store.passages import index_transcript
 from podsift.transcripts.parsers import TranscriptParseError, parse_transcript
 from podsift.types import Transcript
 
@@ -227,6 +228,8 @@ def _store(app: App, batch: list[_Fetched], report: TranscriptReport) -> None:
         if updates:
             session.execute(sa.update(Episode), updates)  # by primary key, one executemany
         session.add_all(rows)
+        for row in rows:  # searchable from the same commit on
+            index_transcript(session, row.episode_id, row.segments)
         session.commit()
     report.fetched += changes.fetched
     report.needs_asr += changes.needs_asr

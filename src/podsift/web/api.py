@@ -3,6 +3,7 @@ digests by their signed token, and each story with all its tellings."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 from podsift.clusters.stories import Telling, story
 from podsift.digests.read import recorded_digests
 from podsift.exports.targets import ExportSetupError, add_target, list_targets, remove_target
+from podsift.search import QueryError, SearchFilters, search_moments
 from podsift.store import Subscriber
 from podsift.subscribers import SubscriberError, TokenError, subscriber_for
 from podsift.subscribers.steer import instruct, profile_of, remove_part
@@ -248,3 +250,37 @@ def profile_part_remove(request: Request, token: str, key: str) -> ProfileOut:
     except SubscriberError as exc:
         raise HTTPException(404, str(exc)) from exc
     return _profile_out(profile_of(core_of(request), sub.email)[0], profile)
+
+
+class SearchOut(BaseModel):
+    query: str
+    moments: list[dict[str, Any]]  # kind, show, episode, speaker, start, snippet (HTML), audio, story…
+
+
+@router.get("/search", response_model=SearchOut, summary="Moments of the shows by words and meaning")
+def search(
+    request: Request,
+    q: str = "",
+    token: str | None = None,
+    show: str | None = None,
+    speaker: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    insights: bool = False,
+    limit: int = 20,
+) -> SearchOut:
+    """A subscriber's token (their preferences link's) or the admin's session."""
+    if token:
+        _export_subscriber(request, token)
+    elif admin_of(request) is None:
+        raise HTTPException(401, "a subscriber token or the admin's session is needed")
+    filters = SearchFilters(show, speaker, _day(since), _day(until), insights, limit)
+    try:
+        moments = search_moments(core_of(request), q, filters)
+    except QueryError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return SearchOut(query=q, moments=[m.to_json() for m in moments])
+
+
+def _day(value: date | None) -> datetime | None:
+    return datetime(value.year, value.month, value.day, tzinfo=UTC) if value else None

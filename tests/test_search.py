@@ -1,0 +1,179 @@
+"""Search over what the shows said, on SQLite (FTS5) and Postgres (tsvector): moments, not
+episodes; passages indexed with their transcript; hostile queries answered with a message."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from podsift.pipeline import run
+from podsift.search import QueryError, SearchFilters, parse_query, search_moments
+from podsift.store import Episode, Feed, Insight, Passage, Transcript
+from podsift.store.passages import passages_of
+from tests.test_instructions import NOW, world
+
+
+def test_a_transcript_is_cut_into_speaker_passages_at_pauses() -> None:
+    segments = [
+        {"start": 0, "end": 8, "speaker": "Ann", "text": "Welcome back."},
+        {"start": 8, "end": 30, "speaker": "Ann", "text": "Today: batteries."},
+        {"start": 30, "end": 50, "speaker": "Ann", "text": "Prices fell."},
+        {"start": 50, "end": 75, "speaker": "Ann", "text": "Again in May."},  # past 60 s: a new one
+        {"start": 75, "end": 80, "speaker": "Bo", "text": "Really?"},  # a new speaker
+        {"start": 90, "end": 95, "speaker": "Bo", "text": "After a pause."},  # a pause
+        {"start": 95, "end": 96, "speaker": "Bo", "text": "   "},  # nothing said
+    ]
+    assert [(p["start"], p["end"], p["speaker"], p["text"]) for p in passages_of(segments)] == [
+        (0.0, 50.0, "Ann", "Welcome back. Today: batteries. Prices fell."),
+        (50.0, 75.0, "Ann", "Again in May."),
+        (75.0, 80.0, "Bo", "Really?"),
+        (90.0, 95.0, "Bo", "After a pause."),
+    ]
+
+
+def test_hostile_queries_get_a_message_or_a_safe_search() -> None:
+    for raw in ("", "   ", "\x00\x00", '"', "-excluded -only", "()*^:"):
+        with pytest.raises(QueryError):
+            parse_query(raw)
+    with pytest.raises(QueryError, match="at most 300 characters"):
+        parse_query("battery " * 1300)  # 10 kB
+    # FTS5 syntax is quoted into plain terms, never run as operators.
+    assert (
+        parse_query("NEAR(heat pumps) text:grid").fts5()
+        == '("NEAR" AND "heat" AND "pumps" AND "text" AND "grid")'
+    )
+    assert parse_query('"heat pumps" -gas OR furnaces').fts5() == '("furnaces" OR "heat pumps") NOT "gas"'
+    assert parse_query("heat\x00pumps").text == "heat pumps"
+
+
+def test_moments_by_words_and_meaning_with_filters(make_core, http_server, database_url) -> None:  # type: ignore[no-untyped-def]
+    app = world(make_core, http_server, database_url)
+    run(app, NOW)
+    with app.session() as session:
+        passages = session.scalars(sa.select(Passage)).all()
+        transcripts = session.scalar(sa.select(sa.func.count()).select_from(Transcript))
+    # Each episode is the host's welcome then one claim, 30 s of one speaker: one passage.
+    assert transcripts >= 9 and len(passages) == transcripts
+    heat = search_moments(app, "heat pumps")
+    top = heat[0]
+    assert top.kind == "insight" and top.show == "Green Grid" and top.speaker == "Lena Park"
+    assert "<mark>Heat</mark> <mark>pumps</mark>" in top.snippet and top.story and top.start > 0
+    assert top.audio and top.audio.endswith(f"#t={int(top.start)}")
+    assert "words" in top.matched_by
+    # A passage no insight came from: the hosts' welcomes.
+    welcome = search_moments(app, '"here is what happened"', SearchFilters(show="money"))
+    assert welcome and all(m.kind == "passage" and m.show == "Money Matters" for m in welcome)
+    assert all("<mark>" in m.snippet for m in welcome)
+    assert search_moments(app, '"here is what happened"', SearchFilters(insights_only=True)) == []
+    # Meaning: words the moment does not use.
+    storage = search_moments(
+        app, "home heating appliances replacing furnaces", SearchFilters(insights_only=True)
+    )
+    assert storage and "Heat pumps" in storage[0].text and "meaning" in storage[0].matched_by
+    only_omar = search_moments(app, "models OR podcast OR grid", SearchFilters(speaker="omar"))
+    assert only_omar and {m.speaker for m in only_omar} == {"Omar Reyes"}
+    assert search_moments(app, "heat pumps", SearchFilters(since=NOW + timedelta(days=1))) == []
+    assert search_moments(app, "zebra quagga") == []
+    # Hostile input reaches the database as plain words on both engines.
+    for raw in (
+        "NEAR(heat pumps)",
+        'heat" OR "1"="1',
+        "text:grid*",
+        "pumps)) --",
+        "'; DROP TABLE passages; --",
+    ):
+        search_moments(app, raw)
+    with app.session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Passage)) == len(passages)
+
+
+def test_search_from_the_command_line_and_the_api(make_core, http_server, sqlite_url, web_server) -> None:  # type: ignore[no-untyped-def]
+    import httpx2
+    from typer.testing import CliRunner
+
+    from podsift.cli import app as cli
+    from podsift.subscribers import add_subscriber, preferences_path
+    from tests.conftest import free_port
+
+    app = world(make_core, http_server, sqlite_url)
+    run(app, NOW)
+    env = {"PODSIFT_HOME": str(app.settings.home), "PODSIFT_DATABASE_URL": sqlite_url}
+    runner = CliRunner()
+    found = runner.invoke(cli, ["search", "heat pumps", "--show", "green", "--json"], env=env)
+    assert found.exit_code == 0, found.output
+    first = json.loads(found.output.splitlines()[0])
+    assert first["show"] == "Green Grid" and first["speaker"] == "Lena Park" and "<mark>" in first["snippet"]
+    shown = runner.invoke(cli, ["search", "heat pumps"], env=env)
+    assert "**Heat** **pumps**" in shown.output and "Green Grid" in shown.output
+    bad = runner.invoke(cli, ["search", "x" * 400], env=env)
+    assert bad.exit_code == 2 and "at most 300 characters" in bad.output
+    sub = add_subscriber(app, "reader@example.com", hour=0)
+    token = preferences_path(app, sub).rsplit("/", 1)[1]
+    server = web_server(app, free_port())
+    with httpx2.Client(base_url=server.base_url) as web:
+        hits = web.get("/api/search", params={"q": "heat pumps", "token": token})
+        assert hits.status_code == 200 and hits.json()["moments"][0]["show"] == "Green Grid"
+        assert web.get("/api/search", params={"q": "heat pumps"}).status_code == 401
+        assert web.get("/api/search", params={"q": "heat pumps", "token": "forged"}).status_code == 403
+        for raw in ("", "\x00", "y" * 10_000, '"'):
+            refused = web.get("/api/search", params={"q": raw, "token": token})
+            assert refused.status_code == 422 and refused.json()["detail"], raw
+
+
+def test_the_migration_indexes_the_transcripts_already_stored(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
+    """A database at 0015 with a transcript and an insight: upgraded, both are searchable."""
+    from alembic import command
+    from alembic.config import Config
+
+    from podsift.store import make_engine, migrate
+    from podsift.store.db import MIGRATIONS
+
+    engine = make_engine(database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0015")
+    segments = [
+        {"start": 0.0, "end": 12.0, "speaker": "Ann", "text": "Sodium batteries skip lithium entirely."},
+        {"start": 12.5, "end": 20.0, "speaker": "Bo", "text": "And they work in the cold."},
+    ]
+    with Session(engine) as session:  # the tables as 0015 has them
+        feed = Feed(url="https://example.org/cells.xml", title="Cells")
+        session.add(feed)
+        session.flush()
+        episode = Episode(feed_id=feed.id, key="k", fallback_key="f", title="Sodium", state="extracted")
+        session.add(episode)
+        session.flush()
+        session.add(
+            Transcript(
+                episode_id=episode.id, source="publisher", format="vtt", content_hash="h", segments=segments
+            )
+        )
+        session.add(
+            Insight(
+                episode_id=episode.id,
+                text="Ann: Sodium batteries skip lithium entirely.",
+                quote="Sodium batteries skip lithium entirely.",
+                quote_hash="q",
+                speaker="Ann",
+                start_seconds=0.0,
+                end_seconds=12.0,
+                score=0.9,
+                extractor="offline",
+            )
+        )
+        session.commit()
+    migrate(engine)
+    engine.dispose()
+    app = make_core(database_url)
+    cold = search_moments(app, "cold", SearchFilters(show="cells"))
+    assert [(m.kind, m.speaker, m.start) for m in cold] == [("passage", "Bo", 12.5)]
+    sodium = search_moments(app, "sodium lithium")
+    assert sodium[0].kind == "insight" and "<mark>Sodium</mark>" in sodium[0].snippet
+    with Session(make_engine(database_url)) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Passage)) == 2  # Ann's, then Bo's
