@@ -47,7 +47,11 @@ def search_index_object(name: str | None, type_: str) -> bool:
     """Whether a schema object is the full-text index's, made by migration 0016 outside the
     models (FTS5 tables and their shadow tables, tsvector columns and their GIN indexes)."""
     name = name or ""
-    return (type_ == "table" and "_fts" in name) or (type_ == "column" and name == "tsv") or name.endswith("_tsv")
+    return (
+        (type_ == "table" and "_fts" in name)
+        or (type_ == "column" and name == "tsv")
+        or name.endswith("_tsv")
+    )
 
 
 def current_revision(engine: sa.Engine) -> str | None:
