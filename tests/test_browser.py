@@ -256,6 +256,31 @@ def test_sign_up_read_listen_vote_unsubscribe_in_a_browser(
     assert_inert(page)
     shot(page, "07-insight")
 
+    # Search from the box on the reader's pages: a moment, marked, that plays at its second;
+    # the hostile transcript is found and stays text.
+    page.goto(web_url)
+    page.fill("header input[name=q]", "heat pumps")
+    page.click("header form.search button")
+    page.wait_for_url("**/search?q=*")
+    hit = page.locator("article.moment").first
+    assert [m.lower() for m in hit.locator("mark").all_inner_texts()][:2] == ["heat", "pumps"]
+    assert "Nora Vale" in hit.inner_text()
+    start = int(hit.locator("audio").get_attribute("data-start"))
+    current = hit.locator("audio").evaluate(
+        "a => new Promise(r => { const done = () => r(a.currentTime); if (a.readyState >= 1) done(); "
+        "else { a.addEventListener('loadedmetadata', done, {once: true}); a.load(); } })"
+    )
+    assert start == 90 and abs(current - start) < 1.0, (current, start)
+    hit.locator("audio").evaluate("a => a.play()")
+    page.wait_for_function("() => document.querySelector('article.moment audio').currentTime > 90.2")
+    shot(page, "08-search")
+    page.fill("header input[name=q]", "onerror javascript")
+    page.click("header form.search button")
+    assert page.locator("article.moment").count() >= 1
+    assert_inert(page)
+    page.goto(f"{web_url.rsplit('/', 1)[0]}/search?q=%22")
+    assert "at least one word" in page.inner_text("main")
+
     page.goto(web_url)
     page.click("nav >> text=Preferences")  # lists the shows by their (hostile) titles
     assert EVIL_TITLE in page.inner_text("main")
@@ -282,4 +307,4 @@ def test_sign_up_read_listen_vote_unsubscribe_in_a_browser(
     with app.session() as s:
         assert not s.scalar(sa.select(Subscriber.active).where(Subscriber.email == "reader@example.com"))
     assert dialogs == []  # no injected script ever ran
-    assert len(list(ARTIFACTS.glob("*.png"))) == 10
+    assert len(list(ARTIFACTS.glob("*.png"))) == 11

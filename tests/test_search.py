@@ -122,6 +122,11 @@ def test_search_from_the_command_line_and_the_api(make_core, http_server, sqlite
         for raw in ("", "\x00", "y" * 10_000, '"'):
             refused = web.get("/api/search", params={"q": raw, "token": token})
             assert refused.status_code == 422 and refused.json()["detail"], raw
+        page = web.get(f"/me/{token}/search", params={"q": "heat pumps"})
+        assert page.status_code == 200 and "<mark>Heat</mark> <mark>pumps</mark>" in page.text
+        assert 'action="/me/' in web.get(f"/me/{token}/today").text  # the box on every reader page
+        assert web.get(f"/me/{token}/search", params={"q": "\x00"}).status_code == 400
+        assert web.get("/admin/search", params={"q": "heat"}, follow_redirects=False).status_code == 303
 
 
 def test_the_migration_indexes_the_transcripts_already_stored(make_core, database_url) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from podsift.sources.topics import (
 )
 from podsift.store import utcnow
 from podsift.web import auth
-from podsift.web.pages import browser_anchor, core_of, render, with_browser_cookie
+from podsift.web.pages import browser_anchor, core_of, render, search_page, with_browser_cookie
 
 router = APIRouter(prefix="/admin")
 NAV = [("Shows", "/admin/shows"), ("Discover", "/admin/discover"), ("Topics", "/admin/topics")]
@@ -136,6 +136,7 @@ def shows_page(
         "feeds": feed_rows(core_of(request)),
         "csrf": csrf_for(request),
         "nav": NAV,
+        "search_action": "/admin/search",
         "message": message,
         "error": error,
     }
@@ -223,6 +224,7 @@ async def discover_page(request: Request, q: str = "") -> Response:
         "errors": errors,
         "csrf": csrf_for(request),
         "nav": NAV,
+        "search_action": "/admin/search",
     }
     return render(request, "admin_discover.html", context)
 
@@ -242,6 +244,7 @@ def topics_page(
         "auto": core.settings.topics_auto_follow,
         "csrf": csrf_for(request),
         "nav": NAV,
+        "search_action": "/admin/search",
         "message": message,
         "error": error,
     }
@@ -251,6 +254,13 @@ def topics_page(
 @router.get("/topics", response_class=HTMLResponse)
 def topics(request: Request) -> Response:
     return topics_page(request)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, q: str | None = None) -> Response:
+    if admin_of(request) is None:
+        return to_login()
+    return search_page(request, q, {"nav": NAV, "search_action": "/admin/search"})
 
 
 @router.post("/topics/add", response_class=HTMLResponse)

@@ -151,6 +151,7 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
         "action": f"/preferences/{token}",
         "archive_url": f"/me/{token}/today",
         "nav": [("Today", f"/me/{token}/today"), ("Preferences", f"/preferences/{token}")],
+        "search_action": f"/me/{token}/search",
         "feed_url": links.feed if links else "",
         "unsubscribe_url": links.unsubscribe if links else "",
         "topics": topic_overview(core, sub.id),

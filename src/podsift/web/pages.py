@@ -15,6 +15,7 @@ from podsift.core import App
 from podsift.digests.read import digest_page
 from podsift.net.links import format_timestamp
 from podsift.ranking.topics import recent_topics
+from podsift.search import QueryError, SearchFilters, search_moments
 from podsift.store import Subscriber
 from podsift.subscribers import AddressError, SubscriberError, TokenError, sign_up, subscriber_for
 from podsift.web import auth
@@ -147,8 +148,31 @@ def _digest_page(request: Request, token: str, date: str | None) -> Response:
         "dates": page.archive,
         "base": base,
         "nav": [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")],
+        "search_action": f"{base}/search",
     }
     return render(request, "digest_page.html", context, 200 if page.view or date is None else 404)
+
+
+def search_page(request: Request, q: str | None, context: dict[str, Any]) -> HTMLResponse:
+    """Moments for `q` (a subscriber's or the admin's page); a query it cannot search says why."""
+    moments, error = [], None
+    if q is not None and q.strip():  # an empty box is the search page itself
+        try:
+            moments = search_moments(core_of(request), q, SearchFilters(limit=30))
+        except QueryError as exc:
+            error = str(exc)
+    context = {**context, "search_query": (q or "")[:300], "moments": moments, "error": error}
+    return render(request, "search.html", context, 400 if error else 200)
+
+
+@router.get("/me/{token}/search", response_class=HTMLResponse)
+def me_search(request: Request, token: str, q: str | None = None) -> Response:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    base = f"/me/{token}"
+    nav = [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")]
+    return search_page(request, q, {"nav": nav, "search_action": f"{base}/search"})
 
 
 @router.get("/me/{token}", response_class=HTMLResponse)
