@@ -48,7 +48,7 @@ LAYERS = {
     "subscribers": 6,
     "ranking": 7,
     "digests": 8,
-    "search": 8,
+    "search": 7,
     "delivery": 9,
     "exports": 9,
     "core": 10,

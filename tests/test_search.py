@@ -3,6 +3,8 @@ episodes; passages indexed with their transcript; hostile queries answered with 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import timedelta
 
@@ -182,3 +184,72 @@ def test_the_migration_indexes_the_transcripts_already_stored(make_core, databas
     assert sodium[0].kind == "insight" and "<mark>Sodium</mark>" in sodium[0].snippet
     with Session(make_engine(database_url)) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Passage)) == 2  # Ann's, then Bo's
+
+
+def test_saved_searches_put_new_mentions_in_every_format_once(make_core, http_server, database_url) -> None:  # type: ignore[no-untyped-def]
+    from podsift.digests.read import preview, recorded_digests
+    from podsift.digests.view import render
+    from podsift.search import AlertError, add_alert, list_alerts
+    from podsift.sources.scan import add_feeds
+    from podsift.subscribers import add_subscriber
+    from tests.feedgen import Item, rss
+    from tests.test_instructions import vtt
+
+    app = world(make_core, http_server, database_url)
+    sub = add_subscriber(app, "alerts@example.com", hour=0, top=2)
+    other = add_subscriber(app, "other@example.com", hour=0, top=2)
+    add_alert(app, sub.id, "heat pumps")
+    add_alert(app, sub.id, '"here is what happened"')  # every welcome: more than three moments
+    with pytest.raises(AlertError, match="already have"):
+        add_alert(app, sub.id, "heat   pumps")
+    with pytest.raises(AlertError):
+        add_alert(app, sub.id, "-only -excluded")
+    assert [a.query for a in list_alerts(app, sub.id)] == ["heat pumps", '"here is what happened"']
+    run(app, NOW)
+    day1 = preview(app, "alerts@example.com", None, NOW)
+    groups = {g["query"]: g["moments"] for g in day1.mentions}
+    assert [m["speaker"] for m in groups["heat pumps"]] == ["Lena Park"]
+    assert len(groups['"here is what happened"']) == 3  # at most three a search
+    assert preview(app, "other@example.com", None, NOW).mentions == []  # theirs alone
+    heat = groups["heat pumps"][0]
+    for fmt in ("text", "md", "html"):
+        rendered = render(day1, fmt)
+        assert (
+            "New mentions" in rendered and "Lena Park" in rendered and f"at {heat['timestamp']}" in rendered
+        ), fmt
+    assert "«Heat» «pumps»" in render(day1, "text") and "<mark>Heat</mark>" in render(day1, "html")
+    assert json.loads(render(day1, "json"))["mentions"][0]["moments"][0]["id"] == heat["id"]
+    mails = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in app.settings.resolved_outbox.rglob("*.eml")
+    ]
+    sent = [m for m in mails if m["To"] and "alerts@example.com" in m["To"]]
+    assert sent and "New mentions" in sent[0].get_body(("plain",)).get_content()
+    assert recorded_digests(app, sub)[0].view.mentions == day1.mentions  # the Atom feed's and the API's
+
+    # The next day: a new episode says it again; only the new moment is mentioned.
+    day2 = NOW + timedelta(days=1)
+    line = "Heat pumps now heat a third of new homes in Norway, because electricity there is cheap and clean."
+    http_server.add("/t/heat-1.vtt", vtt("Ida Berg", [line]).encode(), content_type="text/vtt")
+    http_server.add(
+        "/heat.xml",
+        rss(
+            "Heat Weekly",
+            [
+                Item(
+                    "Norway",
+                    day2 - timedelta(hours=2),
+                    guid="heat-1",
+                    audio=http_server.url("/a/h.mp3"),
+                    transcripts=[(http_server.url("/t/heat-1.vtt"), "text/vtt")],
+                )
+            ],
+        ),
+    )
+    add_feeds(app, [http_server.url("/heat.xml")])
+    run(app, day2, force_scan=True)
+    mentions = {g["query"]: g["moments"] for g in preview(app, "alerts@example.com", None, day2).mentions}
+    assert [m["speaker"] for m in mentions["heat pumps"]] == ["Ida Berg"]
+    seen = {(m["kind"], m["id"]) for g in day1.mentions for m in g["moments"]}
+    assert not seen & {(m["kind"], m["id"]) for ms in mentions.values() for m in ms}
+    assert other.id != sub.id

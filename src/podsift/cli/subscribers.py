@@ -212,3 +212,29 @@ def subscribers_instruct(
     for group, parts in profile.parts().items():
         for part in parts:
             out.print(f"  {group.lower()}: {part.words}  (key: {part.key})", highlight=False, markup=False)
+
+
+@subs_app.command("alerts")
+def subscribers_alerts(
+    email: str,
+    add: Annotated[str | None, typer.Option(help='Save a search (words, "a phrase", -left-out, OR).')] = None,
+    remove: Annotated[int | None, typer.Option(help="Forget the saved search with this id.")] = None,
+) -> None:
+    """A subscriber's saved searches: new moments that match go in their digest."""
+    from podsift.search import AlertError, add_alert, list_alerts, remove_alert
+    from podsift.subscribers import SubscriberError, find_subscriber
+    from podsift.subscribers.addresses import AddressError
+
+    core = load_core()
+    try:
+        sub = find_subscriber(core, email)
+        if add is not None:
+            add_alert(core, sub.id, add)
+        if remove is not None and not remove_alert(core, remove, sub.id):
+            fail(f"no saved search {remove} of {sub.email}")
+            return
+    except (SubscriberError, AddressError, AlertError) as exc:
+        fail(str(exc))
+        return
+    for alert in list_alerts(core, sub.id):
+        out.print(f"{alert.id}\t{alert.query}", highlight=False, markup=False)

@@ -35,6 +35,7 @@ from podsift.digests.view import digest_view, render
 from podsift.progress import progress
 from podsift.ranking.pool import hour_bucket
 from podsift.ranking.select import Pick, Selector
+from podsift.search.alerts import new_mentions, record_mentions, stored_mentions
 from podsift.store import (
     Delivery,
     DeliveryState,
@@ -293,6 +294,9 @@ def _record_and_claim(
     """A new digest, its items and its deliveries, already claimed by this process, in one
     transaction: a crash leaves all or none (a claim whose process is gone is taken over at
     once). None when there is nothing new."""
+    # Saved searches first: they read through their own sessions, which on SQLite must not
+    # wait on this one's transaction.
+    mentions = new_mentions(app, sub, now, app.settings.lookback_days)
     picks = selector.pick(session, sub, day, now)
     if not picks:
         return None
@@ -304,6 +308,7 @@ def _record_and_claim(
         apply_style(app, sub, day, picks)
     conn = session.connection()
     digest_id = insert_digest(conn, sub.id, day, now, picks)
+    record_mentions(conn, digest_id, mentions)
     claimed = {"state": DeliveryState.SENDING, "claimed_at": utcnow(), "claimed_by": CLAIMER, "attempts": 1}
     jobs: list[tuple[int, str, str | None, int]] = []
     for channel, target in channels_of(sub):  # one or two: a statement each, for its id
@@ -414,7 +419,7 @@ def _deliver_one(delivery_round: _Round, sub: Subscriber, recorded_today: bool) 
             claimed = _claim_recorded(session, sub, digest, now, app.settings.send_attempts, report)
             if claimed is None:
                 return
-        view = digest_view(app, sub, day, claimed.picks)
+        view = digest_view(app, sub, day, claimed.picks, stored_mentions(session, claimed.digest_id))
         digest_id, jobs = claimed.digest_id, claimed.jobs
     # Sending happens outside any transaction; the claims above keep others away.
     for delivery_id, channel, target, attempt in jobs:

@@ -16,6 +16,7 @@ from podsift.digests.records import (
 )
 from podsift.digests.style import apply_style
 from podsift.digests.view import DigestView, digest_view, web_view
+from podsift.search.alerts import stored_mentions
 from podsift.store import Subscriber
 from podsift.subscribers import find_subscriber
 
@@ -39,7 +40,9 @@ def preview(app: App, email: str, date: str | None, now: datetime) -> DigestView
     with app.session() as session:
         digest = recorded_digest(session, sub, day)
         if digest is not None:
-            return digest_view(app, sub, day, stored_picks(session, digest))
+            return digest_view(
+                app, sub, day, stored_picks(session, digest), stored_mentions(session, digest.id)
+            )
         picks = make_selector(app).pick(session, sub, day, now)
         apply_style(app, sub, day, picks, use_model=False)  # a preview spends no model request
         return digest_view(app, sub, day, picks)
@@ -52,7 +55,13 @@ def recorded_digests(
     out = []
     with app.session() as session:
         for digest in digest_history(session, sub, sent_only=sent_only, limit=limit):
-            view = digest_view(app, sub, digest.local_date, stored_picks(session, digest))
+            view = digest_view(
+                app,
+                sub,
+                digest.local_date,
+                stored_picks(session, digest),
+                stored_mentions(session, digest.id),
+            )
             out.append(RecordedDigest(digest.id, digest.local_date, digest.state, digest.created_at, view))
     return out
 
@@ -74,4 +83,6 @@ def digest_page(app: App, sub: Subscriber, date: str | None) -> DigestPage:
         if digest is None:
             return DigestPage(date, None, archive)
         day = digest.local_date
-        return DigestPage(day, web_view(app, session, sub, day, stored_picks(session, digest)), archive)
+        view = web_view(app, session, sub, day, stored_picks(session, digest))
+        view.mentions = stored_mentions(session, digest.id)
+        return DigestPage(day, view, archive)

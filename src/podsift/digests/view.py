@@ -103,12 +103,15 @@ class DigestView:
     preferences_url: str | None = None
     feed_url: str | None = None
     web_url: str | None = None
+    # New moments for the reader's saved searches: [{"query", "moments": [{speaker, show, …}]}].
+    mentions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
             "subscriber": self.subscriber,
             "date": self.date,
             "insights": [_public(e) for e in self.insights],
+            "mentions": self.mentions,
             "unsubscribe_url": self.unsubscribe_url,
             "preferences_url": self.preferences_url,
             "feed_url": self.feed_url,
@@ -162,7 +165,16 @@ def build_view(
                 glossary=pick.glossary,
             )
         )
-    return DigestView(subscriber, date, entries, **(links or {}))
+    links = links or {}
+    return DigestView(
+        subscriber,
+        date,
+        entries,
+        unsubscribe_url=links.get("unsubscribe_url"),
+        preferences_url=links.get("preferences_url"),
+        feed_url=links.get("feed_url"),
+        web_url=links.get("web_url"),
+    )
 
 
 def _not_in_disputes(
@@ -182,9 +194,17 @@ def found_for(topic: Topic | None, subscriber_id: int | None) -> str | None:
     return f"found for {whose} topic '{topic.phrase}'"
 
 
-def digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
+def digest_view(
+    app: App, sub: Subscriber, day: str, picks: list[Pick], mentions: list[dict[str, Any]] | None = None
+) -> DigestView:
     """The view an email, a chat message or the Atom feed shows: absolute signed links when a
     base URL is configured, none otherwise."""
+    view = _digest_view(app, sub, day, picks)
+    view.mentions = mentions or []
+    return view
+
+
+def _digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> DigestView:
     links = links_for(app, sub)
     if links is None:
         return build_view(sub.email, day, picks, subscriber_id=sub.id)

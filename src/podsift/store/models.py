@@ -426,6 +426,36 @@ class ReaderModelUsage(Base):
     tokens: Mapped[int] = mapped_column(default=0)
 
 
+class SavedSearch(Base):
+    """A subscriber's alert: new moments matching it go in their digest under "New mentions"."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (sa.UniqueConstraint("subscriber_id", "query", name="uq_saved_search"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    query: Mapped[str] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DigestMention(Base):
+    """A moment a saved search found for a digest, as shown (a retry sends the same); unique per
+    search and moment, so no moment is ever mentioned twice."""
+
+    __tablename__ = "digest_mentions"
+    __table_args__ = (sa.UniqueConstraint("saved_search_id", "kind", "moment_id", name="uq_mention"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(sa.ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+    saved_search_id: Mapped[int] = mapped_column(sa.ForeignKey("saved_searches.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # insight | passage
+    moment_id: Mapped[int]
+    rank: Mapped[int]
+    moment: Mapped[dict[str, Any]] = mapped_column()  # Moment.to_json() and the query, as shown
+
+
 class Digest(Base):
     """One digest per subscriber and local day; its insights are fixed before sending."""
 

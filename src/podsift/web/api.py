@@ -12,7 +12,15 @@ from pydantic import BaseModel
 from podsift.clusters.stories import Telling, story
 from podsift.digests.read import recorded_digests
 from podsift.exports.targets import ExportSetupError, add_target, list_targets, remove_target
-from podsift.search import QueryError, SearchFilters, search_moments
+from podsift.search import (
+    AlertError,
+    QueryError,
+    SearchFilters,
+    add_alert,
+    list_alerts,
+    remove_alert,
+    search_moments,
+)
 from podsift.store import Subscriber
 from podsift.subscribers import SubscriberError, TokenError, subscriber_for
 from podsift.subscribers.steer import instruct, profile_of, remove_part
@@ -284,3 +292,37 @@ def search(
 
 def _day(value: date | None) -> datetime | None:
     return datetime(value.year, value.month, value.day, tzinfo=UTC) if value else None
+
+
+class AlertIn(BaseModel):
+    query: str
+
+
+class AlertOut(BaseModel):
+    id: int
+    query: str
+
+
+def _alerts_of(request: Request, subscriber_id: int) -> list[AlertOut]:
+    return [AlertOut(id=a.id, query=a.query) for a in list_alerts(core_of(request), subscriber_id)]
+
+
+@router.get("/alerts/{token}", response_model=list[AlertOut], summary="A subscriber's saved searches")
+def alerts(request: Request, token: str) -> list[AlertOut]:
+    return _alerts_of(request, _export_subscriber(request, token).id)
+
+
+@router.post("/alerts/{token}", response_model=list[AlertOut], status_code=201, summary="Save a search")
+def alert_add(request: Request, token: str, body: AlertIn) -> list[AlertOut]:
+    sub = _export_subscriber(request, token)
+    try:
+        add_alert(core_of(request), sub.id, body.query)
+    except AlertError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _alerts_of(request, sub.id)
+
+
+@router.delete("/alerts/{token}/{alert_id}", status_code=204, summary="Forget a saved search")
+def alert_remove(request: Request, token: str, alert_id: int) -> None:
+    if not remove_alert(core_of(request), alert_id, _export_subscriber(request, token).id):
+        raise HTTPException(404, "no such saved search of yours")

@@ -25,6 +25,7 @@ from podsift.exports.targets import (
     remove_target,
     subscriber_vault,
 )
+from podsift.search import AlertError, add_alert, list_alerts, remove_alert
 from podsift.sources.feeds import followed_shows
 from podsift.sources.topics import TopicError, add_topic, remove_topic, topic_overview
 from podsift.store import Subscriber, utcnow
@@ -157,6 +158,7 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
         "topics": topic_overview(core, sub.id),
         "exports": {t.kind: t for t in list_targets(core, sub.id)},
         "reader_profile": ReaderProfile.from_json(sub.reader_profile or {}),
+        "alerts": list_alerts(core, sub.id),
     }
 
 
@@ -264,6 +266,32 @@ async def profile_part_remove(request: Request, token: str) -> HTMLResponse:
 
 def _fresh(request: Request, sub: Subscriber) -> Subscriber:
     return find_subscriber(core_of(request), sub.email)
+
+
+# --- saved searches ----------------------------------------------------------------------------
+@router.post("/preferences/{token}/alerts", response_class=HTMLResponse)
+async def alert_add(request: Request, token: str) -> HTMLResponse:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    form = await request.form()
+    error = None
+    try:
+        add_alert(core_of(request), sub.id, str(form.get("query", "")))
+    except AlertError as exc:
+        error = str(exc)
+    return preferences_result(request, sub, token, error)
+
+
+@router.post("/preferences/{token}/alerts/{alert_id}/remove", response_class=HTMLResponse)
+def alert_remove(request: Request, token: str, alert_id: int) -> HTMLResponse:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    removed = remove_alert(core_of(request), alert_id, sub.id)
+    return preferences_result(request, sub, token, None if removed else "No such saved search of yours.", 404)
 
 
 # --- exports to notes tools ------------------------------------------------------------------

@@ -145,6 +145,7 @@ def _digest_page(request: Request, token: str, date: str | None) -> Response:
     context = {
         "date": page.date or "today",
         "items": page.view.insights if page.view else [],
+        "mentions": page.view.mentions if page.view else [],
         "dates": page.archive,
         "base": base,
         "nav": [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")],
