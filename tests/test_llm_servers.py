@@ -269,3 +269,28 @@ def test_reader_instructions_and_their_write_up_on_llama_server(make_core, tmp_p
             if item.styled_text:
                 # a model's rewrite or the offline cut: either way nothing the quote lacks
                 assert not [f for f in rewrite_faults(item.styled_text, pick) if "long" not in f]
+
+
+def test_ask_on_llama_server_with_the_packaged_qwen_1_5b(make_core, http_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real model answers from the moments: what it says is kept only with citations that
+    exist and facts the cited moments hold; a question they do not answer is not answered."""
+    from podsift.search.ask import NOT_DISCUSSED, ask
+    from tests.test_instructions import NOW as DAY
+    from tests.test_instructions import world
+
+    model_or_skip("qwen-1.5b")
+    offline = world(make_core, http_server)
+    run(offline, DAY)
+    offline.close()
+    with llama_server("qwen-1.5b", tmp_path, context=4096) as url:
+        app = make_core(llm=f"openai:qwen?base_url={url}", asr="none")
+        answer = ask(app, "What did they say about heat pumps?")
+        japan = ask(app, "What did they say about heat pump prices in Japan?")
+    print(f"qwen-1.5b: {answer.text!r}\n  japan: {japan.text!r}")
+    assert answer.moments and answer.moments[0].show == "Green Grid"
+    for sentence in answer.sentences:
+        assert sentence.cites and all(1 <= n <= len(answer.moments) for n in sentence.cites)
+    assert "Japan" not in japan.text  # nothing the moments lack, whatever the model wrote
+    assert japan.answered or japan.text == NOT_DISCUSSED
+    logged = requests_logged(app)
+    assert [p for p, *_ in logged] == ["ask", "ask"] and all(t_in > 150 for _, _, t_in, _ in logged)

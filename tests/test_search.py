@@ -253,3 +253,80 @@ def test_saved_searches_put_new_mentions_in_every_format_once(make_core, http_se
     seen = {(m["kind"], m["id"]) for g in day1.mentions for m in g["moments"]}
     assert not seen & {(m["kind"], m["id"]) for ms in mentions.values() for m in ms}
     assert other.id != sub.id
+
+
+def ask_model(prompt: str) -> str:
+    """A loopback model for ask prompts: an answer from moment 1, a sentence citing a moment that
+    does not exist, one with a figure no moment has, and one from its own knowledge."""
+    from tests.fake_llm import honest_model
+
+    if "<question>" not in prompt:
+        return honest_model(prompt)
+    import re as _re
+
+    moments = dict(_re.findall(r'<moment n="(\d+)"[^>]*>(.*?)</moment>', prompt, _re.S))
+    if "Japan" in prompt:
+        return json.dumps({"supported": False, "sentences": []})
+    first = " ".join(moments["1"].split(": ", 1)[-1].split()[:14]).rstrip(".,")
+    return json.dumps(
+        {
+            "supported": True,
+            "sentences": [
+                {"text": f"{first}.", "cites": [1]},
+                {"text": "Heat pumps explode in cold weather.", "cites": [9]},
+                {"text": f"{first} in 87 percent of homes.", "cites": [1]},
+                {"text": "Gas furnaces were invented by Alice Parker in 1919.", "cites": [1]},
+            ],
+        }
+    )
+
+
+def test_ask_answers_from_moments_with_citations_or_says_it_was_not_discussed(
+    make_core, http_server, database_url, web_server
+) -> None:  # type: ignore[no-untyped-def]
+    import httpx2
+
+    from podsift.search.ask import NOT_DISCUSSED, ask
+    from podsift.subscribers import add_subscriber, preferences_path
+    from tests.conftest import free_port
+    from tests.fake_llm import FakeLLM
+
+    offline = world(make_core, http_server, database_url)
+    run(offline, NOW)
+    alone = ask(offline, "What did they say about heat pumps?")
+    assert alone.offline and not alone.answered and alone.moments[0].show == "Green Grid"
+    offline.close()
+
+    llm = FakeLLM(ask_model)
+    try:
+        app = make_core(
+            database_url, llm=f"openai:test-model?base_url={llm.base_url}", allow_hosts=(http_server.host,)
+        )
+        answer = ask(app, "What did they say about heat pumps?")
+        assert answer.answered and [s.cites for s in answer.sentences] == [[1]]  # the rest refused
+        cited = answer.moments[0]
+        assert answer.sentences[0].text.split()[:3] == cited.text.split(": ", 1)[-1].split()[:3]
+        assert answer.text.endswith("[1]") and "87" not in answer.text and "Alice" not in answer.text
+        # Moments found, but they do not answer it: the model says so, and so does podsift.
+        japan = ask(app, "What do heat pumps cost in Japan?")
+        assert japan.moments and not japan.answered and japan.text == NOT_DISCUSSED
+        # Nothing in the shows: no model request at all.
+        before = len(llm.requests)
+        mars = ask(app, "volcanoes on Mars?")
+        assert mars.moments == [] and mars.text == NOT_DISCUSSED and len(llm.requests) == before
+        sub = add_subscriber(app, "asker@example.com", hour=0)
+        token = preferences_path(app, sub).rsplit("/", 1)[1]
+        server = web_server(app, free_port())
+        with httpx2.Client(base_url=server.base_url) as web:
+            api = web.get(
+                "/api/ask", params={"q": "What did they say about heat pumps?", "token": token}
+            ).json()
+            assert api["answered"] and api["sentences"][0]["cites"] == [1] and api["moments"][0]["n"] == 1
+            page = web.get(f"/me/{token}/ask", params={"q": "What did they say about heat pumps?"})
+            assert page.status_code == 200 and 'href="#moment-1">[1]</a>' in page.text
+            assert (
+                "Not discussed in your shows."
+                in web.get(f"/me/{token}/ask", params={"q": "volcanoes on Mars?"}).text
+            )
+    finally:
+        llm.close()

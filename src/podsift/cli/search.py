@@ -58,3 +58,35 @@ def search_command(
         )
         if m.link:
             out.print(f"   {m.link}", highlight=False, markup=False)
+
+
+def ask_command(
+    question: Annotated[str, typer.Argument(help="A question about what your shows said.")],
+    show: Annotated[str | None, typer.Option(help="Only shows whose title has this.")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after this date.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
+) -> None:
+    """Answer from your shows' own moments, with numbered citations (an LLM configured);
+    offline, the best moments."""
+    from podsift.search import QueryError, SearchFilters
+    from podsift.search.ask import ask
+
+    try:
+        answer = ask(load_core(), question, SearchFilters(show=show, since=_date(since, "--since")))
+    except QueryError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
+        return
+    if answer.answered or not answer.moments:
+        out.print(answer.text, highlight=False, markup=False)
+    else:
+        out.print("(no model configured: the moments that best match)", highlight=False)
+    for n, m in enumerate(answer.moments, 1):
+        where = f"{m.speaker or 'unknown speaker'}, {m.show or 'unknown show'}: {m.episode or 'untitled'}"
+        out.print(
+            f"[{n}] {where} · at {m.timestamp}{f' · {m.link}' if m.link else ''}",
+            highlight=False,
+            markup=False,
+        )

@@ -21,6 +21,7 @@ from podsift.search import (
     remove_alert,
     search_moments,
 )
+from podsift.search.ask import ask
 from podsift.store import Subscriber
 from podsift.subscribers import SubscriberError, TokenError, subscriber_for
 from podsift.subscribers.steer import instruct, profile_of, remove_part
@@ -326,3 +327,19 @@ def alert_add(request: Request, token: str, body: AlertIn) -> list[AlertOut]:
 def alert_remove(request: Request, token: str, alert_id: int) -> None:
     if not remove_alert(core_of(request), alert_id, _export_subscriber(request, token).id):
         raise HTTPException(404, "no such saved search of yours")
+
+
+@router.get("/ask", summary="An answer from the shows' moments, with citations")
+def ask_api(
+    request: Request, q: str = "", token: str | None = None, show: str | None = None
+) -> dict[str, Any]:
+    """Numbered citations into `moments`; "Not discussed in your shows." when nothing supports an
+    answer; without a model, the moments alone (`offline`)."""
+    if token:
+        _export_subscriber(request, token)
+    elif admin_of(request) is None:
+        raise HTTPException(401, "a subscriber token or the admin's session is needed")
+    try:
+        return ask(core_of(request), q, SearchFilters(show=show)).to_json()
+    except QueryError as exc:
+        raise HTTPException(422, str(exc)) from exc

@@ -16,6 +16,7 @@ from podsift.digests.read import digest_page
 from podsift.net.links import format_timestamp
 from podsift.ranking.topics import recent_topics
 from podsift.search import QueryError, SearchFilters, search_moments
+from podsift.search.ask import ask
 from podsift.store import Subscriber
 from podsift.subscribers import AddressError, SubscriberError, TokenError, sign_up, subscriber_for
 from podsift.web import auth
@@ -166,6 +167,27 @@ def search_page(request: Request, q: str | None, context: dict[str, Any]) -> HTM
     return render(request, "search.html", context, 400 if error else 200)
 
 
+def ask_page(request: Request, q: str | None, context: dict[str, Any]) -> HTMLResponse:
+    answer, error = None, None
+    if q is not None and q.strip():
+        try:
+            answer = ask(core_of(request), q)
+        except QueryError as exc:
+            error = str(exc)
+    context = {**context, "search_query": (q or "")[:300], "answer": answer, "error": error}
+    return render(request, "ask.html", context, 400 if error else 200)
+
+
+@router.get("/me/{token}/ask", response_class=HTMLResponse)
+def me_ask(request: Request, token: str, q: str | None = None) -> Response:
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    base = f"/me/{token}"
+    nav = [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")]
+    return ask_page(request, q, {"nav": nav, "search_action": f"{base}/search", "ask_action": f"{base}/ask"})
+
+
 @router.get("/me/{token}/search", response_class=HTMLResponse)
 def me_search(request: Request, token: str, q: str | None = None) -> Response:
     found = token_subscriber(request, "preferences", token)
@@ -173,7 +195,9 @@ def me_search(request: Request, token: str, q: str | None = None) -> Response:
         return found
     base = f"/me/{token}"
     nav = [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")]
-    return search_page(request, q, {"nav": nav, "search_action": f"{base}/search"})
+    return search_page(
+        request, q, {"nav": nav, "search_action": f"{base}/search", "ask_action": f"{base}/ask"}
+    )
 
 
 @router.get("/me/{token}", response_class=HTMLResponse)
