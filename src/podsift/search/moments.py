@@ -162,28 +162,61 @@ def _keyword(
     return list(session.scalars(_filtered(select, filters, table.speaker).limit(CANDIDATES)))
 
 
+class _InsightVectors:
+    """Every insight's vector of one embedder, loaded once per process and topped up with the
+    newer ones (ids only grow): a query costs a matrix product, not a read of every vector."""
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.matrix: np.ndarray | None = None
+        self.url: str | None = None
+
+    def load(self, session: Session, model: str) -> tuple[np.ndarray, np.ndarray | None]:
+        bind = session.get_bind()
+        url = str(bind.engine.url if isinstance(bind, sa.Connection) else bind.url)
+        if model != self.model or url != self.url:
+            self.model, self.url, self.ids, self.matrix = model, url, np.zeros(0, dtype=np.int64), None
+        after = int(self.ids[-1]) if len(self.ids) else 0
+        rows = session.execute(
+            sa.select(Insight.id, Insight.embedding)
+            .where(Insight.embedding_model == model, Insight.embedding.is_not(None), Insight.id > after)
+            .order_by(Insight.id)
+        ).all()
+        if rows:
+            fresh = np.stack([from_blob(blob or b"") for _, blob in rows])
+            self.matrix = fresh if self.matrix is None else np.vstack([self.matrix, fresh])
+            self.ids = np.concatenate([self.ids, np.array([i for i, _ in rows], dtype=np.int64)])
+        return self.ids, self.matrix
+
+
+_VECTORS = _InsightVectors()
+
+
 def _meaning(app: App, session: Session, query: SearchQuery, filters: SearchFilters) -> list[int]:
-    """Insights whose embedding is nearest the query's (same embedder only)."""
+    """Insights whose embedding is nearest the query's (same embedder only), filtered after."""
     try:
         embedder = app.embedder()
         vector = embedder.embed([query.text])[0]
     except (EmbeddingError, OSError, RuntimeError):
         return []
+    ids, matrix = _VECTORS.load(session, embedder.name)
+    if matrix is None or not len(ids):
+        return []
+    sims = matrix @ vector
+    top = np.argpartition(-sims, min(len(sims), CANDIDATES * 4) - 1)[: CANDIDATES * 4]
+    top = top[np.argsort(-sims[top])]
+    near = [int(ids[k]) for k in top if sims[k] >= VECTOR_FLOOR]
+    if not near:
+        return []
     select = (
-        sa.select(Insight.id, Insight.embedding)
+        sa.select(Insight.id)
         .join(Episode, Episode.id == Insight.episode_id)
         .join(Feed, Feed.id == Episode.feed_id)
-        .where(Insight.embedding_model == embedder.name, Insight.embedding.is_not(None))
+        .where(Insight.id.in_(near))
     )
-    rows: list[tuple[int, bytes]] = [
-        (int(i), b) for i, b in session.execute(_filtered(select, filters, Insight.speaker))
-    ]
-    if not rows:
-        return []
-    matrix = np.stack([from_blob(blob) for _, blob in rows])
-    sims = matrix @ vector
-    order = np.argsort(-sims)[:CANDIDATES]
-    return [rows[k][0] for k in order if sims[k] >= VECTOR_FLOOR]
+    allowed = set(session.scalars(_filtered(select, filters, Insight.speaker)))
+    return [i for i in near if i in allowed][:CANDIDATES]
 
 
 def _load(session: Session, keys: list[tuple[str, int]], query: SearchQuery, sqlite: bool) -> list[Moment]:
