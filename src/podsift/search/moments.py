@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 RRF_K = 60  # the usual constant: a hit's weight is 1 / (RRF_K + its rank)
 CANDIDATES = 50  # hits each ranking contributes before fusion
+RANK_POOL = 2000  # Postgres: matches ranked at most (see _keyword)
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"  # the databases mark with these; escaped, they become <mark>
 SNIPPET_WORDS = 28
 VECTOR_FLOOR = 0.25  # a meaning hit below this cosine is noise for a short query
@@ -153,11 +154,24 @@ def _keyword(
             .order_by(rank)
         )
     else:
+        # Ranking reads every matching row's tsvector: a common word matches hundreds of
+        # thousands. The GIN index finds matches cheaply, so rank at most RANK_POOL of them (in
+        # the order the scan meets them: sorting them first costs what ranking does); past that
+        # the words are too common to rank well anyway.
         tsquery = sa.func.websearch_to_tsquery("english", query.text)
         tsv: sa.ColumnElement[Any] = sa.literal_column(f"{kind}s.tsv")
-        select = (
-            sa.select(table.id).where(tsv.op("@@")(tsquery)).order_by(sa.func.ts_rank_cd(tsv, tsquery).desc())
+        matches = sa.select(table.id.label("id"), tsv.label("tsv")).where(tsv.op("@@")(tsquery))
+        if filters.show or filters.since or filters.until:  # only these need the episode's row
+            matches = matches.join(Episode, Episode.id == table.episode_id).join(
+                Feed, Feed.id == Episode.feed_id
+            )
+        pool = (
+            _filtered(matches, filters, table.speaker).order_by(table.id.desc()).limit(RANK_POOL).subquery()
         )
+        ranked = (
+            sa.select(pool.c.id).order_by(sa.func.ts_rank_cd(pool.c.tsv, tsquery).desc()).limit(CANDIDATES)
+        )
+        return list(session.scalars(ranked))
     select = select.join(Episode, Episode.id == table.episode_id).join(Feed, Feed.id == Episode.feed_id)
     return list(session.scalars(_filtered(select, filters, table.speaker).limit(CANDIDATES)))
 
