@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--interests", action="append", default=None)
     parser.add_argument("--shows", choices=("corpus", "heldout"), default="corpus")
     parser.add_argument("--reader", action="append", default=None, help="a reader's own instructions")
+    parser.add_argument("--alert", action="append", default=[], help="a saved search for every reader")
     args = parser.parse_args()
     interests = args.interests or ["AI, open source, energy", ""]
     readers = args.reader or []
@@ -151,6 +152,12 @@ def main() -> None:
                 from podsift.subscribers.steer import instruct
 
                 print(f"{email}: {readers[k]!r} -> {instruct(app, email, readers[k]).describe()}")
+            if args.alert:
+                from podsift.search import add_alert
+                from podsift.subscribers import find_subscriber
+
+                for query in args.alert:
+                    add_alert(app, find_subscriber(app, email).id, query)
             emails.append((email, readers[k] if readers else phrase))
         report = run(app, NOW)
         i = report.insights
