@@ -330,3 +330,37 @@ def test_ask_answers_from_moments_with_citations_or_says_it_was_not_discussed(
             )
     finally:
         llm.close()
+
+
+def test_passages_are_embedded_a_budget_a_run_and_found_by_meaning(
+    make_core, http_server, sqlite_url
+) -> None:  # type: ignore[no-untyped-def]
+    from podsift.search.embed import embed_passages
+
+    app = world(make_core, http_server, sqlite_url, search_embed_passages=4)
+    run(app, NOW)
+
+    def embedded() -> list[int]:
+        with app.session() as session:
+            return list(
+                session.scalars(
+                    sa.select(Passage.id).where(Passage.embedding.is_not(None)).order_by(Passage.id)
+                )
+            )
+
+    with app.session() as session:
+        newest = list(session.scalars(sa.select(Passage.id).order_by(Passage.id.desc()).limit(4)))
+        total = session.scalar(sa.select(sa.func.count()).select_from(Passage))
+    assert embedded() == sorted(newest)  # the run's budget, newest first
+    while embed_passages(app):
+        pass
+    assert len(embedded()) == total and embed_passages(app) == 0
+    with app.session() as session:  # vectors of another embedder are made again with this one
+        session.execute(sa.update(Passage).where(Passage.id == newest[0]).values(embedding_model="other:model"))
+        session.commit()
+    assert embed_passages(app) == 1 and embed_passages(app) == 0
+    # Words the moment does not use; no insight was made of it: the passage, by meaning.
+    hits = search_moments(app, "fewer people use voice assistants at home for audio shows")
+    top = hits[0]
+    assert top.kind == "passage" and "smart speakers" in top.text and top.matched_by == ["meaning"]
+    assert top.speaker == "Omar Reyes" and top.audio

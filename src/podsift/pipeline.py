@@ -18,6 +18,7 @@ from podsift.core import App
 from podsift.delivery.stage import DeliveryReport, deliver_due
 from podsift.exports.stage import ExportReport, export_due
 from podsift.insights.stage import InsightReport, extract_insights
+from podsift.search.embed import embed_passages
 from podsift.sources.scan import ScanReport, scan_feeds
 from podsift.sources.topics import TopicReport, search_topics
 from podsift.store import utcnow
@@ -76,6 +77,8 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     clusters = _stage("stories", lambda: cluster_insights(app, now), ClusterReport)
     delivery = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
     exports = _stage("exports", lambda: export_due(app, now), ExportReport)
+    # After delivery (a digest never waits for it), before speech to text (minutes).
+    _stage("search index", lambda: embed_passages(app), int)
     speech = _stage("speech to text", lambda: transcribe_pending(app), SpeechReport)
     late = None
     if speech.transcribed or speech.cached:

@@ -173,6 +173,8 @@ class Settings(BaseModel):
     # Model requests spent on one reader's own words a local day (reading their instructions
     # into a profile, writing their five in their style) and the tokens those may use; past
     # either, the offline parser and the usual texts serve.
+    # Passages embedded for search by meaning each run (newest first; 0: none).
+    search_embed_passages: int = 3000
     reader_model_requests: int = 3
     reader_model_tokens: int = 6000
 

@@ -1,7 +1,7 @@
 """Moments that match a search: keyword hits from the database's own full-text index
 (SQLite FTS5 with bm25 and snippets; Postgres tsvector, websearch_to_tsquery, ts_headline on
-the hits shown) fused with meaning hits (the query's embedding against the insights') by
-reciprocal rank fusion. One interface, two implementations; filters: show, speaker, dates,
+the hits shown) fused with meaning hits (the query's embedding against the insights' and the
+passages' vectors, search/embed.py) by reciprocal rank fusion. One interface, two implementations; filters: show, speaker, dates,
 insights only. An insight and a passage of the same moment come back once, as the insight.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -100,12 +101,15 @@ def search_moments(app: App, raw: str, filters: SearchFilters | None = None) -> 
         ]
         if not filters.insights_only:
             rankings.append([("passage", i) for i in _keyword(session, query, filters, "passage", sqlite)])
-        meaning = _meaning(app, session, query, filters)
-        rankings.append([("insight", i) for i in meaning])
+        scored = [(sim, "insight", i) for sim, i in _meaning(app, session, query, filters)]
+        if not filters.insights_only:
+            scored += [(sim, "passage", i) for sim, i in _meaning(app, session, query, filters, "passage")]
+        meaning = [(kind, i) for _, kind, i in sorted(scored, key=lambda t: -t[0])][:CANDIDATES]
+        rankings.append(meaning)
         fused = _fuse(rankings)
         keys = [k for k, _ in sorted(fused.items(), key=lambda kv: -kv[1])]
         moments = _load(session, keys, query, sqlite)
-    by_meaning = {("insight", i) for i in meaning}
+    by_meaning = set(meaning)
     keyword = {k for ranking in rankings[:-1] for k in ranking}
     out = []
     for moment in _one_per_moment(moments):
@@ -176,61 +180,78 @@ def _keyword(
     return list(session.scalars(_filtered(select, filters, table.speaker).limit(CANDIDATES)))
 
 
-class _InsightVectors:
-    """Every insight's vector of one embedder, loaded once per process and topped up with the
-    newer ones (ids only grow): a query costs a matrix product, not a read of every vector."""
+class _Vectors:
+    """Every vector of one embedder for insights or passages, loaded once per process, topped
+    up with newer rows, reloaded whole every RELOAD_SECONDS (passages are embedded newest first,
+    so a backlog's older rows arrive later), at most MAX_ROWS (the newest)."""
 
-    def __init__(self) -> None:
-        self.model: str | None = None
+    RELOAD_SECONDS = 900.0
+    MAX_ROWS = 400_000
+
+    def __init__(self, table: type[Insight] | type[Passage]) -> None:
+        self.table = table
+        self.key: tuple[str, str] | None = None
         self.ids = np.zeros(0, dtype=np.int64)
         self.matrix: np.ndarray | None = None
-        self.url: str | None = None
+        self.loaded_at = 0.0
 
     def load(self, session: Session, model: str) -> tuple[np.ndarray, np.ndarray | None]:
         bind = session.get_bind()
-        url = str(bind.engine.url if isinstance(bind, sa.Connection) else bind.url)
-        if model != self.model or url != self.url:
-            self.model, self.url, self.ids, self.matrix = model, url, np.zeros(0, dtype=np.int64), None
-        after = int(self.ids[-1]) if len(self.ids) else 0
+        key = (str(bind.engine.url if isinstance(bind, sa.Connection) else bind.url), model)
+        if key != self.key or time.monotonic() - self.loaded_at > self.RELOAD_SECONDS:
+            self.key, self.ids, self.matrix, self.loaded_at = (
+                key,
+                np.zeros(0, dtype=np.int64),
+                None,
+                time.monotonic(),
+            )
+        after = int(self.ids.max()) if len(self.ids) else 0
+        table = self.table
         rows = session.execute(
-            sa.select(Insight.id, Insight.embedding)
-            .where(Insight.embedding_model == model, Insight.embedding.is_not(None), Insight.id > after)
-            .order_by(Insight.id)
+            sa.select(table.id, table.embedding)
+            .where(table.embedding_model == model, table.embedding.is_not(None), table.id > after)
+            .order_by(table.id.desc())
+            .limit(self.MAX_ROWS)
         ).all()
         if rows:
             fresh = np.stack([from_blob(blob or b"") for _, blob in rows])
-            self.matrix = fresh if self.matrix is None else np.vstack([self.matrix, fresh])
-            self.ids = np.concatenate([self.ids, np.array([i for i, _ in rows], dtype=np.int64)])
+            fresh_ids = np.array([i for i, _ in rows], dtype=np.int64)
+            self.matrix = fresh if self.matrix is None else np.vstack([fresh, self.matrix])[: self.MAX_ROWS]
+            self.ids = np.concatenate([fresh_ids, self.ids])[: self.MAX_ROWS]
         return self.ids, self.matrix
 
 
-_VECTORS = _InsightVectors()
+_VECTORS = {"insight": _Vectors(Insight), "passage": _Vectors(Passage)}
 
 
-def _meaning(app: App, session: Session, query: SearchQuery, filters: SearchFilters) -> list[int]:
-    """Insights whose embedding is nearest the query's (same embedder only), filtered after."""
+def _meaning(
+    app: App, session: Session, query: SearchQuery, filters: SearchFilters, kind: str = "insight"
+) -> list[tuple[float, int]]:
+    """(cosine, id) of the insights (or passages) nearest the query (same embedder only),
+    filtered after, nearest first."""
     try:
         embedder = app.embedder()
         vector = embedder.embed([query.text])[0]
     except (EmbeddingError, OSError, RuntimeError):
         return []
-    ids, matrix = _VECTORS.load(session, embedder.name)
+    ids, matrix = _VECTORS[kind].load(session, embedder.name)
     if matrix is None or not len(ids):
         return []
     sims = matrix @ vector
     top = np.argpartition(-sims, min(len(sims), CANDIDATES * 4) - 1)[: CANDIDATES * 4]
     top = top[np.argsort(-sims[top])]
-    near = [int(ids[k]) for k in top if sims[k] >= VECTOR_FLOOR]
+    near = {int(ids[k]): float(sims[k]) for k in top if sims[k] >= VECTOR_FLOOR}
     if not near:
         return []
+    table = Insight if kind == "insight" else Passage
     select = (
-        sa.select(Insight.id)
-        .join(Episode, Episode.id == Insight.episode_id)
+        sa.select(table.id)
+        .join(Episode, Episode.id == table.episode_id)
         .join(Feed, Feed.id == Episode.feed_id)
-        .where(Insight.id.in_(near))
+        .where(table.id.in_(near))
     )
-    allowed = set(session.scalars(_filtered(select, filters, Insight.speaker)))
-    return [i for i in near if i in allowed][:CANDIDATES]
+    allowed = set(session.scalars(_filtered(select, filters, table.speaker)))
+    return [(sim, i) for i, sim in near.items() if i in allowed][:CANDIDATES]
 
 
 def _load(session: Session, keys: list[tuple[str, int]], query: SearchQuery, sqlite: bool) -> list[Moment]:

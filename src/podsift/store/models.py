@@ -185,6 +185,16 @@ class Passage(Base):
     Postgres: a generated tsvector column with a GIN index; migration 0016)."""
 
     __tablename__ = "passages"
+    __table_args__ = (
+        # What the next run embeds, found without reading every passage (the idle run).
+        sa.Index(
+            "ix_passages_unembedded",
+            "id",
+            sqlite_where=sa.text("embedding IS NULL"),
+            postgresql_where=sa.text("embedding IS NULL"),
+        ),
+        sa.Index("ix_passages_embedding_model", "embedding_model"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id", ondelete="CASCADE"), index=True)
@@ -192,6 +202,9 @@ class Passage(Base):
     end_seconds: Mapped[float]
     speaker: Mapped[str | None] = mapped_column(sa.Text)
     text: Mapped[str] = mapped_column(sa.Text)
+    # Its meaning, for search (search/embed.py embeds a budgeted batch each run).
+    embedding: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 class Insight(Base):
