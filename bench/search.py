@@ -5,15 +5,17 @@
 Passages are real speech: speaker turns of The Changelog's public transcripts (read from the
 `fetch` snapshot of thechangelog/transcripts, ../.mirror), cut into ~24 s passages, dealt out
 to synthetic episodes of an hour (150 passages each) over 30 shows, with 5 insights an hour
-(their text a passage's; vectors synthetic, 384-d: embedding 50,000 insights with MiniLM would
-take most of an hour here and measure nothing new). Printed per engine:
+(their text a passage's), and vectors on the newest 400,000 passages (what search keeps in
+memory; synthetic, 384-d: embedding them with MiniLM would take hours here and measure nothing
+new). Printed per engine:
 
 - time to write the index (passages through the database's own full-text maintenance), and
   per episode-hour, against the speech-to-text time of an hour (bench/asr.py measured the
   packaged Whisper base at about 0.1x real time on this machine: 360 s an hour);
 - index size per episode-hour (database size over hours);
 - keyword search (the full-text query, passages and insights) and hybrid search
-  (search_moments: keyword + the query's MiniLM vector against the insights, fused) p50 / p95
+  (search_moments: keyword + the query's MiniLM vector against insights and passages, fused)
+  p50 / p95
   over real two-word queries drawn from the passages.
 """
 
@@ -55,12 +57,17 @@ NOW = datetime(2026, 11, 20, tzinfo=UTC)
 def speech(limit_files: int = 1500) -> list[tuple[str, str]]:
     """(speaker, ~60 words) chunks of real turns."""
     files = subprocess.run(
-        ["git", "-C", str(MIRROR), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True, check=True
+        ["git", "-C", str(MIRROR), "ls-tree", "-r", "--name-only", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     files = [f for f in files if f.endswith(".md") and "/" in f][:limit_files]
     out: list[tuple[str, str]] = []
     for name in files:
-        text = subprocess.run(["git", "-C", str(MIRROR), "show", f"HEAD:{name}"], capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["git", "-C", str(MIRROR), "show", f"HEAD:{name}"], capture_output=True, text=True
+        ).stdout
         for m in re.finditer(r"^\*\*([^*:]{2,40}):\*\* (.+)$", text, re.M):
             words = m.group(2).split()
             for k in range(0, len(words), 60):
@@ -101,7 +108,13 @@ def build(app, hours: int, chunks: list[tuple[str, str]], seed: int = 7) -> dict
             for k in range(PASSAGES_PER_HOUR):
                 speaker, text = chunks[rng.randrange(len(chunks))]
                 rows.append(
-                    {"episode_id": episode_id, "start_seconds": k * 24.0, "end_seconds": k * 24.0 + 23.5, "speaker": speaker, "text": text}
+                    {
+                        "episode_id": episode_id,
+                        "start_seconds": k * 24.0,
+                        "end_seconds": k * 24.0 + 23.5,
+                        "speaker": speaker,
+                        "text": text,
+                    }
                 )
             for k in range(INSIGHTS_PER_HOUR):
                 speaker, text = chunks[rng.randrange(len(chunks))]
@@ -133,6 +146,29 @@ def build(app, hours: int, chunks: list[tuple[str, str]], seed: int = 7) -> dict
     return {"index_seconds": round(seconds, 1), "index_seconds_per_hour": round(seconds / hours, 4)}
 
 
+def vectorize_passages(app, count: int, seed: int = 5) -> float:  # type: ignore[no-untyped-def]
+    """Synthetic vectors on the newest `count` passages (what the search keeps in memory);
+    seconds taken."""
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    with app.session() as session:
+        ids = list(session.scalars(sa.select(Passage.id).order_by(Passage.id.desc()).limit(count)))
+    for start in range(0, len(ids), 20_000):
+        batch = ids[start : start + 20_000]
+        v = rng.standard_normal((len(batch), 384)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        with app.session() as session:
+            session.execute(
+                sa.update(Passage),
+                [
+                    {"id": i, "embedding": to_blob(row), "embedding_model": app.embedder_name}
+                    for i, row in zip(batch, v, strict=True)
+                ],
+            )
+            session.commit()
+    return time.perf_counter() - started
+
+
 def queries(chunks: list[tuple[str, str]], count: int, seed: int = 11) -> list[str]:
     rng = random.Random(seed)
     out = []
@@ -155,9 +191,12 @@ def timed(fn, items: list[str]) -> dict[str, float]:  # type: ignore[no-untyped-
     return {"p50_ms": round(statistics.median(took), 1), "p95_ms": round(took[int(len(took) * 0.95) - 1], 1)}
 
 
-def measure(engine: str, url: str, home: Path, hours: int, chunks: list[tuple[str, str]], count: int) -> dict[str, object]:
+def measure(
+    engine: str, url: str, home: Path, hours: int, chunks: list[tuple[str, str]], count: int
+) -> dict[str, object]:
     app = make_app(Settings.load(env={}, home=home, database_url=url, asr="none"))
     built = build(app, hours, chunks)
+    vectors = vectorize_passages(app, min(hours * PASSAGES_PER_HOUR, 400_000))
     asked = queries(chunks, count)
 
     def keyword(q: str) -> None:
@@ -170,7 +209,14 @@ def measure(engine: str, url: str, home: Path, hours: int, chunks: list[tuple[st
     def hybrid(q: str) -> None:
         search_moments(app, q, SearchFilters(limit=10))
 
-    result: dict[str, object] = {"engine": engine, "episode_hours": hours, "passages": hours * PASSAGES_PER_HOUR, **built}
+    result: dict[str, object] = {
+        "engine": engine,
+        "episode_hours": hours,
+        "passages": hours * PASSAGES_PER_HOUR,
+        "passage_vectors": min(hours * PASSAGES_PER_HOUR, 400_000),
+        "vector_write_seconds": round(vectors, 1),
+        **built,
+    }
     result["index_share_of_stt"] = f"{built['index_seconds_per_hour'] / STT_SECONDS_PER_HOUR:.4%}"
     with app.engine.connect() as conn:
         if engine == "sqlite":
@@ -198,7 +244,9 @@ def main() -> None:
             if engine == "sqlite":
                 url = f"sqlite:///{tmp}/search.db"
             else:
-                admin = os.environ.get("PODSIFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+                admin = os.environ.get(
+                    "PODSIFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+                )
                 name = f"podsift_search_bench_{os.getpid()}"
                 admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
                 with admin_engine.connect() as conn:
