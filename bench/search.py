@@ -10,8 +10,9 @@ memory; synthetic, 384-d: embedding them with MiniLM would take hours here and m
 new). Printed per engine:
 
 - time to write the index (passages through the database's own full-text maintenance), and
-  per episode-hour, against the speech-to-text time of an hour (bench/asr.py measured the
-  packaged Whisper base at about 0.1x real time on this machine: 360 s an hour);
+  per episode-hour, against the speech-to-text time of an hour (the packaged Whisper base runs
+  at 27x real time on 2 cores, bench/asr_quality.py: 133 s an hour); the passages' vectors are
+  timed apart (scripted: MiniLM over a real hour's passages);
 - index size per episode-hour (database size over hours);
 - keyword search (the full-text query, passages and insights) and hybrid search
   (search_moments: keyword + the query's MiniLM vector against insights and passages, fused)
@@ -50,7 +51,7 @@ from podsift.store import Episode, Feed, Insight, Passage  # noqa: E402
 MIRROR = ROOT.parent / ".mirror" / "thechangelog+transcripts" / "repo"
 PASSAGES_PER_HOUR = 150
 INSIGHTS_PER_HOUR = 5
-STT_SECONDS_PER_HOUR = 360.0
+STT_SECONDS_PER_HOUR = 3600 / 27  # Whisper base, batch 4, 2 cores: 27x real time (CHANGELOG)
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
