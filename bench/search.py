@@ -170,6 +170,29 @@ def vectorize_passages(app, count: int, seed: int = 5) -> float:  # type: ignore
     return time.perf_counter() - started
 
 
+def passage_vector_cost() -> dict[str, object]:
+    """MiniLM over a real hour's passages (the corpus's Talk Python 552 VTT), as the run's
+    search-index stage embeds them, against that hour's speech-to-text time."""
+    from podsift.backends.embeddings import make_embedder
+    from podsift.store.passages import passages_of
+    from podsift.transcripts.parsers import parse_transcript
+
+    path = ROOT.parent / "shared" / "corpus" / "transcripts" / "talkpython_552-astral-joins-openai.vtt"
+    transcript = parse_transcript(path.read_bytes(), "text/vtt")
+    passages = passages_of(transcript.to_json())
+    hours = transcript.segments[-1].end / 3600
+    embedder = make_embedder("local")
+    embedder.embed(["warm up"])
+    started = time.perf_counter()
+    embedder.embed([p["text"] for p in passages])
+    per_hour = (time.perf_counter() - started) / hours
+    return {
+        "passages_an_hour": round(len(passages) / hours),
+        "vector_seconds_per_hour": round(per_hour, 2),
+        "vector_share_of_stt": f"{per_hour / STT_SECONDS_PER_HOUR:.1%}",
+    }
+
+
 def queries(chunks: list[tuple[str, str]], count: int, seed: int = 11) -> list[str]:
     rng = random.Random(seed)
     out = []
@@ -237,6 +260,7 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
+    print(json.dumps({"passage_vectors": passage_vector_cost()}), flush=True)
     chunks = speech()
     print(f"{len(chunks)} real speech chunks", file=sys.stderr)
     results = []
