@@ -356,7 +356,9 @@ def test_passages_are_embedded_a_budget_a_run_and_found_by_meaning(
         pass
     assert len(embedded()) == total and embed_passages(app) == 0
     with app.session() as session:  # vectors of another embedder are made again with this one
-        session.execute(sa.update(Passage).where(Passage.id == newest[0]).values(embedding_model="other:model"))
+        session.execute(
+            sa.update(Passage).where(Passage.id == newest[0]).values(embedding_model="other:model")
+        )
         session.commit()
     assert embed_passages(app) == 1 and embed_passages(app) == 0
     # Words the moment does not use; no insight was made of it: the passage, by meaning.
@@ -364,3 +366,19 @@ def test_passages_are_embedded_a_budget_a_run_and_found_by_meaning(
     top = hits[0]
     assert top.kind == "passage" and "smart speakers" in top.text and top.matched_by == ["meaning"]
     assert top.speaker == "Omar Reyes" and top.audio
+
+
+def test_the_workers_plan_embeds_passages_while_some_wait(make_core, http_server, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    from podsift.search.embed import embed_passages
+    from podsift.workers.plan import due_work
+    from podsift.workers.tasks import TASKS
+
+    app = world(make_core, http_server, sqlite_url, search_embed_passages=0)
+    run(app, NOW)  # nothing embedded by the run (no budget)
+    assert not [u for u in due_work(app, NOW) if u.task == "embed_passages"]  # off: no unit
+    app = make_core(sqlite_url, allow_hosts=(http_server.host,), search_embed_passages=3)  # on
+    (unit,) = [u for u in due_work(app, NOW) if u.task == "embed_passages"]
+    assert unit.task in TASKS and unit.lock == "passages"
+    while embed_passages(app):
+        pass
+    assert not [u for u in due_work(app, NOW) if u.task == "embed_passages"]

@@ -72,3 +72,11 @@ def embed_passages(app: App, limit: int | None = None) -> int:
             done += len(batch)
             bar.advance(len(batch))
     return done
+
+
+def passages_waiting(app: App) -> bool:
+    """Whether any passage still lacks a vector (one read of the partial index)."""
+    if app.settings.search_embed_passages <= 0:
+        return False
+    with app.session() as session:
+        return session.scalar(sa.select(Passage.id).where(Passage.embedding.is_(None)).limit(1)) is not None

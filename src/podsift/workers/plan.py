@@ -12,6 +12,7 @@ from podsift.clusters.stage import unclustered_insights
 from podsift.delivery.stage import due_subscribers
 from podsift.exports.stage import due_targets
 from podsift.insights.stage import due_extractions
+from podsift.search.embed import passages_waiting
 from podsift.sources.scan import due_feeds
 from podsift.sources.topics import due_topics
 from podsift.store import Subscriber
@@ -57,6 +58,8 @@ def due_work(app: App, now: datetime, deliveries: bool = True) -> list[Unit]:
         units += [Unit("transcribe_episode", {"episode_id": i}, str(i), f"episode:{i}") for i in listening]
     if unclustered:
         units.append(Unit("cluster_stories", {}, "all", "stories"))
+    if passages_waiting(app):  # vectors for search by meaning, a budgeted batch a task
+        units.append(Unit("embed_passages", {}, "all", "passages"))
     busy = bool(fetching or extracting or unclustered)
     if busy and not deliveries:
         return units

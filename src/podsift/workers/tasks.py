@@ -28,6 +28,7 @@ from podsift.clusters.stage import cluster_insights
 from podsift.delivery.stage import deliver_due
 from podsift.exports.stage import export_due
 from podsift.insights.stage import extract_insights
+from podsift.search.embed import embed_passages, passages_waiting
 from podsift.sources.scan import fail_feed, scan_feeds
 from podsift.sources.topics import search_topics
 from podsift.store import EpisodeState, utcnow
@@ -198,6 +199,22 @@ def export_notes(context: JobContext, target_ids: list[int]) -> int:
     return sum(report.sent.values()) + sum(report.updated.values())
 
 
+@jobs.task(
+    name="embed_passages",
+    queue="insights",
+    priority=PRIORITY["insights"] - 5,
+    retry=RETRY,
+    pass_context=True,
+)
+def embed_passage_batch(context: JobContext) -> int:
+    """Vectors for a budgeted batch of passages (search by meaning); plans again while more wait."""
+    app = core()
+    done = int(_unit(context, lambda: embed_passages(app), _logged) or 0)
+    if done and passages_waiting(app):
+        _then_plan()
+    return done
+
+
 TASKS = {
     t.name: t
     for t in (
@@ -209,6 +226,7 @@ TASKS = {
         cluster_stories,
         deliver_digests,
         export_notes,
+        embed_passage_batch,
     )
 }
 
