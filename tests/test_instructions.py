@@ -16,7 +16,7 @@ from bench.instructions.score import score
 
 from podsift.delivery.stage import deliver_due
 from podsift.digests.read import preview
-from podsift.digests.style import short_text
+from podsift.digests.style import SHORT_CHARS, short_text
 from podsift.digests.view import render
 from podsift.pipeline import run
 from podsift.sources.scan import add_feeds
@@ -26,6 +26,7 @@ from podsift.subscribers.instructions import InstructionError, parse_instruction
 from podsift.subscribers.steer import checked_proposal, instruct
 from tests.fake_llm import FakeLLM, honest_model
 from tests.feedgen import Item, rss
+from tests.test_ranking import vtt
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HELDOUT = Path(__file__).resolve().parents[1] / "bench" / "instructions" / "heldout.jsonl"
@@ -59,18 +60,6 @@ SHOWS = {
 STEER = "skip funding news, no AI please, nothing from Elon Musk. more about heat pumps, and explain jargon"
 
 
-def vtt(host: str, lines: list[str]) -> str:
-    cues, t = ["WEBVTT", ""], 0
-    for line in [f"Welcome to the show, I'm {host}, and here is what happened this week.", *lines]:
-        cues += [
-            f"00:{t // 60:02d}:{t % 60:02d}.000 --> 00:{(t + 14) // 60:02d}:{(t + 14) % 60:02d}.000",
-            f"<v {host}>{line}",
-            "",
-        ]
-        t += 15
-    return "\n".join(cues)
-
-
 def serve(server) -> list[str]:  # type: ignore[no-untyped-def]
     """Each show on a loopback server, one episode per claim (a short episode gives one)."""
     urls = []
@@ -99,6 +88,15 @@ def world(make_core, http_server, database_url: str | None = None, **settings): 
     app = make_core(database_url, allow_hosts=(http_server.host,), asr="none", **settings)
     add_feeds(app, serve(http_server))
     return app
+
+
+def digest_items(session, email: str) -> list[DigestItem]:  # type: ignore[no-untyped-def]
+    """The items of the digests of one reader."""
+    return list(
+        session.scalars(
+            sa.select(DigestItem).join(DigestItem.digest).join(Subscriber).where(Subscriber.email == email)
+        )
+    )
 
 
 def texts(app, email: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -240,19 +238,8 @@ def test_offline_short_texts_and_a_glossary_line_in_every_format(make_core, http
     report = run(app, NOW)
     assert "style@example.com" in report.delivery.sent
     with app.session() as session:
-        items = session.scalars(
-            sa.select(DigestItem)
-            .join(DigestItem.digest)
-            .join(Subscriber)
-            .where(Subscriber.email == "style@example.com")
-        ).all()
-        styled = {item.insight.text: item for item in items}
-        plain_items = session.scalars(
-            sa.select(DigestItem)
-            .join(DigestItem.digest)
-            .join(Subscriber)
-            .where(Subscriber.email == "plain@example.com")
-        ).all()
+        styled = {item.insight.text: item for item in digest_items(session, "style@example.com")}
+        plain_items = digest_items(session, "plain@example.com")
     assert all(i.styled_text is None and i.glossary == [] for i in plain_items)  # theirs alone
     rag = next(item for text, item in styled.items() if "Retrieval augmented" in text)
     # The terms the text uses, in its order; a plural finds its term; acronyms by their case.
@@ -373,7 +360,7 @@ def test_the_budget_caps_a_readers_model_requests_a_day(make_core, http_server, 
             usage = session.scalars(sa.select(ReaderModelUsage)).all()
             items = [(i.insight.text, i.styled_text) for i in session.scalars(sa.select(DigestItem))]
         assert [(u.requests, u.tokens > 0) for u in usage] == [(1, True)]
-        assert items and all(styled for text, styled in items if len(text) > 220)  # the offline style
+        assert items and all(styled for text, styled in items if len(text) > SHORT_CHARS)  # offline style
         # A failing model: the profile is the parser's, the digest keeps the offline texts, the
         # failure is logged, and the round goes on.
         llm.script = [(500, {}, "down")] * 20
@@ -385,15 +372,7 @@ def test_the_budget_caps_a_readers_model_requests_a_day(make_core, http_server, 
         assert deliver_due(app, NOW).sent == ["other@example.com"]
         with app.session() as session:
             outcomes = session.execute(sa.select(LLMRequest.purpose, LLMRequest.outcome)).all()
-            other = [
-                (i.insight.text, i.styled_text)
-                for i in session.scalars(
-                    sa.select(DigestItem)
-                    .join(DigestItem.digest)
-                    .join(Subscriber)
-                    .where(Subscriber.email == "other@example.com")
-                )
-            ]
+            other = [(i.insight.text, i.styled_text) for i in digest_items(session, "other@example.com")]
         assert ("style", "error") in outcomes
         assert other and all(styled == short_text(text) for text, styled in other if len(text) > 160)
     finally:

@@ -133,18 +133,10 @@ def test_search_from_the_command_line_and_the_api(make_core, http_server, sqlite
 
 def test_the_migration_indexes_the_transcripts_already_stored(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
     """A database at 0015 with a transcript and an insight: upgraded, both are searchable."""
-    from alembic import command
-    from alembic.config import Config
-
     from podsift.store import make_engine, migrate
-    from podsift.store.db import MIGRATIONS
 
     engine = make_engine(database_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0015")
+    migrate(engine, "0015")
     segments = [
         {"start": 0.0, "end": 12.0, "speaker": "Ann", "text": "Sodium batteries skip lithium entirely."},
         {"start": 12.5, "end": 20.0, "speaker": "Bo", "text": "And they work in the cold."},
@@ -193,7 +185,7 @@ def test_saved_searches_put_new_mentions_in_every_format_once(make_core, http_se
     from podsift.sources.scan import add_feeds
     from podsift.subscribers import add_subscriber
     from tests.feedgen import Item, rss
-    from tests.test_instructions import vtt
+    from tests.test_ranking import vtt
 
     app = world(make_core, http_server, database_url)
     sub = add_subscriber(app, "alerts@example.com", hour=0, top=2)

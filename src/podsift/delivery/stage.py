@@ -35,7 +35,7 @@ from podsift.digests.view import digest_view, render
 from podsift.progress import progress
 from podsift.ranking.pool import hour_bucket
 from podsift.ranking.select import Pick, Selector
-from podsift.search.alerts import new_mentions, record_mentions, stored_mentions
+from podsift.search.alerts import new_mentions, record_mentions, stored_mentions, subscribers_with_alerts
 from podsift.store import (
     Delivery,
     DeliveryState,
@@ -222,6 +222,7 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
     selector.warm(sub.interests for sub in due)
     with app.session() as session:
         selector.prefetch(session, [sub.id for sub in due], now)
+    alerted = subscribers_with_alerts(app, [sub.id for sub in due])
     # One connection for the round: a session per step on it, no pool checkout (and its
     # ping on Postgres) per step.
     with app.engine.connect() as conn:
@@ -234,6 +235,7 @@ def deliver_due(app: App, now: datetime | None = None, only: Collection[int] | N
             Breaker(app.settings.max_connection_failures),
             now,
             report,
+            alerted,
         )
         try:
             with progress("delivering digests", len(due)) as bar:
@@ -266,6 +268,7 @@ class _Round:
     breaker: Breaker
     now: datetime
     report: DeliveryReport
+    alerted: set[int]  # subscribers with saved searches (a query each only for them)
 
 
 def _deliver_safely(delivery_round: _Round, sub: Subscriber, recorded_today: bool) -> None:
@@ -289,14 +292,14 @@ _INSERT_CLAIMED = sa.insert(Delivery).returning(Delivery.id)
 
 
 def _record_and_claim(
-    app: App, selector: Selector, session: Session, sub: Subscriber, day: str, now: datetime
+    app: App, selector: Selector, session: Session, sub: Subscriber, day: str, now: datetime, alerted: bool
 ) -> Claimed | None:
     """A new digest, its items and its deliveries, already claimed by this process, in one
     transaction: a crash leaves all or none (a claim whose process is gone is taken over at
     once). None when there is nothing new."""
     # Saved searches first: they read through their own sessions, which on SQLite must not
     # wait on this one's transaction.
-    mentions = new_mentions(app, sub, now, app.settings.lookback_days)
+    mentions = new_mentions(app, sub, now, app.settings.lookback_days) if alerted else []
     picks = selector.pick(session, sub, day, now)
     if not picks:
         return None
@@ -405,12 +408,15 @@ def _deliver_one(delivery_round: _Round, sub: Subscriber, recorded_today: bool) 
         claimed: Claimed | None = None
         if not recorded_today:
             try:
-                claimed = _record_and_claim(app, selector, session, sub, day, now)
+                claimed = _record_and_claim(
+                    app, selector, session, sub, day, now, sub.id in delivery_round.alerted
+                )
                 if claimed is None:
                     report.empty += 1
                     return
             except IntegrityError:  # another process recorded it meanwhile
                 session.rollback()
+        recorded_now = claimed is not None
         if claimed is None:
             digest = recorded_digest(session, sub, day)
             if digest is None:
@@ -419,7 +425,13 @@ def _deliver_one(delivery_round: _Round, sub: Subscriber, recorded_today: bool) 
             claimed = _claim_recorded(session, sub, digest, now, app.settings.send_attempts, report)
             if claimed is None:
                 return
-        view = digest_view(app, sub, day, claimed.picks, stored_mentions(session, claimed.digest_id))
+        # A digest recorded just now has mentions only for a reader with saved searches; one
+        # recorded before (a retry) shows what it was recorded with.
+        if recorded_now and sub.id not in delivery_round.alerted:
+            mentions = []
+        else:
+            mentions = stored_mentions(session, claimed.digest_id)
+        view = digest_view(app, sub, day, claimed.picks, mentions)
         digest_id, jobs = claimed.digest_id, claimed.jobs
     # Sending happens outside any transaction; the claims above keep others away.
     for delivery_id, channel, target, attempt in jobs:

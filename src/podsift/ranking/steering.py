@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from podsift.insights.kinds import KINDS, shipped_kind_model
+from podsift.insights.kinds import KINDS
 from podsift.ranking.pool import CandidatePool, lexical_relevance
 from podsift.ranking.score import INTEREST_HIGH, rescale_similarity
 from podsift.subscribers.profile import KINDS as READER_KINDS
@@ -126,7 +126,7 @@ def steer_rows(
     kinds = None
     if steering.mute_kinds or steering.boost_kinds:
         kinds = pool.kind_probabilities()[rows]
-        model = shipped_kind_model().weights(pool.vectors, pool.embedder_name)
+        model = pool.kind_weights()
         for j in steering.mute_kinds:
             keep &= kinds[:, j] < model.mute[j]
     boost = np.zeros(n, dtype=np.float32)
@@ -134,7 +134,6 @@ def steer_rows(
     if steering.boost_topics:
         _boost_topics(pool, rows, steering, vectors, boost, why)
     if steering.boost_kinds and kinds is not None:
-        model = shipped_kind_model().weights(pool.vectors, pool.embedder_name)
         for j in steering.boost_kinds:
             # A kind the model is never sure of (advice, contrarian takes: no threshold right
             # half the time on held-out folds) does not move the ranking: boosting it was seen
@@ -194,7 +193,7 @@ def contrarian_first(pool: CandidatePool, rows: np.ndarray, chosen: list[int]) -
     """The picks with contrarian takes (or stories shows disagree on) first, each group in its
     order."""
     probs = pool.kind_probabilities()
-    model = shipped_kind_model().weights(pool.vectors, pool.embedder_name)
+    model = pool.kind_weights()
 
     def contrarian(k: int) -> bool:
         row = int(rows[k])

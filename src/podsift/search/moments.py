@@ -255,44 +255,23 @@ def _meaning(
 
 
 def _load(session: Session, keys: list[tuple[str, int]], query: SearchQuery, sqlite: bool) -> list[Moment]:
-    insight_ids = [i for k, i in keys if k == "insight"]
-    passage_ids = [i for k, i in keys if k == "passage"]
     found: dict[tuple[str, int], Moment] = {}
-    columns = (Episode.id, Episode.title, Episode.published_at, Episode.audio_url, Episode.link, Feed.title)
-    if insight_ids:
-        snippets = _snippets(session, "insight", insight_ids, query, sqlite)
+    episode = (Episode.id, Episode.title, Episode.published_at, Episode.audio_url, Episode.link, Feed.title)
+    for kind, table in (("insight", Insight), ("passage", Passage)):
+        ids = [i for k, i in keys if k == kind]
+        if not ids:
+            continue
+        snippets = _snippets(session, kind, ids, query, sqlite)
+        story = Insight.cluster_id if table is Insight else sa.null()
         for row in session.execute(
             sa.select(
-                Insight.id,
-                Insight.text,
-                Insight.speaker,
-                Insight.start_seconds,
-                Insight.end_seconds,
-                Insight.cluster_id,
-                *columns,
+                table.id, table.text, table.speaker, table.start_seconds, table.end_seconds, story, *episode
             )
-            .join(Episode, Episode.id == Insight.episode_id)
+            .join(Episode, Episode.id == table.episode_id)
             .join(Feed, Feed.id == Episode.feed_id)
-            .where(Insight.id.in_(insight_ids))
+            .where(table.id.in_(ids))
         ):
-            found[("insight", row[0])] = _moment("insight", row, snippets.get(row[0]), query)
-    if passage_ids:
-        snippets = _snippets(session, "passage", passage_ids, query, sqlite)
-        for row in session.execute(
-            sa.select(
-                Passage.id,
-                Passage.text,
-                Passage.speaker,
-                Passage.start_seconds,
-                Passage.end_seconds,
-                sa.null(),
-                *columns,
-            )
-            .join(Episode, Episode.id == Passage.episode_id)
-            .join(Feed, Feed.id == Episode.feed_id)
-            .where(Passage.id.in_(passage_ids))
-        ):
-            found[("passage", row[0])] = _moment("passage", row, snippets.get(row[0]), query)
+            found[(kind, row[0])] = _moment(kind, row, snippets.get(row[0]), query)
     return [found[k] for k in keys if k in found]
 
 

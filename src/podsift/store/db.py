@@ -62,9 +62,9 @@ def current_revision(engine: sa.Engine) -> str | None:
         return None  # no alembic_version table yet
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Bring the schema to the newest revision (no-op when it is there)."""
-    if current_revision(engine) == SCHEMA_HEAD:
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest revision (no-op when it is there), or to `revision`."""
+    if revision == "head" and current_revision(engine) == SCHEMA_HEAD:
         return
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
@@ -74,7 +74,7 @@ def migrate(engine: sa.Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:

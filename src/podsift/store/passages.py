@@ -54,10 +54,9 @@ def passages_of(segments: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def index_transcript(session: Session, episode_id: int, segments: Iterable[Mapping[str, Any]]) -> int:
-    """Replace the episode's passages with those of `segments`, in the caller's transaction
-    (the database's full-text index follows by itself); how many were written."""
-    rows = [
+def passage_rows(episode_id: int, segments: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The `passages` rows of an episode's transcript segments."""
+    return [
         {
             "episode_id": episode_id,
             "start_seconds": p["start"],
@@ -67,6 +66,12 @@ def index_transcript(session: Session, episode_id: int, segments: Iterable[Mappi
         }
         for p in passages_of(segments)
     ]
+
+
+def index_transcript(session: Session, episode_id: int, segments: Iterable[Mapping[str, Any]]) -> int:
+    """Replace the episode's passages with those of `segments`, in the caller's transaction
+    (the database's full-text index follows by itself); how many were written."""
+    rows = passage_rows(episode_id, segments)
     session.execute(sa.delete(Passage).where(Passage.episode_id == episode_id))
     if rows:
         session.execute(sa.insert(Passage), rows)

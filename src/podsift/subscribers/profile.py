@@ -164,6 +164,4 @@ def _words(facet: str, value: str) -> str:
         return KINDS.get(value, value)
     if facet == "shows":
         return f"the show {value}"
-    if facet == "people":
-        return value
     return value

@@ -105,10 +105,11 @@ def checked_proposal(answer: str, text: str, shows: list[str]) -> ReaderProfile:
     except (json.JSONDecodeError, AttributeError):
         return ReaderProfile()
     proposed = ReaderProfile.from_json(data)
-    allowed = _words(text) - set().union(*(_words(p) for p in ignored_parts(text)))
+    refused = ignored_parts(text)
+    allowed = _words(text) - set().union(*(_words(p) for p in refused))
     known_shows = {s.lower(): s for s in shows}
-    heard = " ".join(p for p in [text] if p)
-    for part in ignored_parts(text):
+    heard = text  # what the reader asked for: the text less its refused parts
+    for part in refused:
         heard = heard.replace(part, " ")
     out = ReaderProfile(style=[f for f in proposed.style if names_style(heard, f)])
     for side in ("mute", "boost"):

@@ -170,7 +170,8 @@ def insight(request: Request, cluster_id: int) -> InsightOut:
     )
 
 
-def _export_subscriber(request: Request, token: str) -> Subscriber:
+def _token_subscriber(request: Request, token: str) -> Subscriber:
+    """The subscriber of a preferences token (their page's link); 403 for any other."""
     try:
         sub, _ = subscriber_for(core_of(request), "preferences", token)
     except TokenError as exc:
@@ -197,14 +198,14 @@ def _exports_of(request: Request, subscriber_id: int) -> list[ExportOut]:
 
 @router.get("/exports/{token}", response_model=list[ExportOut], summary="A subscriber's notes-tool exports")
 def exports(request: Request, token: str) -> list[ExportOut]:
-    return _exports_of(request, _export_subscriber(request, token).id)
+    return _exports_of(request, _token_subscriber(request, token).id)
 
 
 @router.post(
     "/exports/{token}", response_model=list[ExportOut], status_code=201, summary="Connect Readwise or Notion"
 )
 def export_add(request: Request, token: str, body: ExportIn) -> list[ExportOut]:
-    sub = _export_subscriber(request, token)
+    sub = _token_subscriber(request, token)
     if body.kind not in ("readwise", "notion"):
         raise HTTPException(
             422, "kind is readwise or notion (a vault is the zip at /preferences/<token>/vault.zip)"
@@ -220,7 +221,7 @@ def export_add(request: Request, token: str, body: ExportIn) -> list[ExportOut]:
 
 @router.delete("/exports/{token}/{target_id}", status_code=204, summary="Disconnect an export")
 def export_remove(request: Request, token: str, target_id: int) -> None:
-    if not remove_target(core_of(request), target_id, _export_subscriber(request, token).id):
+    if not remove_target(core_of(request), target_id, _token_subscriber(request, token).id):
         raise HTTPException(404, "no such export of yours")
 
 
@@ -237,13 +238,13 @@ def _profile_out(words: str, profile: Any) -> ProfileOut:
 
 @router.get("/profile/{token}", response_model=ProfileOut, summary="A reader's instructions and profile")
 def profile_get(request: Request, token: str) -> ProfileOut:
-    sub = _export_subscriber(request, token)
+    sub = _token_subscriber(request, token)
     return _profile_out(*profile_of(core_of(request), sub.email))
 
 
 @router.put("/profile/{token}", response_model=ProfileOut, summary="Steer the digest in plain words")
 def profile_put(request: Request, token: str, body: InstructionsIn) -> ProfileOut:
-    sub = _export_subscriber(request, token)
+    sub = _token_subscriber(request, token)
     try:
         profile = instruct(core_of(request), sub.email, body.text)
     except SubscriberError as exc:
@@ -253,7 +254,7 @@ def profile_put(request: Request, token: str, body: InstructionsIn) -> ProfileOu
 
 @router.delete("/profile/{token}/parts", response_model=ProfileOut, summary="Drop one part of the profile")
 def profile_part_remove(request: Request, token: str, key: str) -> ProfileOut:
-    sub = _export_subscriber(request, token)
+    sub = _token_subscriber(request, token)
     try:
         profile = remove_part(core_of(request), sub.email, key)
     except SubscriberError as exc:
@@ -279,16 +280,21 @@ def search(
     limit: int = 20,
 ) -> SearchOut:
     """A subscriber's token (their preferences link's) or the admin's session."""
-    if token:
-        _export_subscriber(request, token)
-    elif admin_of(request) is None:
-        raise HTTPException(401, "a subscriber token or the admin's session is needed")
+    _reader_or_admin(request, token)
     filters = SearchFilters(show, speaker, _day(since), _day(until), insights, limit)
     try:
         moments = search_moments(core_of(request), q, filters)
     except QueryError as exc:
         raise HTTPException(422, str(exc)) from exc
     return SearchOut(query=q, moments=[m.to_json() for m in moments])
+
+
+def _reader_or_admin(request: Request, token: str | None) -> None:
+    """Searching the shows takes a subscriber's token (403 if forged) or the admin's session (401)."""
+    if token:
+        _token_subscriber(request, token)
+    elif admin_of(request) is None:
+        raise HTTPException(401, "a subscriber token or the admin's session is needed")
 
 
 def _day(value: date | None) -> datetime | None:
@@ -310,12 +316,12 @@ def _alerts_of(request: Request, subscriber_id: int) -> list[AlertOut]:
 
 @router.get("/alerts/{token}", response_model=list[AlertOut], summary="A subscriber's saved searches")
 def alerts(request: Request, token: str) -> list[AlertOut]:
-    return _alerts_of(request, _export_subscriber(request, token).id)
+    return _alerts_of(request, _token_subscriber(request, token).id)
 
 
 @router.post("/alerts/{token}", response_model=list[AlertOut], status_code=201, summary="Save a search")
 def alert_add(request: Request, token: str, body: AlertIn) -> list[AlertOut]:
-    sub = _export_subscriber(request, token)
+    sub = _token_subscriber(request, token)
     try:
         add_alert(core_of(request), sub.id, body.query)
     except AlertError as exc:
@@ -325,7 +331,7 @@ def alert_add(request: Request, token: str, body: AlertIn) -> list[AlertOut]:
 
 @router.delete("/alerts/{token}/{alert_id}", status_code=204, summary="Forget a saved search")
 def alert_remove(request: Request, token: str, alert_id: int) -> None:
-    if not remove_alert(core_of(request), alert_id, _export_subscriber(request, token).id):
+    if not remove_alert(core_of(request), alert_id, _token_subscriber(request, token).id):
         raise HTTPException(404, "no such saved search of yours")
 
 
@@ -335,10 +341,7 @@ def ask_api(
 ) -> dict[str, Any]:
     """Numbered citations into `moments`; "Not discussed in your shows." when nothing supports an
     answer; without a model, the moments alone (`offline`)."""
-    if token:
-        _export_subscriber(request, token)
-    elif admin_of(request) is None:
-        raise HTTPException(401, "a subscriber token or the admin's session is needed")
+    _reader_or_admin(request, token)
     try:
         return ask(core_of(request), q, SearchFilters(show=show)).to_json()
     except QueryError as exc:

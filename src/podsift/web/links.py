@@ -10,11 +10,13 @@ a 400 page and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.datastructures import FormData
 
 from podsift.digests.read import recorded_digests
 from podsift.digests.view import render as render_digest
@@ -43,7 +45,10 @@ from podsift.subscribers import (
 )
 from podsift.subscribers.profile import ReaderProfile
 from podsift.subscribers.steer import instruct, remove_part
-from podsift.web.pages import core_of, invalid_link, message_page, render, token_subscriber
+from podsift.web.pages import core_of, invalid_link, message_page, reader_pages, render, token_subscriber
+
+if TYPE_CHECKING:
+    from podsift.core import App
 
 router = APIRouter()
 # Pages behind a signed link are never cached by a proxy or the browser.
@@ -151,8 +156,7 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
         "feeds": feeds,
         "action": f"/preferences/{token}",
         "archive_url": f"/me/{token}/today",
-        "nav": [("Today", f"/me/{token}/today"), ("Preferences", f"/preferences/{token}")],
-        "search_action": f"/me/{token}/search",
+        **reader_pages(token),
         "feed_url": links.feed if links else "",
         "unsubscribe_url": links.unsubscribe if links else "",
         "topics": topic_overview(core, sub.id),
@@ -168,6 +172,31 @@ def preferences_result(
     """The preferences page after a change: "Saved.", or the error with `failed_status`."""
     context = {**preferences_context(request, sub, token), "saved": error is None, "error": error}
     return render(request, "preferences.html", context, 200 if error is None else failed_status)
+
+
+async def _form_change(
+    request: Request,
+    token: str,
+    change: Callable[[App, Subscriber, FormData], object],
+    errors: type[Exception] | tuple[type[Exception], ...],
+    failed_status: int = 400,
+    refresh: bool = False,
+) -> HTMLResponse:
+    """A preferences-page form: the link checked, `change` made from the form, the page again
+    with "Saved." or the error (`refresh`: the subscriber read again, for what `change` wrote)."""
+    found = token_subscriber(request, "preferences", token)
+    if isinstance(found, HTMLResponse):
+        return found
+    sub, _ = found
+    form = await request.form()
+    error = None
+    try:
+        change(core_of(request), sub, form)
+    except errors as exc:
+        error = str(exc)
+    if refresh:
+        sub = find_subscriber(core_of(request), sub.email)
+    return preferences_result(request, sub, token, error, failed_status)
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
@@ -209,17 +238,12 @@ async def preferences_save(request: Request, token: str) -> HTMLResponse:
 @router.post("/preferences/{token}/topics", response_class=HTMLResponse)
 async def topic_add(request: Request, token: str) -> HTMLResponse:
     """Follow a topic: podsift searches the directories for shows on it."""
-    found = token_subscriber(request, "preferences", token)
-    if isinstance(found, HTMLResponse):
-        return found
-    sub, _ = found
-    form = await request.form()
-    error = None
-    try:
-        add_topic(core_of(request), str(form.get("topic", "")), sub.email)
-    except TopicError as exc:
-        error = str(exc)
-    return preferences_result(request, sub, token, error)
+    return await _form_change(
+        request,
+        token,
+        lambda core, sub, form: add_topic(core, str(form.get("topic", "")), sub.email),
+        TopicError,
+    )
 
 
 @router.post("/preferences/{token}/topics/{topic_id}/remove", response_class=HTMLResponse)
@@ -236,52 +260,36 @@ async def topic_remove(request: Request, token: str, topic_id: int) -> HTMLRespo
 @router.post("/preferences/{token}/instructions", response_class=HTMLResponse)
 async def instructions_save(request: Request, token: str) -> HTMLResponse:
     """Read the reader's plain words into a profile (shown back on the page to confirm)."""
-    found = token_subscriber(request, "preferences", token)
-    if isinstance(found, HTMLResponse):
-        return found
-    sub, _ = found
-    form = await request.form()
-    error = None
-    try:
-        instruct(core_of(request), sub.email, str(form.get("instructions", "")))
-    except SubscriberError as exc:
-        error = str(exc)
-    return preferences_result(request, _fresh(request, sub), token, error)
+    return await _form_change(
+        request,
+        token,
+        lambda core, sub, form: instruct(core, sub.email, str(form.get("instructions", ""))),
+        SubscriberError,
+        refresh=True,
+    )
 
 
 @router.post("/preferences/{token}/profile/remove", response_class=HTMLResponse)
 async def profile_part_remove(request: Request, token: str) -> HTMLResponse:
-    found = token_subscriber(request, "preferences", token)
-    if isinstance(found, HTMLResponse):
-        return found
-    sub, _ = found
-    form = await request.form()
-    error = None
-    try:
-        remove_part(core_of(request), sub.email, str(form.get("key", "")))
-    except SubscriberError as exc:
-        error = str(exc)
-    return preferences_result(request, _fresh(request, sub), token, error, 404)
-
-
-def _fresh(request: Request, sub: Subscriber) -> Subscriber:
-    return find_subscriber(core_of(request), sub.email)
+    return await _form_change(
+        request,
+        token,
+        lambda core, sub, form: remove_part(core, sub.email, str(form.get("key", ""))),
+        SubscriberError,
+        failed_status=404,
+        refresh=True,
+    )
 
 
 # --- saved searches ----------------------------------------------------------------------------
 @router.post("/preferences/{token}/alerts", response_class=HTMLResponse)
 async def alert_add(request: Request, token: str) -> HTMLResponse:
-    found = token_subscriber(request, "preferences", token)
-    if isinstance(found, HTMLResponse):
-        return found
-    sub, _ = found
-    form = await request.form()
-    error = None
-    try:
-        add_alert(core_of(request), sub.id, str(form.get("query", "")))
-    except AlertError as exc:
-        error = str(exc)
-    return preferences_result(request, sub, token, error)
+    return await _form_change(
+        request,
+        token,
+        lambda core, sub, form: add_alert(core, sub.id, str(form.get("query", ""))),
+        AlertError,
+    )
 
 
 @router.post("/preferences/{token}/alerts/{alert_id}/remove", response_class=HTMLResponse)
@@ -298,24 +306,18 @@ def alert_remove(request: Request, token: str, alert_id: int) -> HTMLResponse:
 @router.post("/preferences/{token}/exports", response_class=HTMLResponse)
 async def export_add(request: Request, token: str) -> HTMLResponse:
     """Connect Readwise or Notion: the token is checked (Readwise), kept encrypted, never shown."""
-    found = token_subscriber(request, "preferences", token)
-    if isinstance(found, HTMLResponse):
-        return found
-    sub, _ = found
-    form = await request.form()
-    error = None
-    try:
-        add_target(
-            core_of(request),
+
+    def connect(core: App, sub: Subscriber, form: FormData) -> object:
+        return add_target(
+            core,
             str(form.get("kind", "")),
             sub.email,
             str(form.get("access_token", "")),
             str(form.get("scope", "received")),
             database_id=str(form.get("database_id", "")),
         )
-    except ExportSetupError as exc:
-        error = str(exc)
-    return preferences_result(request, sub, token, error)
+
+    return await _form_change(request, token, connect, ExportSetupError)
 
 
 @router.post("/preferences/{token}/exports/{target_id}/remove", response_class=HTMLResponse)

@@ -4,6 +4,7 @@ and the public permalink of each story."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import nh3
@@ -149,55 +150,69 @@ def _digest_page(request: Request, token: str, date: str | None) -> Response:
         "mentions": page.view.mentions if page.view else [],
         "dates": page.archive,
         "base": base,
-        "nav": [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")],
-        "search_action": f"{base}/search",
+        **reader_pages(token),
     }
     return render(request, "digest_page.html", context, 200 if page.view or date is None else 404)
 
 
 def search_page(request: Request, q: str | None, context: dict[str, Any]) -> HTMLResponse:
     """Moments for `q` (a subscriber's or the admin's page); a query it cannot search says why."""
-    moments, error = [], None
-    if q is not None and q.strip():  # an empty box is the search page itself
-        try:
-            moments = search_moments(core_of(request), q, SearchFilters(limit=30))
-        except QueryError as exc:
-            error = str(exc)
-    context = {**context, "search_query": (q or "")[:300], "moments": moments, "error": error}
-    return render(request, "search.html", context, 400 if error else 200)
+    return _query_page(
+        request,
+        q,
+        context,
+        "search.html",
+        "moments",
+        [],
+        lambda core, q: search_moments(core, q, SearchFilters(limit=30)),
+    )
 
 
 def ask_page(request: Request, q: str | None, context: dict[str, Any]) -> HTMLResponse:
-    answer, error = None, None
+    return _query_page(request, q, context, "ask.html", "answer", None, ask)
+
+
+def _query_page(
+    request: Request,
+    q: str | None,
+    context: dict[str, Any],
+    template: str,
+    key: str,
+    empty: object,
+    answer_for: Callable[[App, str], object],
+) -> HTMLResponse:
+    """A search-box page: `answer_for(q)` under `key` (`empty` for an empty box, which is the
+    page itself), or the QueryError's message with a 400."""
+    result, error = empty, None
     if q is not None and q.strip():
         try:
-            answer = ask(core_of(request), q)
+            result = answer_for(core_of(request), q)
         except QueryError as exc:
             error = str(exc)
-    context = {**context, "search_query": (q or "")[:300], "answer": answer, "error": error}
-    return render(request, "ask.html", context, 400 if error else 200)
+    context = {**context, "search_query": (q or "")[:300], key: result, "error": error}
+    return render(request, template, context, 400 if error else 200)
+
+
+def reader_pages(token: str) -> dict[str, Any]:
+    """What every page of a reader's own carries: the nav and the search and ask boxes."""
+    base = f"/me/{token}"
+    return {
+        "nav": [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")],
+        "search_action": f"{base}/search",
+        "ask_action": f"{base}/ask",
+    }
 
 
 @router.get("/me/{token}/ask", response_class=HTMLResponse)
 def me_ask(request: Request, token: str, q: str | None = None) -> Response:
     found = token_subscriber(request, "preferences", token)
-    if isinstance(found, HTMLResponse):
-        return found
-    base = f"/me/{token}"
-    nav = [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")]
-    return ask_page(request, q, {"nav": nav, "search_action": f"{base}/search", "ask_action": f"{base}/ask"})
+    return found if isinstance(found, HTMLResponse) else ask_page(request, q, reader_pages(token))
 
 
 @router.get("/me/{token}/search", response_class=HTMLResponse)
 def me_search(request: Request, token: str, q: str | None = None) -> Response:
     found = token_subscriber(request, "preferences", token)
-    if isinstance(found, HTMLResponse):
-        return found
-    base = f"/me/{token}"
-    nav = [("Today", f"{base}/today"), ("Preferences", f"/preferences/{token}")]
-    return search_page(
-        request, q, {"nav": nav, "search_action": f"{base}/search", "ask_action": f"{base}/ask"}
-    )
+    return found if isinstance(found, HTMLResponse) else search_page(request, q, reader_pages(token))
 
 
 @router.get("/me/{token}", response_class=HTMLResponse)

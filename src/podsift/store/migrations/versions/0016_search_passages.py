@@ -72,7 +72,7 @@ def upgrade() -> None:
 
 def _index_stored(bind: sa.Connection) -> None:
     """Passages of the transcripts already stored (the same cut the store paths make)."""
-    from podsift.store.passages import passages_of
+    from podsift.store.passages import passage_rows
 
     transcripts = sa.table("transcripts", sa.column("episode_id"), sa.column("segments"))
     passages = sa.table(
@@ -84,17 +84,9 @@ def _index_stored(bind: sa.Connection) -> None:
         sa.column("text"),
     )
     for episode_id, segments in bind.execute(sa.select(transcripts.c.episode_id, transcripts.c.segments)):
-        data = json.loads(segments) if isinstance(segments, str) else segments
-        rows = [
-            {
-                "episode_id": episode_id,
-                "start_seconds": p["start"],
-                "end_seconds": p["end"],
-                "speaker": p["speaker"],
-                "text": p["text"],
-            }
-            for p in passages_of(data or [])
-        ]
+        rows = passage_rows(
+            episode_id, (json.loads(segments) if isinstance(segments, str) else segments) or []
+        )
         if rows:
             bind.execute(sa.insert(passages), rows)
 
