@@ -19,6 +19,7 @@ STAGES = (
     "exports",
     "subscribers",
     "search",
+    "briefings",
 )
 SQL = ("select", "update", "delete", "insert", "text")
 VENDOR_SDKS = ("openai", "anthropic", "faster_whisper", "sentence_transformers", "apprise", "smtplib")
@@ -51,6 +52,7 @@ LAYERS = {
     "search": 7,
     "delivery": 9,
     "exports": 9,
+    "briefings": 9,
     "core": 10,
     **dict.fromkeys(("pipeline", "scheduler", "web", "workers"), 11),
     "cli": 12,

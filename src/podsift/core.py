@@ -20,6 +20,7 @@ from podsift.backends.embeddings import Embedder, embedder_name, make_embedder
 from podsift.backends.judge import LLMStoryJudge, StoryJudge
 from podsift.backends.llm import ChatClient, chat_model
 from podsift.backends.mail import Transport, make_transport
+from podsift.backends.narrator.registry import Narrator, check_narrator_spec, make_narrator
 from podsift.backends.spec import Lazy, parse_spec
 from podsift.insights.registry import Extractor, make_extractor
 from podsift.net.client import HttpClient
@@ -48,6 +49,8 @@ class App:
     tokens: Lazy[Tokens]
     # A new judge per clustering run (each run has its own call budget); None offline.
     story_judge: Callable[[], StoryJudge] | None
+    # The voice of the audio briefing (a speech model takes seconds to load).
+    narrator: Lazy[Narrator]
     # Tests swap the resolver to show how the address guard decides.
     resolver: Resolver = field(default=system_resolver)
 
@@ -92,6 +95,7 @@ def make_app(settings: Settings | None = None) -> App:
     settings = settings or Settings.load()
     # A misspelt backend is a configuration error now, not a failed stage in every run.
     check_asr_spec(settings.asr)
+    check_narrator_spec(settings.narrator)
     embeddings_name = embedder_name(settings.embeddings)  # also refuses an unknown backend
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -114,6 +118,7 @@ def make_app(settings: Settings | None = None) -> App:
         story_judge=_story_judge(
             chat, calls, f"{llm.scheme}:{llm.target}", settings.judge_max_calls, settings.stance_max_calls
         ),
+        narrator=Lazy(lambda: make_narrator(settings.narrator, settings.home)),
     )
 
 

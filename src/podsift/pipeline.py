@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from podsift.briefings.stage import BriefingReport, build_briefings
 from podsift.clusters.stage import ClusterReport, cluster_insights
 from podsift.core import App
 from podsift.delivery.stage import DeliveryReport, deliver_due
@@ -45,6 +46,8 @@ class RunReport:
     topics: TopicReport | None = None
     # Insights copied to notes tools (Readwise, Notion, vaults) after delivery.
     exports: ExportReport = field(default_factory=ExportReport)
+    # Audio briefings of the digests just sent (opted-in subscribers).
+    briefings: BriefingReport = field(default_factory=BriefingReport)
 
 
 def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunReport:
@@ -77,6 +80,8 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
     clusters = _stage("stories", lambda: cluster_insights(app, now), ClusterReport)
     delivery = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
     exports = _stage("exports", lambda: export_due(app, now), ExportReport)
+    # After the emails are out: a slow or failed briefing never delays one.
+    briefings = _stage("briefings", lambda: build_briefings(app, now), BriefingReport)
     # After delivery (a digest never waits for it), before speech to text (minutes).
     _stage("search index", lambda: embed_passages(app), int)
     speech = _stage("speech to text", lambda: transcribe_pending(app), SpeechReport)
@@ -93,6 +98,9 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
             late = _stage("delivery", lambda: deliver_due(app, now), DeliveryReport)
             if late.sent:
                 _merge(exports, _stage("exports", lambda: export_due(app, now), ExportReport))
+                more = _stage("briefings", lambda: build_briefings(app, now), BriefingReport)
+                briefings.built += more.built
+                briefings.failed.update(more.failed)
     return RunReport(
         scan,
         transcripts,
@@ -105,6 +113,7 @@ def run(app: App, now: datetime | None = None, force_scan: bool = False) -> RunR
         late,
         topics,
         exports,
+        briefings,
     )
 
 

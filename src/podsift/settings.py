@@ -177,6 +177,17 @@ class Settings(BaseModel):
     search_embed_passages: int = 3000
     reader_model_requests: int = 3
     reader_model_tokens: int = 6000
+    # The audio briefing (podsift/briefings): the narrator (`auto`: Piper's packaged voice,
+    # else espeak-ng; `openai:tts-1?base_url=...&voice=...&api_key=...` a hosted one); the
+    # enclosures it cuts clips from are cached up to this size and age; each subscriber's
+    # feed keeps this many briefings; clips are checked against their quote with the
+    # packaged Whisper (dynamic ad insertion moves audio) unless switched off.
+    narrator: WithSecrets = "auto"
+    briefing_cache_bytes: int = 2 * 1024 * 1024 * 1024
+    briefing_cache_days: float = 7.0
+    briefing_keep: int = 14
+    briefing_check_clips: Flag = True
+    briefing_attempts: int = 3
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from podsift.cli import common, daily, search, service
+from podsift.cli import briefing, common, daily, search, service
 from podsift.cli.common import configure_logging
 from podsift.cli.exports import exports_app
 from podsift.cli.feeds import feeds_app
@@ -39,6 +39,7 @@ app.command("digest")(daily.digest_command)
 app.command("stats")(daily.stats_command)
 app.command("search")(search.search_command)
 app.command("ask")(search.ask_command)
+app.command("briefing")(briefing.briefing_command)
 app.command("serve")(service.serve_command)
 app.command("worker")(service.worker_command)
 app.command("config")(service.config_command)

@@ -169,6 +169,7 @@ def run_command(
         for email, where in late.locations.items():
             out.print(f"  {email} -> {where}", highlight=False)
     _print_exports(report)
+    _print_briefings(report)
     for stage, reason in report.stage_errors.items():
         err.print(f"[red]the {stage} stage failed[/red]: {escape(reason)}", highlight=False)
     summary = failure_summary(report)
@@ -179,6 +180,18 @@ def run_command(
 
 
 STAGES = 7  # scan, transcripts, insights, stories, delivery, exports, speech to text
+
+
+def _print_briefings(report: RunReport) -> None:
+    b = report.briefings
+    if b.built:
+        missing = f" ({b.clips_missing} clips read out instead)" if b.clips_missing else ""
+        out.print(f"audio briefings: {b.built} built{missing}", highlight=False)
+    for subscriber_id, reason in b.failed.items():
+        err.print(
+            f"[yellow]briefing for subscriber {subscriber_id} failed[/yellow]: {escape(reason)}",
+            highlight=False,
+        )
 
 
 def _print_exports(report: RunReport) -> None:
@@ -201,6 +214,7 @@ def failure_summary(report: RunReport) -> str:
         "extraction": len(report.insights.failed),
         "digest": len(report.delivery.failed) + (len(late.failed) if late else 0),
         "export target": len(report.exports.failed),
+        "briefing": len(report.briefings.failed),
     }
     parts = [f"{n} {name}{'s' if n != 1 else ''}" for name, n in counts.items() if n]
     parts += [f"the {stage} stage" for stage in report.stage_errors]

@@ -80,6 +80,9 @@ def subscribers_set(
         bool | None, typer.Option("--pause/--resume", help="Pause or resume the digest.")
     ] = None,
     email_enabled: Annotated[bool | None, typer.Option("--email/--no-email", help="Send by email.")] = None,
+    briefing: Annotated[
+        bool | None, typer.Option("--briefing/--no-briefing", help="Make the daily audio briefing.")
+    ] = None,
     weight: Annotated[
         list[str] | None, typer.Option(help="FEED_ID=WEIGHT: favour (>1) or mute (0) a show (repeat).")
     ] = None,
@@ -95,6 +98,7 @@ def subscribers_set(
         "top_n": top,
         "paused": paused,
         "email_enabled": email_enabled,
+        "briefing": briefing,
         "channels": [c for c in channel if c] if channel is not None else None,
     }
     changes = {k: v for k, v in values.items() if v is not None}

@@ -103,6 +103,8 @@ class DigestView:
     preferences_url: str | None = None
     feed_url: str | None = None
     web_url: str | None = None
+    # The private podcast feed of the audio briefing (opted-in readers).
+    briefing_url: str | None = None
     # New moments for the reader's saved searches: [{"query", "moments": [{speaker, show, …}]}].
     mentions: list[dict[str, Any]] = field(default_factory=list)
 
@@ -116,6 +118,7 @@ class DigestView:
             "preferences_url": self.preferences_url,
             "feed_url": self.feed_url,
             "web_url": self.web_url,
+            "briefing_url": self.briefing_url,
         }
 
 
@@ -132,7 +135,7 @@ def build_view(
     subscriber: str,
     date: str,
     picks: list[Pick],
-    links: dict[str, str] | None = None,
+    links: dict[str, str | None] | None = None,
     vote_link: Callable[[int, int], str] | None = None,
     subscriber_id: int | None = None,
 ) -> DigestView:
@@ -174,6 +177,7 @@ def build_view(
         preferences_url=links.get("preferences_url"),
         feed_url=links.get("feed_url"),
         web_url=links.get("web_url"),
+        briefing_url=links.get("briefing_url"),
     )
 
 
@@ -217,6 +221,7 @@ def _digest_view(app: App, sub: Subscriber, day: str, picks: list[Pick]) -> Dige
             "preferences_url": links.preferences,
             "feed_url": links.feed,
             "web_url": links.web,
+            "briefing_url": links.briefing,
         },
         lambda insight_id, vote: links.vote(app, sub, insight_id, vote),
         sub.id,

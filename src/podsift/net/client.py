@@ -71,6 +71,14 @@ class DownloadResult:
 
 
 @dataclass
+class RangeResult:
+    data: bytes  # empty when the host does not serve ranges (nothing read)
+    total: int | None  # the whole file's size, from Content-Range
+    partial: bool  # the host answered 206 with the bytes asked for
+    content_type: str
+
+
+@dataclass
 class FetchResult:
     url: str
     status: int
@@ -183,6 +191,22 @@ class HttpClient:
         `accept(content_type, first_bytes)` returns a reason to refuse the body, or None.
         """
         return await self._guarded(self._download(url, dest, max_bytes, max_resumes, accept), deadline)
+
+    async def fetch_range(
+        self, url: str, first: int, last: int, *, max_bytes: int, deadline: float
+    ) -> RangeResult:
+        """Bytes first..last (inclusive) of `url` by an HTTP Range request. A host that answers
+        with the whole file (200) is left unread: `partial` is False and the caller downloads."""
+        return await self._guarded(self._range(url, first, last, max_bytes), deadline)
+
+    async def _range(self, url: str, first: int, last: int, max_bytes: int) -> RangeResult:
+        async with self._open(url, {"Range": f"bytes={first}-{last}"}, max_bytes) as (response, _, _):
+            content_type = response.headers.get("content-type", "")
+            if response.status != 206:
+                return RangeResult(b"", None, False, content_type)
+            total = response.headers.get("content-range", "").rpartition("/")[2]
+            data = await _read_capped(response, min(max_bytes, last - first + 1))
+            return RangeResult(data, int(total) if total.isdigit() else None, True, content_type)
 
     async def _guarded(self, work: Awaitable[T], deadline: float) -> T:
         """Run a fetch under its deadline, turning every failure into a FetchError."""

@@ -4,6 +4,8 @@ engines and migrations. SQLite by default, Postgres past one machine."""
 from podsift.store.db import database_ready, make_engine, make_session_factory, migrate, rows_changed
 from podsift.store.models import (
     Base,
+    Briefing,
+    BriefingState,
     Cluster,
     Delivery,
     DeliveryState,
@@ -39,6 +41,8 @@ from podsift.store.models import (
 
 __all__ = [
     "Base",
+    "Briefing",
+    "BriefingState",
     "Cluster",
     "Delivery",
     "DeliveryState",

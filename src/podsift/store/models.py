@@ -423,6 +423,8 @@ class Subscriber(Base):
     # them once, when saved (subscribers/profile.py): mutes, boosts, style flags.
     instructions: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     reader_profile: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # Opted in to the daily audio briefing (a private podcast feed).
+    briefing: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -516,6 +518,34 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     digest: Mapped[Digest] = relationship(back_populates="deliveries")
+
+
+class BriefingState(StrEnum):
+    READY = "ready"
+    FAILED = "failed"  # tried `attempts` times; the reason is kept
+
+
+class Briefing(Base):
+    """The audio of one digest: an MP3 of the original clips between narrated lead-ins, its
+    chapters and transcript, in the subscriber's private podcast feed."""
+
+    __tablename__ = "briefings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    digest_id: Mapped[int] = mapped_column(sa.ForeignKey("digests.id", ondelete="CASCADE"), unique=True)
+    local_date: Mapped[str] = mapped_column(sa.String(10))
+    state: Mapped[str] = mapped_column(sa.String(16))  # BriefingState
+    attempts: Mapped[int] = mapped_column(default=0)
+    file_name: Mapped[str | None] = mapped_column(sa.String(200))  # under home/briefings/
+    duration_seconds: Mapped[float] = mapped_column(default=0.0)
+    size_bytes: Mapped[int] = mapped_column(default=0)
+    # [{start, end, title, url, kind, clip}] as in the MP3's ID3 chapters.
+    chapters: Mapped[list[Any]] = mapped_column(default=list)
+    error_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DigestItem(Base):

@@ -32,6 +32,7 @@ EDITABLE = (
     "channels",
     "email_enabled",
     "feed_weights",
+    "briefing",
 )
 
 

@@ -21,6 +21,7 @@ class SubscriberLinks:
     preferences: str
     feed: str
     web: str  # today's digest and the archive in the browser
+    briefing: str | None = None  # the audio briefing's podcast feed, for those who opted in
 
     def vote(self, app: App, sub: Subscriber, insight_id: int, vote: int) -> str:
         return f"{app.settings.base_url.rstrip('/')}{vote_path(app, sub, insight_id, vote)}"
@@ -46,6 +47,9 @@ def links_for(app: App, sub: Subscriber) -> SubscriberLinks | None:
         preferences=f"{base}/preferences/{preferences}",
         feed=f"{base}/feed/{tokens.make('feed', sub.id, sub.token_version)}.atom",
         web=f"{base}/me/{preferences}/today",
+        briefing=f"{base}/feed/{tokens.make('feed', sub.id, sub.token_version)}/briefing.xml"
+        if sub.briefing
+        else None,
     )
 
 

@@ -15,9 +15,17 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.datastructures import FormData
 
+from podsift.briefings.feed import (
+    MEDIA_TYPES,
+    briefing_file,
+    briefing_rss,
+    feed_path,
+    ready_briefings,
+    set_briefing,
+)
 from podsift.digests.read import recorded_digests
 from podsift.digests.view import render as render_digest
 from podsift.exports.targets import (
@@ -163,6 +171,7 @@ def preferences_context(request: Request, sub: Subscriber, token: str) -> dict[s
         "exports": {t.kind: t for t in list_targets(core, sub.id)},
         "reader_profile": ReaderProfile.from_json(sub.reader_profile or {}),
         "alerts": list_alerts(core, sub.id),
+        "briefing_feed": feed_path(core, sub) if sub.briefing else "",
     }
 
 
@@ -342,6 +351,52 @@ def vault_download(request: Request, token: str, scope: str = "received") -> Res
         body,
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="podsift-vault.zip"'},
+    )
+
+
+# --- the audio briefing ---------------------------------------------------------------------
+@router.post("/preferences/{token}/briefing", response_class=HTMLResponse)
+async def briefing_choice(request: Request, token: str) -> HTMLResponse:
+    """Opt in to (or out of) the daily audio briefing."""
+
+    def choose(core: App, sub: Subscriber, form: FormData) -> object:
+        set_briefing(core, sub.id, str(form.get("briefing", "")) == "on")
+        return None
+
+    return await _form_change(request, token, choose, (), refresh=True)
+
+
+@router.get("/feed/{token}/briefing.xml")
+def briefing_feed(request: Request, token: str) -> Response:
+    """The subscriber's briefings for their podcast app: RSS behind the feed token."""
+    core = core_of(request)
+    try:
+        sub, _ = subscriber_for(core, "feed", token)
+    except TokenError as exc:
+        return PlainTextResponse(str(exc), status_code=404)
+    root = str(request.base_url).rstrip("/")
+    body = briefing_rss(
+        ready_briefings(core, sub.id),
+        f"{root}/feed/{token}/briefing",
+        f"{root}{request.url.path}",
+        None,
+    )
+    return Response(body, media_type="application/rss+xml; charset=utf-8")
+
+
+@router.get("/feed/{token}/briefing/{briefing_id}.{suffix}")
+def briefing_media(request: Request, token: str, briefing_id: int, suffix: str) -> Response:
+    """A briefing's MP3 (HTTP Range for seeking), chapters or transcript."""
+    core = core_of(request)
+    try:
+        sub, _ = subscriber_for(core, "feed", token)
+    except TokenError as exc:
+        return PlainTextResponse(str(exc), status_code=404)
+    path = briefing_file(core, sub.id, briefing_id, f".{suffix}")
+    if path is None:
+        return PlainTextResponse("no such briefing", status_code=404)
+    return FileResponse(
+        path, media_type=MEDIA_TYPES[f".{suffix}"], headers={"Cache-Control": "private, max-age=3600"}
     )
 
 

@@ -11,6 +11,7 @@ import nh3
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from podsift.briefings.feed import briefing_of_day, feed_path, media_path
 from podsift.clusters.stories import story
 from podsift.core import App
 from podsift.digests.read import digest_page
@@ -142,9 +143,13 @@ def _digest_page(request: Request, token: str, date: str | None) -> Response:
     if isinstance(found, HTMLResponse):
         return found
     sub, _ = found
-    page = digest_page(core_of(request), sub, date)
+    core = core_of(request)
+    page = digest_page(core, sub, date)
     base = f"/me/{token}"
+    briefing = briefing_of_day(core, sub.id, page.date) if page.date and sub.briefing else None
     context = {
+        "briefing": media_path(core, sub, briefing.id) if briefing else None,
+        "briefing_feed": feed_path(core, sub) if sub.briefing else None,
         "date": page.date or "today",
         "items": page.view.insights if page.view else [],
         "mentions": page.view.mentions if page.view else [],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from podsift.backends.asr.registry import asr_enabled
+from podsift.briefings.stage import due_briefing_subscribers
 from podsift.clusters.stage import unclustered_insights
 from podsift.delivery.stage import due_subscribers
 from podsift.exports.stage import due_targets
@@ -67,6 +68,8 @@ def due_work(app: App, now: datetime, deliveries: bool = True) -> list[Unit]:
     ready = [s.id for s in due_subscribers(app, now).due if not busy or _waited(s, now, patience)]
     units += _blocks("deliver_digests", "subscriber_ids", ready, app.settings.worker_delivery_batch)
     units += _blocks("export_notes", "target_ids", due_targets(app, now), EXPORT_BLOCK)
+    briefings = due_briefing_subscribers(app, now)  # after the emails: never delays one
+    units += [Unit("build_briefing", {"subscriber_id": i}, str(i), f"briefing:{i}") for i in briefings]
     return units
 
 

@@ -24,6 +24,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy
 
+from podsift.briefings.stage import build_briefings
 from podsift.clusters.stage import cluster_insights
 from podsift.delivery.stage import deliver_due
 from podsift.exports.stage import export_due
@@ -200,6 +201,20 @@ def export_notes(context: JobContext, target_ids: list[int]) -> int:
 
 
 @jobs.task(
+    name="build_briefing",
+    queue="delivery",
+    priority=PRIORITY["delivery"] - 10,
+    retry=RETRY,
+    pass_context=True,
+)
+def build_briefing(context: JobContext, subscriber_id: int) -> int:
+    """One subscriber's audio briefing of their newest digest (after it was sent)."""
+    app = core()
+    report = _unit(context, lambda: build_briefings(app, utcnow(), only=[subscriber_id]), _logged)
+    return report.built
+
+
+@jobs.task(
     name="embed_passages",
     queue="insights",
     priority=PRIORITY["insights"] - 5,
@@ -226,6 +241,7 @@ TASKS = {
         cluster_stories,
         deliver_digests,
         export_notes,
+        build_briefing,
         embed_passage_batch,
     )
 }

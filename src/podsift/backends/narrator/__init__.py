@@ -1,0 +1,1 @@
+"""Narrators: text to speech for the audio briefing, chosen by `PODSIFT_NARRATOR`."""
