@@ -284,8 +284,8 @@ def test_a_failed_briefing_never_stops_the_email_and_is_retried(
         app.close()
 
 
-def test_only_the_newest_briefings_are_kept(make_core, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    app = make_core(briefing_keep=3)
+def test_only_the_newest_briefings_are_kept(make_core, database_url) -> None:  # type: ignore[no-untyped-def]
+    app = make_core(database_url, briefing_keep=3)
     sub = add_subscriber(app, EMAIL, hour=0)
     folder = briefings_folder(app, sub.id)
     folder.mkdir(parents=True)
@@ -448,3 +448,105 @@ def resample_to(samples: np.ndarray, rate: int) -> np.ndarray:
     from podsift.briefings.audio import resample
 
     return resample(samples, rate)
+
+
+def test_the_plan_queues_a_briefing_only_for_an_opted_in_reader_with_a_sent_digest(
+    make_core, database_url
+) -> None:  # type: ignore[no-untyped-def]
+    from podsift.workers.plan import due_work
+
+    app = make_core(database_url)
+    listener = add_subscriber(app, EMAIL, hour=0)
+    reader = add_subscriber(app, "reader@example.com", hour=0)
+    update_subscriber(app, EMAIL, briefing=True)
+    now = datetime.now(UTC)
+    today = now.date().isoformat()
+    with app.session() as session:
+        session.add(Digest(subscriber_id=listener.id, local_date=today, state="pending"))
+        session.add(Digest(subscriber_id=reader.id, local_date=today, state="sent"))
+        session.commit()
+
+    def briefing_units() -> list[Any]:
+        return [u for u in due_work(app, now) if u.task == "build_briefing"]
+
+    assert briefing_units() == []  # not sent yet: the email comes first
+    with app.session() as session:
+        session.execute(sa.update(Digest).where(Digest.subscriber_id == listener.id).values(state="sent"))
+        session.commit()
+    [unit] = briefing_units()
+    assert unit.kwargs == {"subscriber_id": listener.id} and unit.lock == f"briefing:{listener.id}"
+    with app.session() as session:
+        digest_id = session.scalar(sa.select(Digest.id).where(Digest.subscriber_id == listener.id))
+        session.add(
+            Briefing(
+                subscriber_id=listener.id, digest_id=digest_id, local_date=today, state="failed", attempts=3
+            )
+        )
+        session.commit()
+    assert briefing_units() == []  # failed three times: given up
+
+
+def test_a_clip_whose_audio_does_not_say_the_quote_is_not_played(tmp_path: Path) -> None:
+    from podsift.briefings.audio import encode_mp3, resample
+    from podsift.briefings.clips import cut_clip
+    from podsift.briefings.sources import ClipAudio
+
+    narrator = make_narrator("auto", tmp_path / "voice")
+    other = narrator.speak(
+        "The weather tomorrow will be mild, with a light breeze from the west in the afternoon."
+    )
+    path = tmp_path / "other.mp3"
+    path.write_bytes(encode_mp3(resample(other.samples, other.rate)))
+    quote = "Offshore wind auctions failed in three countries this year, because turbine prices rose."
+    source = ClipSource(1, 1, quote, "Tom Reilly", "Power Markets Weekly", None, None, 0.5, 5.0, "en")
+    assert cut_clip(ClipAudio(path), source, WordSpotter(tmp_path / "models")) is None
+
+
+def test_the_enclosure_cache_keeps_to_its_size_and_age(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from podsift.briefings.sources import EnclosureCache
+
+    cache = EnclosureCache(tmp_path, max_bytes=2500, max_age_days=1, audio_cap=10**6, deadline=5)
+    cache.folder.mkdir(parents=True)
+    now = time.time()
+    for name, age_hours in (("old", 30), ("a", 3), ("b", 2), ("c", 1), ("d", 0)):
+        path = cache.folder / f"{name}.mp3"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (now - age_hours * 3600, now - age_hours * 3600))
+    assert cache.evict(keep=cache.folder / "d.mp3") == 3  # too old; then the least recently used
+    assert sorted(p.name for p in cache.folder.iterdir()) == ["c.mp3", "d.mp3"]
+
+
+def test_podsift_briefing_writes_the_file_of_a_recorded_digest(world: World) -> None:
+    import subprocess
+    import sys
+
+    s = world.app.settings
+    env = {
+        **__import__("os").environ,
+        "PODSIFT_HOME": str(s.home),
+        "PODSIFT_DATABASE_URL": s.resolved_database_url,
+        "PODSIFT_ALLOW_HOSTS": world.server.host,
+        "PODSIFT_ASR": "none",
+    }
+    day = world.briefing().local_date
+    done = subprocess.run(
+        [sys.executable, "-m", "podsift", "briefing", EMAIL, "--date", day],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    path = Path(done.stdout.strip())
+    assert path == world.mp3() and path.stat().st_size > 10_000
+    missing = subprocess.run(
+        [sys.executable, "-m", "podsift", "briefing", EMAIL, "--date", "2020-01-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode != 0 and "no digest recorded for 2020-01-01" in missing.stderr
