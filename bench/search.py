@@ -174,6 +174,7 @@ def passage_vector_cost() -> dict[str, object]:
     """MiniLM over a real hour's passages (the corpus's Talk Python 552 VTT), as the run's
     search-index stage embeds them, against that hour's speech-to-text time."""
     from podsift.backends.embeddings import make_embedder
+    from podsift.search.embed import passage_text
     from podsift.store.passages import passages_of
     from podsift.transcripts.parsers import parse_transcript
 
@@ -184,7 +185,7 @@ def passage_vector_cost() -> dict[str, object]:
     embedder = make_embedder("local")
     embedder.embed(["warm up"])
     started = time.perf_counter()
-    embedder.embed([p["text"] for p in passages])
+    embedder.embed([passage_text(p["text"]) for p in passages])
     per_hour = (time.perf_counter() - started) / hours
     return {
         "passages_an_hour": round(len(passages) / hours),

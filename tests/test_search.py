@@ -374,3 +374,31 @@ def test_the_workers_plan_embeds_passages_while_some_wait(make_core, http_server
     while embed_passages(app):
         pass
     assert not [u for u in due_work(app, NOW) if u.task == "embed_passages"]
+
+
+def test_the_vector_index_finds_what_a_full_product_finds() -> None:
+    import numpy as np
+
+    from podsift.search.ann import VectorIndex
+
+    rng = np.random.default_rng(7)
+    # Sentence vectors lie near topics: 300 topics, each vector a topic plus its own detail.
+    topics = rng.standard_normal((300, 384)).astype(np.float32)
+    vectors = topics[rng.integers(0, 300, 60_000)] + 0.6 * rng.standard_normal((60_000, 384)).astype(
+        np.float32
+    )
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex.build(np.arange(60_000, dtype=np.int64) + 1, vectors)
+    assert index.low is not None  # past EXACT_BELOW: the shortlist path
+    found = []
+    for q in vectors[rng.choice(60_000, 50, replace=False)] + 0.05:
+        q = q / np.linalg.norm(q)
+        ids, sims = index.nearest(q, 20)
+        exact = set((np.argsort(-(vectors @ q))[:20] + 1).tolist())
+        found.append(len(exact & set(ids.tolist())) / 20)
+        assert list(sims) == sorted(sims, reverse=True)
+    assert np.mean(found) >= 0.9, np.mean(found)
+    # A row added after the build is searched too (exactly), until the next build.
+    new = vectors[:1] * -1
+    index.add(np.array([10**6]), new)
+    assert index.nearest(new[0], 1)[0][0] == 10**6 and index.max_id() == 10**6

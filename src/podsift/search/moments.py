@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from podsift.backends.embeddings import EmbeddingError, from_blob
 from podsift.net.links import format_timestamp, listen_link
+from podsift.search.ann import VectorIndex
 from podsift.search.query import SearchQuery, parse_query
 from podsift.sources.titles import episode_title
 from podsift.store import Episode, Feed, Insight, Passage
@@ -182,8 +183,9 @@ def _keyword(
 
 class _Vectors:
     """Every vector of one embedder for insights or passages, loaded once per process, topped
-    up with newer rows, reloaded whole every RELOAD_SECONDS (passages are embedded newest first,
-    so a backlog's older rows arrive later), at most MAX_ROWS (the newest)."""
+    up with newer rows, reloaded whole (and its index rebuilt) every RELOAD_SECONDS (passages
+    are embedded newest first, so a backlog's older rows arrive later), at most MAX_ROWS (the
+    newest)."""
 
     RELOAD_SECONDS = 900.0
     MAX_ROWS = 400_000
@@ -191,21 +193,15 @@ class _Vectors:
     def __init__(self, table: type[Insight] | type[Passage]) -> None:
         self.table = table
         self.key: tuple[str, str] | None = None
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.matrix: np.ndarray | None = None
+        self.index: VectorIndex | None = None
         self.loaded_at = 0.0
 
-    def load(self, session: Session, model: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def load(self, session: Session, model: str) -> VectorIndex | None:
         bind = session.get_bind()
         key = (str(bind.engine.url if isinstance(bind, sa.Connection) else bind.url), model)
         if key != self.key or time.monotonic() - self.loaded_at > self.RELOAD_SECONDS:
-            self.key, self.ids, self.matrix, self.loaded_at = (
-                key,
-                np.zeros(0, dtype=np.int64),
-                None,
-                time.monotonic(),
-            )
-        after = int(self.ids.max()) if len(self.ids) else 0
+            self.key, self.index, self.loaded_at = key, None, time.monotonic()
+        after = self.index.max_id() if self.index is not None else 0
         table = self.table
         rows = session.execute(
             sa.select(table.id, table.embedding)
@@ -216,9 +212,11 @@ class _Vectors:
         if rows:
             fresh = np.stack([from_blob(blob or b"") for _, blob in rows])
             fresh_ids = np.array([i for i, _ in rows], dtype=np.int64)
-            self.matrix = fresh if self.matrix is None else np.vstack([fresh, self.matrix])[: self.MAX_ROWS]
-            self.ids = np.concatenate([fresh_ids, self.ids])[: self.MAX_ROWS]
-        return self.ids, self.matrix
+            if self.index is None:
+                self.index = VectorIndex.build(fresh_ids, fresh)
+            else:  # until the next reload: scanned exactly beside the index
+                self.index.add(fresh_ids, fresh)
+        return self.index
 
 
 _VECTORS = {"insight": _Vectors(Insight), "passage": _Vectors(Passage)}
@@ -234,13 +232,11 @@ def _meaning(
         vector = embedder.embed([query.text])[0]
     except (EmbeddingError, OSError, RuntimeError):
         return []
-    ids, matrix = _VECTORS[kind].load(session, embedder.name)
-    if matrix is None or not len(ids):
+    index = _VECTORS[kind].load(session, embedder.name)
+    if index is None or not len(index):
         return []
-    sims = matrix @ vector
-    top = np.argpartition(-sims, min(len(sims), CANDIDATES * 4) - 1)[: CANDIDATES * 4]
-    top = top[np.argsort(-sims[top])]
-    near = {int(ids[k]): float(sims[k]) for k in top if sims[k] >= VECTOR_FLOOR}
+    ids, sims = index.nearest(vector, CANDIDATES * 4)
+    near = {int(i): float(sim) for i, sim in zip(ids, sims, strict=True) if sim >= VECTOR_FLOOR}
     if not near:
         return []
     table = Insight if kind == "insight" else Passage
