@@ -190,8 +190,7 @@ def main() -> None:
     print("\n2. Held-out top fives, judged blind:")
     if not top:
         print("   not judged yet: bench/selection/blind.py make, then label, then import")
-    card = shipped_model().card
-    shipped = f"selector@{card.get('trained')}@{card.get('code_revision')}"
+    shipped = systems.shipped_name(shipped_model().card)
     for name, f in top.items():
         print(
             f"   {name + (' (shipped)' if name == shipped else ''):46} {f['judged']}/{f['items']} items judged over {f['episodes']} episodes: keep rate "

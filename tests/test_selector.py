@@ -100,3 +100,22 @@ def test_without_the_packaged_minilm_the_selector_still_chooses_on_its_signals(m
     finally:
         static.packaged_static_vectors.cache_clear()
         offline._static_vectors.cache_clear()
+
+
+def test_a_sign_off_or_greeting_is_never_glued_to_a_claim() -> None:
+    vtt = (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:04.000\n<v Maya Chen>Hello and welcome back to Grid Talk.\n\n"
+        "00:00:04.000 --> 00:00:14.000\n<v Maya Chen>Offshore wind auctions failed in three countries this "
+        "year, because turbine prices rose faster than the prices governments would pay. That is all for today.\n\n"
+        "00:00:14.000 --> 00:00:24.000\n<v Maya Chen>Heat pumps outsold gas furnaces in America for the third "
+        "year in a row, because installers now quote them below a replacement furnace. Goodbye for now.\n"
+    )
+    transcript = parse_transcript(vtt.encode(), url="x.vtt")
+    episode = prepare(turn_sentences(transcript), transcript.duration, packaged_static_vectors())
+    picks = best_spans(episode, load_model(), 5, threshold=0.0)
+    texts = [" ".join(s.text for s in episode.sentences[p.first : p.last + 1]) for p in picks]
+    assert any(t.startswith("Offshore wind") for t in texts) and any(
+        t.startswith("Heat pumps") for t in texts
+    )
+    glued = ("That is all", "Goodbye", "Hello and welcome")
+    assert not [t for t in texts if len(t.split(". ")) > 1 and any(g in t for g in glued)], texts

@@ -52,14 +52,14 @@ def add(out: Path) -> None:
     "selector@TRAINED@REVISION"): an item judged before keeps its judgement, only new items
     become tasks. The earlier models' items stay, under their own names."""
     card = shipped_model().card
-    name = f"selector@{card.get('trained')}@{card.get('code_revision')}"
+    name = systems.shipped_name(card)
     episodes = sources.episodes("heldout")
     items = [json.loads(line) for line in ITEMS.read_text().splitlines() if line]
     before = len(items)
     found = [replace(item, system=name) for item in systems.items_for(episodes, 5, ("selector",))]
     _pool(found, items)
     ITEMS.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items))
-    _tasks(out, items[before:], episodes, f"blind-{card.get('code_revision')}")
+    _tasks(out, items[before:], episodes, f"blind-{name.rsplit('@', 1)[-1]}")
     print(f"{name}: {len(found)} picks, {len(items) - before} not judged before")
 
 

@@ -102,6 +102,13 @@ def floor_verdicts(revision: str, passages: list[str]) -> list[str | None]:
     return json.loads(done.stdout)
 
 
+def shipped_name(card: dict) -> str:
+    """The shipped selector's name in the blind pool: its weights (the card's training date and
+    code revision) and, where the choice of spans changed since, that change's name."""
+    name = f"selector@{card.get('trained')}@{card.get('code_revision')}"
+    return f"{name}+{card['chooser']}" if card.get("chooser") else name
+
+
 def items_for(episodes: list, limit: int = 5, systems: tuple[str, ...] = ()) -> list[Item]:
     """Each system's top `limit` on each episode (sources.SourceEpisode), best first."""
     import dataset

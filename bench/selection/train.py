@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 import dataset  # noqa: E402
 
-from podsift.insights.selector import choose  # noqa: E402
+from podsift.insights.selector import CHOOSER, choose  # noqa: E402
 from podsift.insights.selector.features import (  # noqa: E402
     SPAN_FEATURES,
     STATIC_DIMENSIONS,
@@ -289,6 +289,7 @@ def main() -> None:
         "features": list(SPAN_FEATURES),
         "C": c,
         "threshold": t,
+        "chooser": CHOOSER,
         "trained": dt.date.today().isoformat(),
         "code_revision": revision,
         "labels": {

@@ -29,7 +29,9 @@ GREETING = re.compile(
     r"glad to be here|see you next time|until next time|this is episode|i'm your host|my co-?host|"
     r"joining me (?:today|now|again)|joined by|we have with us|with us (?:today|this week)|"
     r"my guest|our guest|how are you|how's it going|let's (?:get started|dive in|kick)|"
-    r"that's (?:all|it) for (?:today|this week|this episode)|before we (?:begin|start|get)|"
+    r"(?:that's|that is) (?:all|it) (?:for|we have (?:time )?for) (?:today|this week|this episode|now)|"
+    r"(?:good)?bye for now|see you next week|(?:talk|speak) to you (?:next|soon)|catch you next|"
+    r"before we (?:begin|start|get)|"
     r"on today's (?:show|episode)|in today's episode|good (?:morning|afternoon|evening),|"
     r"it's (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday) the|happy (?:new year|friday)|"
     r"i no longer sound like)\b",

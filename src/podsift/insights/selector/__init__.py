@@ -13,9 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from podsift.insights.passages import content_words
-from podsift.insights.selector.features import EpisodeSentences, candidate_spans, in_sponsor_read
+from podsift.insights.selector.features import (
+    EpisodeSentences,
+    candidate_spans,
+    glued_chatter,
+    in_sponsor_read,
+)
 from podsift.insights.selector.model import SelectorModel
 
+# The rules `choose` adds to the model's scores, named for the blind benchmark: a change
+# here is a new system there (bench/selection/systems.shipped_name).
+CHOOSER = "no-chatter"
 NEAR_COPY = 0.45  # Jaccard of content words above which two claims say the same
 # At most PER_STRETCH picks start within STRETCH sentences (about four minutes; a tenth of
 # a short episode) of each other: one long answer is not the whole episode.
@@ -54,8 +62,9 @@ def choose(
     floor: float,
 ) -> list[ScoredSpan]:
     """Greedy by probability: the best span, then each next best that overlaps no pick,
-    repeats none of their words, touches no sponsor read and does not crowd one stretch of
-    the episode; none below `floor`."""
+    repeats none of their words, touches no sponsor read, has no greeting, sign-off or show
+    housekeeping glued to it (the spans beside it are candidates too) and does not
+    crowd one stretch of the episode; none below `floor`."""
     chosen: list[ScoredSpan] = []
     chosen_words: list[set[str]] = []
     taken = np.zeros(len(episode.sentences), dtype=bool)
@@ -65,7 +74,7 @@ def choose(
         if p < floor or len(chosen) >= limit:
             break
         a, b = spans[k]
-        if taken[a : b + 1].any() or in_sponsor_read(episode, a, b):
+        if taken[a : b + 1].any() or in_sponsor_read(episode, a, b) or glued_chatter(episode, a, b):
             continue
         if sum(abs(c.first - a) < stretch for c in chosen) >= PER_STRETCH:
             continue

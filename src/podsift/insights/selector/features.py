@@ -542,6 +542,18 @@ def span_static(episode: EpisodeSentences, spans: list[tuple[int, int]]) -> np.n
     return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
 
 
+_CHATTER = [_COL[name] for name in ("greeting", "housekeeping", "sponsor_words", "boilerplate")]
+
+
+def glued_chatter(episode: EpisodeSentences, first: int, last: int) -> bool:
+    """Does a span of several sentences hold a greeting, a sign-off, show housekeeping or an
+    ad's words? Those are facts about the show, never part of a claim: the spans beside them
+    are candidates of their own."""
+    if first == last:
+        return False
+    return bool(episode.signals[first : last + 1, _CHATTER].any())
+
+
 def in_sponsor_read(episode: EpisodeSentences, first: int, last: int) -> bool:
     """Does the span touch a sentence of a sponsor read (a fact, not a judgement)?"""
     return bool(episode.signals[first : last + 1, _COL["sponsor_zone"]].any())
