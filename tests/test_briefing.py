@@ -550,3 +550,24 @@ def test_podsift_briefing_writes_the_file_of_a_recorded_digest(world: World) -> 
         timeout=300,
     )
     assert missing.returncode != 0 and "no digest recorded for 2020-01-01" in missing.stderr
+
+
+def test_the_briefing_is_built_and_served_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    from podsift.briefings.feed import briefing_file, briefing_of_day, ready_briefings
+
+    app, server, _ = make_world(tmp_path / "home", postgres_url, briefing_check_clips=False)
+    try:
+        add_subscriber(app, EMAIL, hour=0, top=5, skip_confirm=True)
+        sub = update_subscriber(app, EMAIL, briefing=True)
+        report = run(app, NOW)
+        assert report.briefings.built == 1 and report.briefings.clips_missing == 1  # the 404 show
+        [ready] = ready_briefings(app, sub.id)
+        assert len(ready.chapters) == 3 and ready.duration > 20
+        assert briefing_of_day(app, sub.id, ready.local_date) == ready
+        path = briefing_file(app, sub.id, ready.id, ".mp3")
+        assert path is not None and mutagen_id3.ID3(path).getall("CHAP")
+        assert briefing_file(app, sub.id + 1, ready.id, ".mp3") is None  # not another reader's
+        assert build_briefings(app, NOW).built == 0
+    finally:
+        app.close()
+        server.close()
