@@ -21,6 +21,7 @@ from podsift.briefings.clips import Clip, ClipSource, cut_clip, search_window
 from podsift.briefings.sources import ClipAudio, EnclosureCache, EpisodeAudio
 from podsift.briefings.spotting import WordSpotter
 from podsift.digests.records import local_date
+from podsift.net.client import HttpClient
 from podsift.net.links import listen_link
 from podsift.progress import progress
 from podsift.sources.titles import episode_title
@@ -134,7 +135,7 @@ def _cache(app: App) -> EnclosureCache:
 
 async def build_one(
     app: App,
-    client: Any,
+    client: HttpClient,
     cache: EnclosureCache,
     spotter: WordSpotter | None,
     digest_id: int,
@@ -142,6 +143,8 @@ async def build_one(
 ) -> Path:
     with app.session() as session:
         plan = briefing_plan(session, digest_id)
+        if not plan.items:  # its insights were deleted since: nothing to play
+            raise LookupError(f"digest {digest_id} has no insights left to play")
         episodes = {
             e.id: EpisodeAudio(e.id, e.audio_url, e.audio_type)
             for e in session.scalars(
