@@ -5,6 +5,7 @@ and the whole is encoded once, with ID3 chapters, JSON chapters and a WebVTT tra
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,6 @@ class BriefingItem:
     rank: int
     text: str  # the reader's text of the insight
     sources: list[ClipSource]  # one telling, or one per side where shows disagree
-    detail: str | None = None  # what the shows disagree on
 
 
 @dataclass
@@ -200,8 +200,6 @@ def assemble(
 
 def write_files(folder: Path, stem: str, built: BuiltBriefing) -> Path:
     """The MP3 with its chapters (.json) and transcript (.vtt) beside it, written atomically."""
-    import json
-
     folder.mkdir(parents=True, exist_ok=True)
     for suffix, data in (
         (".json", json.dumps(built.chapters_json(), ensure_ascii=False, indent=1).encode()),

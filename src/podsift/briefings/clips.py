@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from podsift.briefings.audio import RATE, AudioError, read_window, resample
+from podsift.backends.asr.words import SPOT_RATE, WordSpotter
+from podsift.briefings.audio import RATE, AudioError, read_window
 from podsift.briefings.loudness import fade
 from podsift.briefings.sources import ClipAudio
-from podsift.briefings.spotting import SPOT_RATE, WordSpotter, find_quote, heard_share
+from podsift.briefings.spotting import find_quote, heard_share
 
 log = logging.getLogger(__name__)
 PAD = 0.25
@@ -117,7 +118,3 @@ def cut_clip(audio: ClipAudio, source: ClipSource, spotter: WordSpotter | None) 
     return Clip(
         fade(samples, RATE), offset, begins, source.cues(offset, begins, begins + samples.size / RATE)
     )
-
-
-def narration_samples(samples: np.ndarray, rate: int) -> np.ndarray:
-    return resample(samples, rate, RATE)

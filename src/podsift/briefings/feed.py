@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 import sqlalchemy as sa
 
 from podsift.briefings.stage import briefings_folder
+from podsift.net.links import format_timestamp
 from podsift.store import Briefing, BriefingState, Subscriber
 
 if TYPE_CHECKING:
@@ -90,11 +91,6 @@ def set_briefing(app: App, subscriber_id: int, on: bool) -> None:
         session.commit()
 
 
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def briefing_rss(briefings: list[ReadyBriefing], base: str, feed_url: str, page_url: str | None) -> str:
     """RSS 2.0 for podcast apps: `itunes:block` (a private feed stays out of directories),
     stable GUIDs, the enclosure, chapters and transcript behind the same token as the feed."""
@@ -110,7 +106,7 @@ def briefing_rss(briefings: list[ReadyBriefing], base: str, feed_url: str, page_
    <guid isPermaLink="false">podsift-briefing-{b.subscriber_id}-{b.local_date}</guid>
    <pubDate>{format_datetime(published)}</pubDate>
    <enclosure url={quoteattr(media + ".mp3")} length="{b.size}" type="audio/mpeg"/>
-   <itunes:duration>{_duration(b.duration)}</itunes:duration>
+   <itunes:duration>{format_timestamp(b.duration)}</itunes:duration>
    <itunes:episodeType>full</itunes:episodeType>
    <itunes:explicit>false</itunes:explicit>
    <podcast:chapters url={quoteattr(media + ".json")} type="application/json+chapters"/>

@@ -69,14 +69,16 @@ class EnclosureCache:
         kept = self.kept_by_speech_to_text(episode)
         if kept is not None:
             return ClipAudio(kept)
+        if not episode.url or episode.url in self.failures:
+            return None
         whole = self._cached(episode)
         if whole is not None:
             return ClipAudio(whole)
-        if episode.url and episode.url not in self.failures and self._is_mp3(episode):
+        if self._is_mp3(episode):
             window = await self._window(client, episode.url, start, end)
             if window is not None:
                 return window
-        path = await self.audio(client, episode)
+        path = await self._download(client, episode, episode.url)
         return ClipAudio(path) if path is not None else None
 
     def _is_mp3(self, episode: EpisodeAudio) -> bool:
@@ -84,12 +86,13 @@ class EnclosureCache:
             episode.content_type or ""
         ).startswith("audio/mpeg")
 
+    def _whole_path(self, episode: EpisodeAudio, url: str) -> Path:
+        return self._path(url, audio_suffix(url, episode.content_type))
+
     def _cached(self, episode: EpisodeAudio) -> Path | None:
-        if not episode.url:
-            return None
-        path = self._path(episode.url, audio_suffix(episode.url, episode.content_type))
+        path = self._whole_path(episode, episode.url or "")
         if path.is_file():
-            path.touch()
+            path.touch()  # recently used: evicted last
             return path
         return None
 
@@ -98,11 +101,11 @@ class EnclosureCache:
 
     async def _window(self, client: HttpClient, url: str, start: float, end: float) -> ClipAudio | None:
         start, end = max(start - MARGIN, 0.0), end + MARGIN
+        # Named by its window: a file found under that name starts where `start` lies.
         path = self._path(url, ".mp3", f"-{int(start * 1000)}-{int(end * 1000)}")
-        base_file = path.with_suffix(".base")
-        if path.is_file() and base_file.is_file():
+        if path.is_file():
             path.touch()
-            return ClipAudio(path, float(base_file.read_text()), True)
+            return ClipAudio(path, start, True)
         try:
             head = await client.fetch_range(
                 url, 0, HEAD_BYTES - 1, max_bytes=HEAD_BYTES, deadline=self.deadline
@@ -135,28 +138,17 @@ class EnclosureCache:
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(body.data)
         tmp.replace(path)
-        base_file.write_text(repr(start))
         self.evict(keep=path)
         return ClipAudio(path, start, True)
 
-    async def audio(self, client: HttpClient, episode: EpisodeAudio) -> Path | None:
-        """The episode's audio file, or None (the reason is in `failures`)."""
-        kept = self.kept_by_speech_to_text(episode)
-        if kept is not None:
-            return kept
-        if not episode.url:
-            return None
-        if episode.url in self.failures:
-            return None
-        path = self._path(episode.url, audio_suffix(episode.url, episode.content_type))
-        if path.is_file():
-            path.touch()  # recently used: evicted last
-            return path
+    async def _download(self, client: HttpClient, episode: EpisodeAudio, url: str) -> Path | None:
+        """The whole enclosure into the cache, or None (the reason is in `failures`)."""
+        path = self._whole_path(episode, url)
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")
         try:
             await client.download(
-                episode.url,
+                url,
                 partial,
                 max_bytes=self.audio_cap,
                 deadline=self.deadline,
@@ -164,7 +156,7 @@ class EnclosureCache:
             )
         except FetchError as exc:
             partial.unlink(missing_ok=True)
-            self.failures[episode.url] = exc.reason
+            self.failures[url] = exc.reason
             log.warning("briefing: no audio for episode %s: %s", episode.episode_id, exc.reason)
             return None
         partial.replace(path)

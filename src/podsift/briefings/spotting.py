@@ -4,9 +4,8 @@ transcript was made from. A few seconds transcribed with the packaged Whisper te
 
 from __future__ import annotations
 
-from podsift.backends.asr.words import SPOT_RATE, Word, WordSpotter, tokens
+from podsift.backends.asr.words import Word, tokens
 
-__all__ = ["SPOT_RATE", "WordSpotter", "find_quote", "heard_share"]
 QUOTE_WORDS = 8  # the quote's first words looked for
 
 

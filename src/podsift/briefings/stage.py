@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from podsift.backends.asr.words import WordSpotter
 from podsift.briefings.build import BriefingItem, BriefingPlan, BuiltBriefing, assemble, write_files
 from podsift.briefings.clips import Clip, ClipSource, cut_clip, search_window
 from podsift.briefings.sources import ClipAudio, EnclosureCache, EpisodeAudio
-from podsift.briefings.spotting import WordSpotter
 from podsift.digests.records import local_date
 from podsift.net.client import HttpClient
 from podsift.net.links import listen_link
@@ -113,8 +113,7 @@ def build_briefings(
 
 
 async def _build_all(app: App, digest_ids: list[int], report: BriefingReport) -> None:
-    cache = _cache(app)
-    spotter = WordSpotter(app.settings.home / "models") if app.settings.briefing_check_clips else None
+    cache, spotter = _cache(app), _spotter(app)
     async with app.http_client() as client:
         with progress("building audio briefings", len(digest_ids)) as bar:
             for digest_id in digest_ids:
@@ -124,6 +123,11 @@ async def _build_all(app: App, digest_ids: list[int], report: BriefingReport) ->
                     log.exception("briefing for digest %s failed", digest_id)
                     _record_failure(app, digest_id, f"{type(exc).__name__}: {exc}", report)
                 bar.advance()
+
+
+def _spotter(app: App) -> WordSpotter | None:
+    """Whisper for the clips' check by ear, unless it is switched off."""
+    return WordSpotter(app.settings.home / "models") if app.settings.briefing_check_clips else None
 
 
 def _cache(app: App) -> EnclosureCache:
@@ -197,13 +201,11 @@ def briefing_plan(session: Session, digest_id: int) -> BriefingPlan:
         if own is None:
             continue
         sides = [sources[i] for i in _side_ids(item.disputes) if i in sources]
-        detail = item.disputes[0].get("detail") if item.disputes else None
         plan_items.append(
             BriefingItem(
                 len(plan_items) + 1,
                 item.styled_text or item.insight.text,
                 sides if len(sides) >= 2 else [own],
-                detail,
             )
         )
     return BriefingPlan(digest.subscriber_id, digest.id, digest.local_date, plan_items)
@@ -247,16 +249,20 @@ def _clip_sources(session: Session, ids: set[int]) -> dict[int, ClipSource]:
 def _record_success(app: App, plan: BriefingPlan, path: Path, built: BuiltBriefing) -> None:
     chapters = [{"start": c.start, "end": c.end, "title": c.title, "url": c.url} for c in built.chapters]
     with app.session() as session:
-        row = session.scalar(sa.select(Briefing).where(Briefing.digest_id == plan.digest_id))
-        if row is None:
-            row = Briefing(
-                subscriber_id=plan.subscriber_id, digest_id=plan.digest_id, local_date=plan.local_date
-            )
-            session.add(row)
+        row = _briefing_row(session, session.get_one(Digest, plan.digest_id))
         row.state, row.attempts = BriefingState.READY, (row.attempts or 0) + 1
         row.file_name, row.duration_seconds = path.name, built.duration
         row.size_bytes, row.chapters, row.error_reason = path.stat().st_size, chapters, None
         session.commit()
+
+
+def _briefing_row(session: Session, digest: Digest) -> Briefing:
+    """The digest's briefing row, made (unsaved) when it has none yet."""
+    row = session.scalar(sa.select(Briefing).where(Briefing.digest_id == digest.id))
+    if row is None:
+        row = Briefing(subscriber_id=digest.subscriber_id, digest_id=digest.id, local_date=digest.local_date)
+        session.add(row)
+    return row
 
 
 def _record_failure(app: App, digest_id: int, reason: str, report: BriefingReport) -> None:
@@ -266,12 +272,7 @@ def _record_failure(app: App, digest_id: int, reason: str, report: BriefingRepor
         if digest is None:
             return
         report.failed[digest.subscriber_id] = reason
-        row = session.scalar(sa.select(Briefing).where(Briefing.digest_id == digest_id))
-        if row is None:
-            row = Briefing(
-                subscriber_id=digest.subscriber_id, digest_id=digest_id, local_date=digest.local_date
-            )
-            session.add(row)
+        row = _briefing_row(session, digest)
         row.state, row.attempts, row.error_reason = BriefingState.FAILED, (row.attempts or 0) + 1, reason
         session.commit()
 
@@ -320,8 +321,7 @@ def briefing_now(app: App, subscriber: Subscriber, day: str | None = None) -> Pa
     report = BriefingReport()
 
     async def once() -> Path:
-        spotter = WordSpotter(app.settings.home / "models") if app.settings.briefing_check_clips else None
         async with app.http_client() as client:
-            return await build_one(app, client, _cache(app), spotter, digest_id, report)
+            return await build_one(app, client, _cache(app), _spotter(app), digest_id, report)
 
     return asyncio.run(once())
