@@ -1,7 +1,7 @@
 """How much of the exact nearest-neighbour list the search's vector shortlist finds, on real
-MiniLM vectors of real speech: ~12,000 60-word passages of The Changelog's transcripts (a
-`fetch`ed or cloned thechangelog/transcripts beside the project, as bench/selection reads it),
-300 of them as queries, the rest as the index (built as the search builds it past
+MiniLM vectors of real speech: 12,000 speaker turns of The Changelog's transcripts in pieces of
+20-60 words, read as bench/search.py reads them (from a `fetch`ed or cloned
+thechangelog/transcripts beside the project), 300 of them as queries, the rest as the index (built as the search builds it past
 EXACT_BELOW); and the search time of the shortlist against a full product at 400,000 vectors.
 
     .venv/bin/python bench/vector_recall.py [--passages 12000]"""
@@ -9,8 +9,6 @@ EXACT_BELOW); and the search time of the shortlist against a full product at 400
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,39 +16,22 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-REPO = ROOT.parent / ".mirror" / "thechangelog+transcripts" / "repo"
+sys.path.insert(0, str(ROOT))
 
-
-def passages(count: int) -> list[str]:
-    listing = subprocess.run(
-        ["git", "-C", str(REPO), "ls-tree", "-r", "--name-only", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    out: list[str] = []
-    for name in (f for f in listing if f.startswith("podcast/") and f.endswith(".md")):
-        text = subprocess.run(
-            ["git", "-C", str(REPO), "show", f"HEAD:{name}"], capture_output=True, text=True
-        ).stdout
-        words = re.sub(r"\*\*[^*]+:\*\*|\[[^\]]*\]|\([^)]*\)", " ", text).split()
-        out += [" ".join(words[i : i + 60]) for i in range(0, len(words), 60)]
-        if len(out) >= count:
-            break
-    return out[:count]
+from bench.search import MIRROR, speech  # noqa: E402  (the search bench's reader of the same speech)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=12_000)
     args = parser.parse_args()
-    if not REPO.exists():
-        sys.exit(f"{REPO} is missing: fetch or clone thechangelog/transcripts there")
+    if not MIRROR.exists():
+        sys.exit(f"{MIRROR} is missing: fetch or clone thechangelog/transcripts there")
     from podsift.backends.embeddings import make_embedder
     from podsift.search import ann
     from podsift.search.ann import VectorIndex
 
-    texts = passages(args.passages)
+    texts = [text for _, text in speech(limit_files=200)][: args.passages]
     started = time.perf_counter()
     vectors = np.asarray(make_embedder("local").embed(texts), dtype=np.float32)
     print(f"{len(texts)} passages embedded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
