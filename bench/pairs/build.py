@@ -6,6 +6,8 @@ another show's speaker would say it.
     .venv/bin/python bench/pairs/build.py pairs ANSWER.json [...]  # -> written.jsonl, pairs.jsonl
     .venv/bin/python bench/pairs/build.py label OUT  # blind labelling tasks, pairs shuffled
     .venv/bin/python bench/pairs/build.py import ANSWER.json [...]  # labels -> labels.jsonl
+    .venv/bin/python bench/pairs/build.py training CLAIMS.jsonl ANSWER.json [...]  # -> training.jsonl
+    .venv/bin/python bench/pairs/build.py check  # blind labels of a sample against the writers' intent
 
 Sources are claims a labeller kept or picked in the selection benchmark (their words stay in
 their repositories: stored by anchor). For each, a writer wrote three sentences as a speaker on
@@ -15,6 +17,12 @@ denial, a correction), one about the same subject that neither agrees nor disagr
 sentences are ours and are stored here. Then labellers who never saw the writers' intent or
 the detector label every pair agree / disagree / different and name the conflict. Split by
 topic before any tuning: the held-out topics' pairs are never read while writing the detector.
+
+Training pairs (training.jsonl, for the pair encoder): more claims from the tuning topics only
+(labelled keeps and the selector's top spans on tuning shows, by anchor), each answered by a
+writer (WRITING.md) with five sentences: an agreement, an agreement worded to look like a
+dispute, two disagreements of different kinds and a different claim; labelled by the writer's
+intent, which blind labellers matched on 318 of 320 sampled pairs (training-check.jsonl).
 """
 
 from __future__ import annotations
@@ -230,6 +238,84 @@ def import_labels(paths: list[Path]) -> None:
     print(f"imported {len(rows)} pair labels")
 
 
+TRAINING = HERE / "training.jsonl"
+# The writers' five sentences for a training claim, and the label each is written to have.
+TRAINING_INTENTS = {
+    "agree": "agree",
+    "agree_tricky": "agree",
+    "disagree": "disagree",
+    "disagree_other": "disagree",
+    "different": "different",
+}
+
+
+def make_training(claims: Path, answers: list[Path]) -> None:
+    """Training pairs (tuning topics only): each claim (by anchor in its transcript) against
+    each of the five sentences a writer wrote for it, labelled by the writer's intent. Claims
+    a writer marked as no claim are left out."""
+    from passages import Anchor, locate
+
+    by_id = {r["id"]: r for r in map(json.loads, claims.read_text().splitlines())}
+    rows = []
+    for path in answers:
+        answer = json.loads(path.read_text())
+        for item in answer["items"]:
+            claim = by_id[item["id"]]
+            if item.get("skip") or claim["topic"] in HELD_OUT_TOPICS:
+                continue
+            words = claim["text"].split()
+            text = dataset.transcript(claim["episode"]).text
+            anchor = Anchor(" ".join(words[:8]), " ".join(words[-6:]), max(text.find(" ".join(words[:8])), 0))
+            if locate(text, anchor) is None:
+                print(f"  {item['id']}: not found by its anchor, left out")
+                continue
+            for intent, label in TRAINING_INTENTS.items():
+                rows.append(
+                    {
+                        "id": f"{answer['task']}-{item['id']}-{intent}",
+                        "topic": claim["topic"],
+                        "episode": claim["episode"],
+                        "anchor": vars(anchor),
+                        "speaker": claim["speaker"],
+                        "intent": intent,
+                        "label": label,
+                        "text": item[intent],
+                        "conflict": item.get("conflict", "") if label == "disagree" else "",
+                        "writer": answer["task"],
+                    }
+                )
+    known = (
+        {json.loads(line)["id"] for line in TRAINING.read_text().splitlines()} if TRAINING.exists() else set()
+    )
+    new = [r for r in rows if r["id"] not in known]
+    with TRAINING.open("a") as handle:
+        handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in new)
+    print(f"{len(new)} training pairs added ({len(known)} before)")
+
+
+def training_source_text(row: dict) -> str:
+    """The real claim of a training pair, read from its transcript by anchor."""
+    from passages import Anchor, locate
+
+    text = dataset.transcript(row["episode"]).text
+    span = locate(text, Anchor(**row["anchor"]))
+    if span is None:
+        raise SystemExit(f"training pair {row['id']}: its claim is not found by its anchor")
+    return text[span[0] : span[1]]
+
+
+def check_training() -> None:
+    """How often blind labellers (training-check.jsonl, a random sample) gave a training pair
+    the label its writer meant."""
+    meant = {r["id"]: r for r in map(json.loads, TRAINING.read_text().splitlines())}
+    checked = [json.loads(line) for line in (HERE / "training-check.jsonl").read_text().splitlines()]
+    same = [c for c in checked if c["label"] == meant[c["id"]]["label"]]
+    print(f"blind labels agree with the writers' intent on {len(same)} of {len(checked)} sampled pairs")
+    for c in checked:
+        if c["label"] != meant[c["id"]]["label"]:
+            print(f"  {c['id']}: meant {meant[c['id']]['label']}, labelled {c['label']}")
+
+
 def main() -> None:
     if sys.argv[1:] == ["sources"]:
         pick_sources()
@@ -239,6 +325,10 @@ def main() -> None:
         make_pairs([Path(p) for p in sys.argv[2:]])
     elif len(sys.argv) == 3 and sys.argv[1] == "label":
         label_tasks(Path(sys.argv[2]))
+    elif sys.argv[1:] == ["check"]:
+        check_training()
+    elif len(sys.argv) >= 4 and sys.argv[1] == "training":
+        make_training(Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]])
     elif len(sys.argv) >= 3 and sys.argv[1] == "import":
         import_labels([Path(p) for p in sys.argv[2:]])
     else:

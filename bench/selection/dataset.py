@@ -70,6 +70,7 @@ class EpisodeData:
 
 
 @cache
+@cache
 def transcript(episode_id: str) -> Transcript:
     return sources.load(next(e for e in sources.episodes() if e.id == episode_id))
 
