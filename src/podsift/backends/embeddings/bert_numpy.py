@@ -112,12 +112,14 @@ class BertSentenceEncoder:
             current.append(i)
         return [*batches, current] if current else batches
 
-    def _encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _encode(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None = None) -> np.ndarray:
+        """Mean of the last layer's token states; `types` marks a pair's second text."""
         w, (batch, width) = self.w, ids.shape
+        token_types = w["embeddings.token_type_embeddings.weight"]
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][:width]
-            + w["embeddings.token_type_embeddings.weight"][0]
+            + (token_types[0] if types is None else token_types[types])
         ).reshape(batch * width, -1)
         x = self._norm(x, "embeddings.LayerNorm")
         # Padding never attends: a large negative score before the softmax.

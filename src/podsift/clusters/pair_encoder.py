@@ -1,0 +1,124 @@
+"""Do two claims agree, disagree, or say different things? The packaged MiniLM read over
+both claims at once, adapted to the question.
+
+A sentence embedding cannot tell "will become the workhorse of the grid" from "is a dead end
+for utilities": both are about the same thing, so their vectors are close. Read together, the
+model's attention can weigh one claim's words against the other's. The adaptation is small:
+low-rank updates (LoRA, rank 8) to each layer's linear maps and a three-way head, learned
+by bench/pairs/train_encoder.py from labelled pairs of real claims; they ship as plain
+arrays (~1 MB) and are merged into MiniLM's weights when loaded, so inference is the numpy
+BERT the embedder uses (no torch). A pair is read in both orders and the two averaged: the
+answer does not depend on which telling came first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from podsift.backends.embeddings.bert_numpy import BertSentenceEncoder
+
+HERE = Path(__file__).resolve().parent
+WEIGHTS = HERE / "pair_encoder.npz"
+CARD = HERE / "pair_encoder.json"
+CLASSES = ("agree", "disagree", "different")
+LORA_TARGETS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
+MAX_TOKENS = 160
+BATCH = 16
+
+
+class PairEncoder(BertSentenceEncoder):
+    def __init__(self, folder: Path, arrays: dict[str, np.ndarray], threshold: float = 0.5) -> None:
+        super().__init__(folder)
+        for name in list(self.w):
+            if not name.endswith(".weight"):
+                continue
+            stem = name.removesuffix(".weight")
+            if stem + ".down" in arrays:
+                # Stored transposed (in x out); the update is down.T @ up.T.
+                delta = arrays[stem + ".down"].T @ arrays[stem + ".up"].T
+                self.w[name] = np.ascontiguousarray(self.w[name] + delta.astype(np.float32))
+        self.head_weight = np.ascontiguousarray(arrays["head.weight"].T.astype(np.float32))
+        self.head_bias = arrays["head.bias"].astype(np.float32)
+        self.pair_tokens = self.pair_tokenizer(folder, MAX_TOKENS)
+        self.threshold = threshold
+
+    @staticmethod
+    def pair_tokenizer(folder: Path, max_tokens: int) -> Any:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        tokenizer.enable_truncation(max_tokens, strategy="longest_first")
+        tokenizer.no_padding()
+        return tokenizer
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """(len(pairs), 3): agree, disagree, different, averaged over both orders."""
+        if not pairs:
+            return np.zeros((0, len(CLASSES)), dtype=np.float32)
+        forward = self._classify(list(pairs))
+        backward = self._classify([(b, a) for a, b in pairs])
+        return (forward + backward) / 2
+
+    def disagreement(self, a: str, b: str) -> float:
+        return float(self.probabilities([(a, b)])[0, CLASSES.index("disagree")])
+
+    def _classify(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        encoded = self.pair_tokens.encode_batch(pairs)
+        out = np.zeros((len(pairs), len(CLASSES)), dtype=np.float32)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+        for start in range(0, len(order), BATCH):
+            rows = order[start : start + BATCH]
+            width = max(len(encoded[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.float32)
+            for r, i in enumerate(rows):
+                n = len(encoded[i].ids)
+                ids[r, :n], types[r, :n], mask[r, :n] = encoded[i].ids, encoded[i].type_ids, 1.0
+            logits = self._encode(ids, mask, types) @ self.head_weight + self.head_bias
+            logits -= logits.max(axis=1, keepdims=True)
+            exp = np.exp(logits)
+            out[rows] = exp / exp.sum(axis=1, keepdims=True)
+        return out
+
+    @staticmethod
+    def save(arrays: dict[str, np.ndarray], threshold: float, card: dict[str, Any]) -> None:
+        payload: dict[str, Any] = {"threshold": np.array([threshold]), **arrays}
+        np.savez_compressed(WEIGHTS, **payload)
+        CARD.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+
+
+def load_pair_encoder(weights: Path = WEIGHTS) -> PairEncoder | None:
+    """The shipped pair encoder over the packaged MiniLM; None where either is missing."""
+    from podsift.backends.embeddings.local import packaged_minilm
+
+    folder = packaged_minilm()
+    if folder is None or not weights.is_file():
+        return None
+    with np.load(weights, allow_pickle=False) as data:
+        arrays = {k: data[k].astype(np.float32) for k in data.files if k != "threshold"}
+        threshold = float(data["threshold"][0])
+    return PairEncoder(folder, arrays, threshold)
+
+
+@cache
+def shipped_pair_encoder() -> PairEncoder | None:
+    """None where MiniLM is missing or PODSIFT_PAIR_ENCODER=off (about 0.2 s of CPU a pair
+    compared; the hand-featured stance classifier then decides)."""
+    if os.environ.get("PODSIFT_PAIR_ENCODER", "on").strip().lower() in ("off", "0", "false", "no"):
+        return None
+    return load_pair_encoder()
