@@ -116,3 +116,11 @@ def test_without_minilm_there_is_no_encoder_and_the_stance_model_decides(monkeyp
         0.9,
     )
     assert found is not None and found.method == "figures"
+
+
+def test_a_text_never_disputes_itself_and_a_pair_is_read_once() -> None:
+    model = encoder()
+    a, b = PAIRS[0]
+    assert model.disagreement(a, a) == 0.0
+    first = model.disagreement(a, b)
+    assert model.disagreement(b, a) == first and (min(a, b), max(a, b)) in model._seen

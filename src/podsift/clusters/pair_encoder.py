@@ -38,6 +38,7 @@ LORA_TARGETS = (
 )
 MAX_TOKENS = 160
 BATCH = 16
+SEEN_PAIRS = 4096
 
 
 class PairEncoder(BertSentenceEncoder):
@@ -55,6 +56,7 @@ class PairEncoder(BertSentenceEncoder):
         self.head_bias = arrays["head.bias"].astype(np.float32)
         self.pair_tokens = self.pair_tokenizer(folder, MAX_TOKENS)
         self.threshold = threshold
+        self._seen: dict[tuple[str, str], float] = {}
 
     @staticmethod
     def pair_tokenizer(folder: Path, max_tokens: int) -> Any:
@@ -74,7 +76,16 @@ class PairEncoder(BertSentenceEncoder):
         return (forward + backward) / 2
 
     def disagreement(self, a: str, b: str) -> float:
-        return float(self.probabilities([(a, b)])[0, CLASSES.index("disagree")])
+        """P(disagree); the same two texts are read once a process (a story syndicated on
+        several feeds repeats its pairs), and a text never disputes itself."""
+        if a.strip() == b.strip():
+            return 0.0
+        key = (a, b) if a <= b else (b, a)
+        if key not in self._seen:
+            if len(self._seen) >= SEEN_PAIRS:
+                self._seen.clear()
+            self._seen[key] = float(self.probabilities([key])[0, CLASSES.index("disagree")])
+        return self._seen[key]
 
     def _classify(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         encoded = self.pair_tokens.encode_batch(pairs)
