@@ -84,19 +84,11 @@ def test_the_numpy_encoder_gives_what_the_torch_model_it_was_trained_as_gives() 
     with np.load(ROOT / "src" / "podsift" / "clusters" / "pair_encoder.npz") as data:
         arrays = {k: data[k] for k in data.files}
     bert = trainer.torch_bert(folder)
-    for k, layer in enumerate(bert.layers):
-        for name in trainer.LORA_TARGETS:
-            key = f"encoder.layer.{k}.{name}"
-            if key + ".down" in arrays:
-                lora = layer.linears[name.replace(".", "_")]
-                lora.down.data.copy_(torch.from_numpy(arrays[key + ".down"]))
-                lora.up.data.copy_(torch.from_numpy(arrays[key + ".up"] / lora.scale))
-    bert.head.weight.data.copy_(torch.from_numpy(arrays["head.weight"]))
-    bert.head.bias.data.copy_(torch.from_numpy(arrays["head.bias"]))
+    trainer.lora_torch.load_arrays(bert, arrays)
     bert.eval()
-    tokenizer = model.pair_tokens
+    tokenizer = model.inputs
     with torch.no_grad():
-        ids, types, mask = trainer._padded(tokenizer.encode_batch(PAIRS))
+        ids, types, mask = trainer.lora_torch.padded(tokenizer.encode_batch(PAIRS))
         expected = torch.softmax(bert.upper(bert.lower(ids, types, mask), mask), dim=-1).numpy()
     np.testing.assert_allclose(model._classify(list(PAIRS)), expected, atol=2e-4)
 

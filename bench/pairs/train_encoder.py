@@ -31,11 +31,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "selection"))
+sys.path.insert(0, str(HERE.parents[1]))
 
 import build  # noqa: E402
+from bench import lora_torch  # noqa: E402
 
 from podsift.backends.embeddings.local import packaged_minilm  # noqa: E402
-from podsift.clusters.pair_encoder import CLASSES, LORA_TARGETS, PairEncoder  # noqa: E402
+from podsift.backends.embeddings.lora import LORA_TARGETS, LoraClassifier  # noqa: E402
+from podsift.clusters.pair_encoder import CLASSES, PairEncoder  # noqa: E402
 from podsift.clusters.signals import strip_speaker  # noqa: E402
 
 
@@ -92,148 +95,16 @@ def _row(a: str, b: str, label: str, episode: str, ident: str) -> dict:
 
 
 def torch_bert(folder: Path):  # type: ignore[no-untyped-def]
-    """MiniLM's embeddings and layers in plain torch (the numpy encoder's arithmetic): the
-    lower FROZEN layers are run once per pair and cached, the upper ones carry LoRA."""
-    import torch
-    from safetensors.torch import load_file
-    from torch import nn
-
-    weights = load_file(str(folder / "model.safetensors"))
-    config = json.loads((folder / "config.json").read_text())
-    heads, eps = int(config["num_attention_heads"]), float(config.get("layer_norm_eps", 1e-12))
-
-    def frozen_linear(prefix: str) -> nn.Linear:
-        w = weights[prefix + ".weight"]
-        linear = nn.Linear(w.shape[1], w.shape[0])
-        linear.weight.data.copy_(w)
-        linear.bias.data.copy_(weights[prefix + ".bias"])
-        linear.requires_grad_(False)
-        return linear
-
-    def frozen_norm(prefix: str) -> nn.LayerNorm:
-        w = weights[prefix + ".weight"]
-        norm = nn.LayerNorm(w.shape[0], eps=eps)
-        norm.weight.data.copy_(w)
-        norm.bias.data.copy_(weights[prefix + ".bias"])
-        norm.requires_grad_(False)
-        return norm
-
-    class LoraLinear(nn.Module):
-        def __init__(self, base: nn.Linear) -> None:
-            super().__init__()
-            self.base = base
-            self.down = nn.Parameter(torch.randn(RANK, base.in_features) / math.sqrt(base.in_features))
-            self.up = nn.Parameter(torch.zeros(base.out_features, RANK))
-            self.scale = ALPHA / RANK
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.base(x) + (x @ self.down.T @ self.up.T) * self.scale
-
-    class Layer(nn.Module):
-        def __init__(self, k: int, adapted: bool) -> None:
-            super().__init__()
-            prefix = f"encoder.layer.{k}."
-            self.linears = nn.ModuleDict(
-                {
-                    name.replace(".", "_"): (LoraLinear if adapted else lambda x: x)(
-                        frozen_linear(prefix + name)
-                    )
-                    for name in LORA_TARGETS
-                }
-            )
-            self.norm1 = frozen_norm(prefix + "attention.output.LayerNorm")
-            self.norm2 = frozen_norm(prefix + "output.LayerNorm")
-
-        def linear(self, name: str, x: torch.Tensor) -> torch.Tensor:
-            return self.linears[name.replace(".", "_")](x)
-
-        def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-            batch, width, hidden = x.shape
-            size = hidden // heads
-
-            def split(name: str) -> torch.Tensor:
-                return self.linear(name, x).view(batch, width, heads, size).transpose(1, 2)
-
-            q, k, v = (
-                split("attention.self.query"),
-                split("attention.self.key"),
-                split("attention.self.value"),
-            )
-            scores = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(size) + bias, dim=-1)
-            attended = (scores @ v).transpose(1, 2).reshape(batch, width, hidden)
-            x = self.norm1(self.linear("attention.output.dense", attended) + x)
-            inner = torch.nn.functional.gelu(self.linear("intermediate.dense", x))
-            return self.norm2(self.linear("output.dense", inner) + x)
-
-    class Bert(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.word = weights["embeddings.word_embeddings.weight"]
-            self.position = weights["embeddings.position_embeddings.weight"]
-            self.token_type = weights["embeddings.token_type_embeddings.weight"]
-            self.norm = frozen_norm("embeddings.LayerNorm")
-            layers = int(config["num_hidden_layers"])
-            self.layers = nn.ModuleList([Layer(k, k >= FROZEN) for k in range(layers)])
-            self.dropout = nn.Dropout(0.1)
-            self.head = nn.Linear(int(config["hidden_size"]), len(CLASSES))
-
-        def lower(self, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            width = ids.shape[1]
-            x = self.norm(self.word[ids] + self.position[:width] + self.token_type[types])
-            for layer in self.layers[:FROZEN]:
-                x = layer(x, _bias(mask))
-            return x
-
-        def upper(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            for layer in self.layers[FROZEN:]:
-                x = layer(x, _bias(mask))
-            pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-            return self.head(self.dropout(pooled))
-
-    def _bias(mask: torch.Tensor) -> torch.Tensor:
-        return ((mask[:, None, None, :] - 1.0) * 1e9).to(torch.float32)
-
-    return Bert()
+    """MiniLM in torch with LoRA on the upper layers and the three-way head."""
+    return lora_torch.torch_bert(folder, len(CLASSES), FROZEN, RANK, ALPHA)
 
 
 def encode_lower(model, tokenizer, rows: list[dict]) -> list[list]:  # type: ignore[no-untyped-def]
-    """Each pair in both orders through the frozen lower layers, once: (states, length) each."""
-    import torch
-
-    cached: list[list] = [[None, None] for _ in rows]
-    jobs = [(i, o) for i in range(len(rows)) for o in (0, 1)]
-    texts = [(rows[i]["a"], rows[i]["b"]) if o == 0 else (rows[i]["b"], rows[i]["a"]) for i, o in jobs]
-    encoded = tokenizer.encode_batch(texts)
-    order = sorted(range(len(jobs)), key=lambda j: len(encoded[j].ids))
-    started = time.monotonic()
-    with torch.no_grad():
-        for start in range(0, len(order), 32):
-            chunk = order[start : start + 32]
-            ids, types, mask = _padded([encoded[j] for j in chunk])
-            states = model.lower(ids, types, mask)
-            for r, j in enumerate(chunk):
-                n = len(encoded[j].ids)
-                i, o = jobs[j]
-                cached[i][o] = states[r, :n].clone()
-            if (start // 32) % 40 == 0:
-                print(
-                    f"  lower layers: {start + len(chunk)}/{len(jobs)} ({time.monotonic() - started:.0f} s)",
-                    flush=True,
-                )
-    return cached
-
-
-def _padded(encodings: list):  # type: ignore[no-untyped-def]
-    import torch
-
-    width = max(len(e.ids) for e in encodings)
-    ids = torch.zeros(len(encodings), width, dtype=torch.long)
-    types = torch.zeros(len(encodings), width, dtype=torch.long)
-    mask = torch.zeros(len(encodings), width)
-    for k, e in enumerate(encodings):
-        n = len(e.ids)
-        ids[k, :n], types[k, :n], mask[k, :n] = torch.tensor(e.ids), torch.tensor(e.type_ids), 1.0
-    return ids, types, mask
+    """Each pair in both orders through the frozen lower layers, once: [forward, backward]."""
+    states = lora_torch.encode_lower(
+        model, tokenizer, [(r["a"], r["b"]) for r in rows] + [(r["b"], r["a"]) for r in rows]
+    )
+    return [[states[i], states[len(rows) + i]] for i in range(len(rows))]
 
 
 def batches(cached: list[list], rows: list[dict], rng: random.Random):  # type: ignore[no-untyped-def]
@@ -245,12 +116,7 @@ def batches(cached: list[list], rows: list[dict], rng: random.Random):  # type: 
     chunks = [picks[k : k + BATCH] for k in range(0, len(picks), BATCH)]
     rng.shuffle(chunks)
     for chunk in chunks:
-        states = [cached[i][int(flip)] for i, flip in chunk]
-        width = max(len(s) for s in states)
-        x = torch.zeros(len(states), width, states[0].shape[1])
-        mask = torch.zeros(len(states), width)
-        for k, s in enumerate(states):
-            x[k, : len(s)], mask[k, : len(s)] = s, 1.0
+        x, mask = lora_torch.stack([cached[i][int(flip)] for i, flip in chunk])
         y = torch.tensor([CLASSES.index(rows[i]["label"]) for i, _ in chunk])
         yield x, mask, y
 
@@ -262,7 +128,7 @@ def fit(rows: list[dict], folder: Path, log_every: int = 25):  # type: ignore[no
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     rng = random.Random(SEED)
     model = torch_bert(folder)
-    tokenizer = PairEncoder.pair_tokenizer(folder, MAX_TOKENS)
+    tokenizer = LoraClassifier.input_tokenizer(folder, MAX_TOKENS)
     cached = encode_lower(model, tokenizer, rows)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=LEARNING_RATE, weight_decay=0.01)
@@ -292,20 +158,7 @@ def fit(rows: list[dict], folder: Path, log_every: int = 25):  # type: ignore[no
 
 
 def export(model) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
-    """The LoRA factors (scale folded into `up`) and the head, as the numpy encoder loads them."""
-    arrays: dict[str, np.ndarray] = {}
-    for k, layer in enumerate(model.layers):
-        if k < FROZEN:
-            continue
-        for name in LORA_TARGETS:
-            lora = layer.linears[name.replace(".", "_")]
-            arrays[f"encoder.layer.{k}.{name}.down"] = lora.down.detach().numpy().astype(np.float32)
-            arrays[f"encoder.layer.{k}.{name}.up"] = (lora.up.detach().numpy() * lora.scale).astype(
-                np.float32
-            )
-    arrays["head.weight"] = model.head.weight.detach().numpy().astype(np.float32)
-    arrays["head.bias"] = model.head.bias.detach().numpy().astype(np.float32)
-    return arrays
+    return lora_torch.export(model)
 
 
 def disagree_probabilities(encoder: PairEncoder, rows: list[dict]) -> np.ndarray:

@@ -78,11 +78,7 @@ def _verdict(
         return Conflict("figures", f"{clash[0].shown} against {clash[1].shown}"), 1.0
     encoder = shipped_pair_encoder() if model is None else None
     if encoder is not None:
-        if agreeing(one.frames, other.frames) and not stance_sign(one, other, cosine):
-            # The encoder reads "$60/kWh" and "about sixty dollars per kilowatt hour" as two
-            # figures; the frames know they are one. Where the figures agree, a dispute must
-            # be in the stance, and show a sign of it (a denial, opposite words or
-            # judgements, a correction, a refused prediction).
+        if _figures_agree_without_sign(one, other, cosine):
             return None, 0.0
         probability = encoder.disagreement(one.text, other.text)
         # The hand-featured classifier still speaks where it is sure (its threshold was set
@@ -95,6 +91,27 @@ def _verdict(
         model = model or shipped_stance_model()
         probability, threshold = model.probability(one, other, cosine), model.threshold
     return (Conflict("stance", detail(one, other)) if probability >= threshold else None), probability
+
+
+def _figures_agree_without_sign(one: Side, other: Side, cosine: float) -> bool:
+    """The encoder reads "$60/kWh" and "about sixty dollars per kilowatt hour" as two figures;
+    the frames know they are one. Where the figures agree, a dispute must be in the stance,
+    and show a sign of it (a denial, opposite words or judgements, a correction, a refused
+    prediction)."""
+    return agreeing(one.frames, other.frames) and not stance_sign(one, other, cosine)
+
+
+def _read_together(pairs: list[tuple[str, str, float]]) -> None:
+    """The pairs the encoder will be asked about, read in batches first."""
+    encoder = shipped_pair_encoder()
+    if encoder is None or len(pairs) < 2:
+        return
+    asked = []
+    for a, b, cosine in pairs:
+        one, other = side(a), side(b)
+        if figure_clash(one, other) is None and not _figures_agree_without_sign(one, other, cosine):
+            asked.append((one.text, other.text))
+    encoder.prefetch(asked)
 
 
 def disputes_same_thing(a: str, b: str, cosine: float) -> bool:
@@ -146,26 +163,27 @@ def file_disagreements(app: App, insight_ids: Collection[int], judge: StanceJudg
                 )
             )
         }
-    found: list[Disagreement] = []
-    asked: set[tuple[int, int]] = set()
+    asked: dict[tuple[int, int], tuple[Any, Any]] = {}
     for row in new:
         for other in members[row.cluster_id]:
             first, second = sorted((row, other), key=lambda r: r.id)
             pair = (first.id, second.id)
-            if other.feed_id == row.feed_id or pair in asked or pair in known:
-                continue
-            asked.add(pair)
-            conflict = judge_pair(judge, _said(first), _said(second), _cosine(first, second))
-            if conflict is not None:
-                found.append(
-                    Disagreement(
-                        cluster_id=row.cluster_id,
-                        first_id=first.id,
-                        second_id=second.id,
-                        method=conflict.method,
-                        detail=conflict.detail,
-                    )
+            if other.feed_id != row.feed_id and pair not in known:
+                asked.setdefault(pair, (first, second))
+    _read_together([(_said(a), _said(b), _cosine(a, b)) for a, b in asked.values()])
+    found: list[Disagreement] = []
+    for first, second in asked.values():
+        conflict = judge_pair(judge, _said(first), _said(second), _cosine(first, second))
+        if conflict is not None:
+            found.append(
+                Disagreement(
+                    cluster_id=first.cluster_id,
+                    first_id=first.id,
+                    second_id=second.id,
+                    method=conflict.method,
+                    detail=conflict.detail,
                 )
+            )
     if not found:
         return 0
     with app.session() as session:

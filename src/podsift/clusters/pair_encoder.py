@@ -22,50 +22,21 @@ from typing import Any
 
 import numpy as np
 
-from podsift.backends.embeddings.bert_numpy import BertSentenceEncoder
+from podsift.backends.embeddings.lora import LoraClassifier, softmax
 
 HERE = Path(__file__).resolve().parent
 WEIGHTS = HERE / "pair_encoder.npz"
 CARD = HERE / "pair_encoder.json"
 CLASSES = ("agree", "disagree", "different")
-LORA_TARGETS = (
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "intermediate.dense",
-    "output.dense",
-)
 MAX_TOKENS = 160
-BATCH = 16
 SEEN_PAIRS = 4096
 
 
-class PairEncoder(BertSentenceEncoder):
+class PairEncoder(LoraClassifier):
     def __init__(self, folder: Path, arrays: dict[str, np.ndarray], threshold: float = 0.5) -> None:
-        super().__init__(folder)
-        for name in list(self.w):
-            if not name.endswith(".weight"):
-                continue
-            stem = name.removesuffix(".weight")
-            if stem + ".down" in arrays:
-                # Stored transposed (in x out); the update is down.T @ up.T.
-                delta = arrays[stem + ".down"].T @ arrays[stem + ".up"].T
-                self.w[name] = np.ascontiguousarray(self.w[name] + delta.astype(np.float32))
-        self.head_weight = np.ascontiguousarray(arrays["head.weight"].T.astype(np.float32))
-        self.head_bias = arrays["head.bias"].astype(np.float32)
-        self.pair_tokens = self.pair_tokenizer(folder, MAX_TOKENS)
+        super().__init__(folder, arrays, MAX_TOKENS)
         self.threshold = threshold
         self._seen: dict[tuple[str, str], float] = {}
-
-    @staticmethod
-    def pair_tokenizer(folder: Path, max_tokens: int) -> Any:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        tokenizer.enable_truncation(max_tokens, strategy="longest_first")
-        tokenizer.no_padding()
-        return tokenizer
 
     def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """(len(pairs), 3): agree, disagree, different, averaged over both orders."""
@@ -87,24 +58,21 @@ class PairEncoder(BertSentenceEncoder):
             self._seen[key] = float(self.probabilities([key])[0, CLASSES.index("disagree")])
         return self._seen[key]
 
+    def prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Read the pairs not yet read in batches (several times faster a pair than one at a
+        time); `disagreement` then answers from what was read."""
+        keys = {(a, b) if a <= b else (b, a) for a, b in pairs if a.strip() != b.strip()}
+        todo = sorted(keys - self._seen.keys())[:SEEN_PAIRS]
+        if not todo:
+            return
+        if len(self._seen) + len(todo) > SEEN_PAIRS:
+            self._seen.clear()
+        column = CLASSES.index("disagree")
+        for key, p in zip(todo, self.probabilities(todo)[:, column], strict=True):
+            self._seen[key] = float(p)
+
     def _classify(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        encoded = self.pair_tokens.encode_batch(pairs)
-        out = np.zeros((len(pairs), len(CLASSES)), dtype=np.float32)
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
-        for start in range(0, len(order), BATCH):
-            rows = order[start : start + BATCH]
-            width = max(len(encoded[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.float32)
-            for r, i in enumerate(rows):
-                n = len(encoded[i].ids)
-                ids[r, :n], types[r, :n], mask[r, :n] = encoded[i].ids, encoded[i].type_ids, 1.0
-            logits = self._encode(ids, mask, types) @ self.head_weight + self.head_bias
-            logits -= logits.max(axis=1, keepdims=True)
-            exp = np.exp(logits)
-            out[rows] = exp / exp.sum(axis=1, keepdims=True)
-        return out
+        return softmax(self.logits(pairs))
 
     @staticmethod
     def save(arrays: dict[str, np.ndarray], threshold: float, card: dict[str, Any]) -> None:
