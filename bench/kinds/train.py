@@ -41,7 +41,7 @@ from podsift.insights.kinds import (
 
 HERE = Path(__file__).resolve().parent
 TUNING = [("items-tuning.jsonl", "labels-tuning.jsonl")] + [
-    (f"items-extra-{k}.jsonl", f"labels-extra-{k}.jsonl") for k in (1, 2, 3, 4, 5)
+    (f"items-extra-{k}.jsonl", f"labels-extra-{k}.jsonl") for k in range(1, 11)
 ]
 HELDOUT = ("items-heldout.jsonl", "labels-heldout.jsonl")
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
