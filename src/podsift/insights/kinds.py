@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -119,6 +119,18 @@ def item_text(text: str) -> str:
     return _SPEAKER.sub("", text, count=1)
 
 
+class Thresholds(Protocol):
+    """Per kind: `flag` (counts as that kind), `mute` (the bar a muted kind uses; > 1: it
+    cannot be muted) and `sure` (right at least half the time; > 1: never)."""
+
+    @property
+    def flag(self) -> np.ndarray: ...
+    @property
+    def mute(self) -> np.ndarray: ...
+    @property
+    def sure(self) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class KindWeights:
     mean: np.ndarray  # standardising the features
@@ -203,29 +215,81 @@ def shipped_kind_model() -> KindModel:
     return load_kind_model()
 
 
-def unreliable_mutes() -> frozenset[str]:
-    """Kinds the shipped model cannot mute reliably (no mute threshold reached precision 0.25
-    on held-out folds): a reader who mutes one is told, rather than served a filter that drops
-    mostly good items."""
+def kind_probabilities(
+    texts: Sequence[str], vectors: np.ndarray | None = None, embedder: str | None = None
+) -> np.ndarray:
+    """(texts, kinds). Where the kind encoder is installed (MiniLM and its arrays): its
+    reading, blended per kind with this model's (the weights chosen on validation shows;
+    MiniLM vectors computed here where `vectors` are another embedder's). Else this model's
+    alone (`vectors` by `embedder`, when given)."""
+    from podsift.insights.kind_encoder import shipped_kind_encoder
+
+    encoder = shipped_kind_encoder()
+    if encoder is None:
+        return shipped_kind_model().probabilities(texts, vectors, embedder)
+    read = encoder.probabilities(texts)
+    if not len(texts) or (encoder.blend >= 1.0).all():
+        return read
+    model = shipped_kind_model()
+    if model.weights(vectors, embedder) is not model.embedded:
+        vectors, embedder = _minilm().embed(list(texts)), EMBEDDER
+    return np.asarray(
+        encoder.blend * read + (1.0 - encoder.blend) * model.probabilities(texts, vectors, embedder)
+    )
+
+
+@cache
+def _minilm() -> Any:
+    from podsift.backends.embeddings import make_embedder
+
+    return make_embedder("local")
+
+
+def kind_thresholds(vectors: np.ndarray | None = None, embedder: str | None = None) -> Thresholds:
+    """The thresholds that go with `kind_probabilities` for the same arguments."""
+    from podsift.insights.kind_encoder import shipped_kind_encoder
+
+    encoder = shipped_kind_encoder()
+    if encoder is not None:
+        return encoder.thresholds
+    return shipped_kind_model().weights(vectors, embedder)
+
+
+def _mute_figures() -> tuple[np.ndarray, dict[str, float]] | None:
+    """The mute thresholds in use and each kind's cross-validated mute recall."""
+    from podsift.insights.kind_encoder import shipped_kind_encoder
+
+    encoder = shipped_kind_encoder()
+    if encoder is not None:
+        checked = encoder.card.get("validated", {})
+        recall = {k: checked.get(k, {}).get("cross_validated_mute", {}).get("recall", 0.0) for k in KINDS}
+        return encoder.thresholds.mute, recall
     try:
         model = shipped_kind_model()
     except KindModelError:
+        return None
+    recall = {
+        k: model.card.get("embedded", {}).get(k, {}).get("cross_validated_mute", {}).get("recall", 0.0)
+        for k in KINDS
+    }
+    return model.embedded.mute, recall
+
+
+def unreliable_mutes() -> frozenset[str]:
+    """Kinds that cannot be muted reliably (no mute threshold reached the mute precision on
+    held-out folds): a reader who mutes one is told, rather than served a filter that drops
+    mostly good items."""
+    figures = _mute_figures()
+    if figures is None:
         return frozenset(KINDS)
-    return frozenset(k for j, k in enumerate(KINDS) if model.embedded.mute[j] > 1.0)
+    return frozenset(k for j, k in enumerate(KINDS) if figures[0][j] > 1.0)
 
 
 def partial_mutes() -> frozenset[str]:
-    """Kinds the shipped model mutes only in their clearest cases (its mute catches under half
-    of them on held-out folds): the reader is told so."""
-    try:
-        model = shipped_kind_model()
-    except KindModelError:
+    """Kinds muted only in their clearest cases (the mute catches under half of them on
+    held-out folds): the reader is told so."""
+    figures = _mute_figures()
+    if figures is None:
         return frozenset()
-    out = set()
-    for j, kind in enumerate(KINDS):
-        recall = (
-            model.card.get("embedded", {}).get(kind, {}).get("cross_validated_mute", {}).get("recall", 0.0)
-        )
-        if model.embedded.mute[j] <= 1.0 and recall < 0.5:
-            out.add(kind)
-    return frozenset(out)
+    mute, recall = figures
+    return frozenset(k for j, k in enumerate(KINDS) if mute[j] <= 1.0 and recall[k] < 0.5)

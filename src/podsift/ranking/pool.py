@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from podsift.backends.embeddings.vectors import stack
 from podsift.clusters.disagree import cluster_disputes
-from podsift.insights.kinds import KindWeights, shipped_kind_model
+from podsift.insights.kinds import Thresholds, kind_probabilities, kind_thresholds
 from podsift.net.links import listen_link
 from podsift.ranking.score import corroboration
 from podsift.sources.titles import episode_title
@@ -121,13 +121,12 @@ class CandidatePool:
         take or a prediction (insights/kinds.py); computed once, when a reader's profile
         first needs it."""
         if self._kinds is None:
-            self._kinds = shipped_kind_model().probabilities(self.texts, self.vectors, self.embedder_name)
+            self._kinds = kind_probabilities(self.texts, self.vectors, self.embedder_name)
         return self._kinds
 
-    def kind_weights(self) -> KindWeights:
-        """The kind model's weights these rows are judged with (their thresholds): the
-        embedded ones when the rows' vectors are the embedder they were trained on."""
-        return shipped_kind_model().weights(self.vectors, self.embedder_name)
+    def kind_weights(self) -> Thresholds:
+        """The thresholds these rows' kinds are judged with (insights/kinds.py)."""
+        return kind_thresholds(self.vectors, self.embedder_name)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -5,9 +5,10 @@ Mutes drop a candidate when it is from a muted show; when a muted person speaks 
 in it; when a muted topic appears in it as a phrase, or one of the glossary's terms whose
 definition names the topic ("AI" also mutes "LLM", "RAG"), or its embedding is as close to the
 topic as a full interest match (cosine ≥ INTEREST_HIGH: rare for a short topic, whose cosine to
-a passage says little); or when the kind model gives a muted kind (or a prediction, for "no
-predictions") at least that kind's mute threshold (F2 at precision ≥ 0.25 on held-out folds; a
-kind without one, contrarian takes today, cannot be muted and the profile page says so).
+a passage says little); or when the kind model (insights/kinds.py: the kind encoder where
+MiniLM is installed) gives a muted kind (or a prediction, for "no predictions") at least that
+kind's mute threshold (chosen on held-out folds for recall; a kind without one cannot be
+muted, and one muted only in its clearest cases is named so, on the profile page).
 Boosts give each candidate a value in [0, 1]: the best of a boosted show or person (1), a
 boosted topic (its interest relevance), a boosted kind (its probability over the kind's flag
 threshold, capped at 1, for kinds the model can be sure of; for contrarian takes, a story shows
