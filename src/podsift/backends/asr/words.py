@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 SPOT_RATE = 16000  # what Whisper takes
+TOKENS_PER_SECOND = 6  # fast speech is ~4 tokens a second
+MAX_TOKENS = 440  # Whisper's decoder holds 448
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -79,6 +81,12 @@ class WordSpotter:
             word_timestamps=times,
             vad_filter=False,
             condition_on_previous_text=False,
+            # One greedy pass, bounded by what the seconds can hold: on silence or music the
+            # temperature fallback re-decoded each window up to six times, to 448 tokens each
+            # (a 10 s silent clip took 100 s to check); a spotter needs the words, not the
+            # best of six guesses.
+            temperature=0.0,
+            max_new_tokens=min(MAX_TOKENS, 16 + int(TOKENS_PER_SECOND * samples.size / SPOT_RATE)),
         )
         out = []
         for segment in segments:
