@@ -101,17 +101,18 @@ def _figures_agree_without_sign(one: Side, other: Side, cosine: float) -> bool:
     return agreeing(one.frames, other.frames) and not stance_sign(one, other, cosine)
 
 
-def _read_together(pairs: list[tuple[str, str, float]]) -> None:
+def _read_together(pairs: list[tuple[Side, Side, float]]) -> None:
     """The pairs the encoder will be asked about, read in batches first."""
     encoder = shipped_pair_encoder()
     if encoder is None or len(pairs) < 2:
         return
-    asked = []
-    for a, b, cosine in pairs:
-        one, other = side(a), side(b)
-        if figure_clash(one, other) is None and not _figures_agree_without_sign(one, other, cosine):
-            asked.append((one.text, other.text))
-    encoder.prefetch(asked)
+    encoder.prefetch(
+        [
+            (one.text, other.text)
+            for one, other, cosine in pairs
+            if figure_clash(one, other) is None and not _figures_agree_without_sign(one, other, cosine)
+        ]
+    )
 
 
 def disputes_same_thing(a: str, b: str, cosine: float) -> bool:
@@ -133,7 +134,14 @@ def judge_pair(judge: StanceJudge | None, a: str, b: str, cosine: float) -> Conf
     """The offline signs first; the model, when there is one, only for the pairs the
     classifier proposes and does not settle. It adds disagreements and never removes one
     the figures or the classifier show."""
-    offline, probability = _verdict(side(a), side(b), cosine)
+    return _judge_sides(judge, a, b, side(a), side(b), cosine)
+
+
+def _judge_sides(
+    judge: StanceJudge | None, a: str, b: str, one: Side, other: Side, cosine: float
+) -> Conflict | None:
+    """`judge_pair` with the two claims' sides already read."""
+    offline, probability = _verdict(one, other, cosine)
     if offline is not None or judge is None:
         return offline
     if probability < PROPOSE:
@@ -170,10 +178,16 @@ def file_disagreements(app: App, insight_ids: Collection[int], judge: StanceJudg
             pair = (first.id, second.id)
             if other.feed_id != row.feed_id and pair not in known:
                 asked.setdefault(pair, (first, second))
-    _read_together([(_said(a), _said(b), _cosine(a, b)) for a, b in asked.values()])
+    # Each telling is read once, however many pairs it is in.
+    said = {row.id: _said(row) for pair in asked.values() for row in pair}
+    sides = {ident: side(text) for ident, text in said.items()}
+    judged = [(first, second, _cosine(first, second)) for first, second in asked.values()]
+    _read_together([(sides[first.id], sides[second.id], cosine) for first, second, cosine in judged])
     found: list[Disagreement] = []
-    for first, second in asked.values():
-        conflict = judge_pair(judge, _said(first), _said(second), _cosine(first, second))
+    for first, second, cosine in judged:
+        conflict = _judge_sides(
+            judge, said[first.id], said[second.id], sides[first.id], sides[second.id], cosine
+        )
         if conflict is not None:
             found.append(
                 Disagreement(

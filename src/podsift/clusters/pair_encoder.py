@@ -51,17 +51,14 @@ class PairEncoder(LoraClassifier):
         several feeds repeats its pairs), and a text never disputes itself."""
         if a.strip() == b.strip():
             return 0.0
-        key = (a, b) if a <= b else (b, a)
-        if key not in self._seen:
-            if len(self._seen) >= SEEN_PAIRS:
-                self._seen.clear()
-            self._seen[key] = float(self.probabilities([key])[0, CLASSES.index("disagree")])
+        key = _unordered(a, b)
+        self.prefetch([key])
         return self._seen[key]
 
     def prefetch(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Read the pairs not yet read in batches (several times faster a pair than one at a
         time); `disagreement` then answers from what was read."""
-        keys = {(a, b) if a <= b else (b, a) for a, b in pairs if a.strip() != b.strip()}
+        keys = {_unordered(a, b) for a, b in pairs if a.strip() != b.strip()}
         todo = sorted(keys - self._seen.keys())[:SEEN_PAIRS]
         if not todo:
             return
@@ -79,6 +76,11 @@ class PairEncoder(LoraClassifier):
         payload: dict[str, Any] = {"threshold": np.array([threshold]), **arrays}
         np.savez_compressed(WEIGHTS, **payload)
         CARD.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+
+
+def _unordered(a: str, b: str) -> tuple[str, str]:
+    """One key for a pair in either order (the encoder's answer does not depend on it)."""
+    return (a, b) if a <= b else (b, a)
 
 
 def load_pair_encoder(weights: Path = WEIGHTS) -> PairEncoder | None:
