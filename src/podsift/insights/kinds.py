@@ -19,9 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from podsift.insights.kind_encoder import KindEncoder
 
 HERE = Path(__file__).resolve().parent
 WEIGHTS = HERE / "kinds.npz"
@@ -227,6 +230,13 @@ def kind_probabilities(
     encoder = shipped_kind_encoder()
     if encoder is None:
         return shipped_kind_model().probabilities(texts, vectors, embedder)
+    return blended(encoder, texts, vectors, embedder)
+
+
+def blended(
+    encoder: KindEncoder, texts: Sequence[str], vectors: np.ndarray | None, embedder: str | None
+) -> np.ndarray:
+    """The encoder's reading blended per kind (`encoder.blend`) with this model's."""
     read = encoder.probabilities(texts)
     if not len(texts) or (encoder.blend >= 1.0).all():
         return read
@@ -262,7 +272,7 @@ def _mute_figures() -> tuple[np.ndarray, dict[str, float]] | None:
     encoder = shipped_kind_encoder()
     if encoder is not None:
         checked = encoder.card.get("validated", {})
-        recall = {k: checked.get(k, {}).get("cross_validated_mute", {}).get("recall", 0.0) for k in KINDS}
+        recall = {k: checked.get(k, {}).get("mute", {}).get("recall", 0.0) for k in KINDS}
         return encoder.thresholds.mute, recall
     try:
         model = shipped_kind_model()
