@@ -16,10 +16,9 @@ import argparse
 import json
 import random
 import re
-import subprocess
 from pathlib import Path
 
-from bench.selection.sources import episodes, repo_dir
+from bench.selection.sources import episodes, read_source, repo_files
 
 HERE = Path(__file__).resolve().parent
 REPO = "thechangelog/transcripts"
@@ -55,12 +54,9 @@ def used_episodes() -> set[str]:
     return seen
 
 
-def turns(where: Path, path: str) -> list[str]:
-    text = subprocess.run(
-        ["git", "-C", str(where), "show", f"HEAD:{path}"], capture_output=True, check=True
-    ).stdout
+def turns(path: str) -> list[str]:
     out = []
-    for line in text.decode("utf-8", "replace").splitlines():
+    for line in read_source(REPO, "HEAD", path).splitlines():
         match = TURN.match(line.strip())
         if not match:
             continue
@@ -83,16 +79,9 @@ def main() -> None:
     parser.add_argument("--prefix", default="Y")
     parser.add_argument("--start", type=int, default=0)
     args = parser.parse_args()
-    where = repo_dir(REPO)
-    assert where is not None, f"{REPO} is not mirrored"
     rng = random.Random(args.seed)
     seen = used_episodes()
-    listing = subprocess.run(
-        ["git", "-C", str(where), "ls-tree", "-r", "--name-only", "HEAD"],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout.split()
+    listing = repo_files(REPO)
     files = [
         p
         for p in listing
@@ -105,7 +94,7 @@ def main() -> None:
     for path in files:
         if not (random_left or any(per_kind.values())):
             break
-        pool = turns(where, path)
+        pool = turns(path)
         rng.shuffle(pool)
         taken = 0
         for turn in pool:

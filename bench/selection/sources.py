@@ -58,17 +58,23 @@ def repo_dir(repo: str) -> Path | None:
     return None
 
 
-@cache
-def read_source(repo: str, commit: str, path: str) -> str:
+def _git(repo: str, commit: str, *args: str) -> bytes:
     where = repo_dir(repo)
     if where is None:
         raise FileNotFoundError(
             f"{repo} is not under {repos_root()}: git clone https://github.com/{repo} and check out {commit}"
         )
-    out = subprocess.run(
-        ["git", "-C", str(where), "show", f"{commit}:{path}"], check=True, capture_output=True
-    ).stdout
-    return out.decode("utf-8", errors="replace")
+    return subprocess.run(["git", "-C", str(where), *args], check=True, capture_output=True).stdout
+
+
+@cache
+def read_source(repo: str, commit: str, path: str) -> str:
+    return _git(repo, commit, "show", f"{commit}:{path}").decode("utf-8", errors="replace")
+
+
+def repo_files(repo: str, commit: str = "HEAD") -> list[str]:
+    """Every file's path in the repository at `commit`."""
+    return _git(repo, commit, "ls-tree", "-r", "--name-only", commit).decode().split()
 
 
 def episodes(split: str | None = None) -> list[SourceEpisode]:
